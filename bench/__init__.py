@@ -1,0 +1,1 @@
+"""Benchmarks for vip_workflow; run with ``python -m bench`` (see docs/benchmarks.md)."""

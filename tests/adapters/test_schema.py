@@ -1,0 +1,158 @@
+"""Migrations and the first-use schema check: foreign, corrupt, old and unknown databases raise
+a clear error and nothing is written."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.adapters.conftest import free_port_url
+from vip_workflow.adapters.storage import _schema
+from vip_workflow.adapters.storage.sql import (
+    SQLInstanceStore,
+    SQLiteInstanceStore,
+    _head,
+    current_revision,
+    upgrade,
+)
+from vip_workflow.errors import SchemaVersionError, StorageError, StorageUnavailableError
+from vip_workflow.testing.contract import new_instance
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class TestMigrations:
+    """Alembic migrations shipped in the package."""
+
+    def test_the_schema_module_knows_the_migrations_head(self) -> None:
+        """_schema.HEAD is the newest migration."""
+        assert _head() == _schema.HEAD
+
+    def test_a_new_sqlite_file_is_created_in_wal_mode_at_head(self, tmp_path) -> None:
+        """An empty file gets the schema on first use, in WAL mode."""
+        path = tmp_path / "vip.db"
+        SQLiteInstanceStore(path).close()
+        assert current_revision(f"sqlite:///{path}") == _schema.HEAD
+        with sqlite3.connect(path) as db:
+            assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+            tables = {r[0] for r in db.execute("select name from sqlite_master")}
+        assert {"vw_instance", "vw_ledger", "vw_outbox", "vw_tier_history", "vw_tasks"} <= tables
+
+    def test_upgrade_is_idempotent(self, tmp_path) -> None:
+        """Running upgrade twice is harmless and reports the head."""
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        assert upgrade(url) == _schema.HEAD
+        assert upgrade(url) == _schema.HEAD
+
+    def test_an_old_schema_asks_for_an_upgrade_and_then_works(self, tmp_path) -> None:
+        """At an older revision the store refuses; after `db upgrade` it opens."""
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        upgrade(url, "0001_core")
+        before = _digest(tmp_path / "vip.db")
+        with pytest.raises(SchemaVersionError, match="vip-workflow db upgrade") as info:
+            SQLInstanceStore(url)
+        assert (info.value.found, info.value.expected) == ("0001_core", _schema.HEAD)
+        assert _digest(tmp_path / "vip.db") == before
+        upgrade(url)
+        with SQLInstanceStore(url) as store:
+            inst, entries = new_instance()
+            store.commit(inst, None, entries, [])
+            assert store.get(inst.id) == inst
+
+    def test_a_database_the_cycle_store_made_is_taken_over(self, tmp_path) -> None:
+        """Tier history written by SQLCycleStore first stays, and the store sets up the rest."""
+        import polars as pl
+
+        from vip_workflow.cycle.history import TIER_COLUMNS, SQLCycleStore
+
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        cycle = SQLCycleStore(url)
+        frame = pl.DataFrame([["c1", "A", "r1", "A", "book", "1"]], schema=TIER_COLUMNS,
+                             orient="row")
+        cycle.replace_tiers("2026-01", frame)
+        cycle.engine.dispose()
+        SQLInstanceStore(url).close()
+        assert current_revision(url) == _schema.HEAD
+        again = SQLCycleStore(url)
+        assert again.tiers("2026-01").to_dicts() == frame.to_dicts()
+        again.engine.dispose()
+
+    def test_postgres_schema_is_created_and_checked(self, pg_schema) -> None:
+        """On PostgreSQL the schema is made in the (empty) search-path schema."""
+        SQLInstanceStore(pg_schema).close()
+        assert current_revision(pg_schema) == _schema.HEAD
+
+
+class TestForeignAndCorruptDatabases:
+    """A database that is not ours is never written to."""
+
+    def test_a_foreign_sqlite_database_is_refused_untouched(self, tmp_path) -> None:
+        """Another application's SQLite file: SchemaVersionError, same bytes after."""
+        path = tmp_path / "crm.db"
+        with sqlite3.connect(path) as db:
+            db.execute("create table customers (id integer primary key, name text)")
+            db.execute("insert into customers values (1, 'ACME')")
+        before = _digest(path)
+        with pytest.raises(SchemaVersionError, match="not a vip_workflow database"):
+            SQLiteInstanceStore(path)
+        assert _digest(path) == before
+        assert not Path(f"{path}-wal").exists()
+
+    def test_a_corrupt_file_is_refused_untouched(self, tmp_path) -> None:
+        """Random bytes: SchemaVersionError saying the database is corrupt."""
+        path = tmp_path / "vip.db"
+        path.write_bytes(b"\x13\x37" * 4096)
+        before = _digest(path)
+        with pytest.raises(SchemaVersionError, match="corrupt"):
+            SQLiteInstanceStore(path)
+        assert _digest(path) == before
+
+    def test_an_unknown_revision_is_refused_by_the_store_and_by_upgrade(self, tmp_path) -> None:
+        """A revision this release does not know (a newer release's) is left alone."""
+        path = tmp_path / "vip.db"
+        SQLiteInstanceStore(path).close()
+        with sqlite3.connect(path) as db:
+            db.execute(f"update {_schema.VERSION_TABLE} set version_num = '9999_future'")
+        before = _digest(path)
+        with pytest.raises(SchemaVersionError, match="unknown"):
+            SQLiteInstanceStore(path)
+        with pytest.raises(SchemaVersionError, match="does not know"):
+            upgrade(f"sqlite:///{path}")
+        assert _digest(path) == before
+
+    def test_tables_without_a_revision_are_refused(self, tmp_path) -> None:
+        """Our table names without the version table: refused, not guessed at."""
+        path = tmp_path / "vip.db"
+        with sqlite3.connect(path) as db:
+            db.execute("create table vw_instance (id text)")
+        with pytest.raises(SchemaVersionError, match="no schema revision"):
+            SQLiteInstanceStore(path)
+
+    def test_create_false_refuses_an_empty_database(self, tmp_path) -> None:
+        """With create=False an empty database is an error, not set up."""
+        with pytest.raises(SchemaVersionError, match="empty"):
+            SQLiteInstanceStore(tmp_path / "vip.db", create=False)
+
+    def test_a_foreign_postgres_schema_is_refused_untouched(self, pg_schema) -> None:
+        """A schema holding another application's tables is not written to."""
+        engine = sa.create_engine(pg_schema)
+        with engine.begin() as c:
+            c.exec_driver_sql("create table invoices (id int primary key)")
+        with pytest.raises(SchemaVersionError, match="not a vip_workflow database"):
+            SQLInstanceStore(pg_schema)
+        with engine.connect() as c:
+            assert set(sa.inspect(c).get_table_names()) == {"invoices"}
+        engine.dispose()
+
+    def test_an_unreachable_server_is_storage_unavailable(self) -> None:
+        """Nobody listening: StorageUnavailableError (a StorageError)."""
+        with pytest.raises(StorageUnavailableError) as info:
+            SQLInstanceStore(free_port_url(), connect_args={"connect_timeout": 2})
+        assert isinstance(info.value, StorageError)
+        assert info.value.__cause__ is not None

@@ -1,0 +1,84 @@
+"""The storage contract, the same tests on every built-in store: memory, SQLite (a WAL file and
+in memory) and PostgreSQL (a fresh schema per test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from vip_workflow.adapters.storage.memory import MemoryInstanceStore
+from vip_workflow.adapters.storage.sql import SQLInstanceStore
+from vip_workflow.testing.agreement import store_agreement
+from vip_workflow.testing.contract import StorageContract
+
+
+class TestEveryStore(StorageContract):
+    """Each built-in InstanceStore keeps the whole storage contract."""
+
+    @pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory", "postgresql"])
+    def store(self, request, tmp_path) -> Iterator[Any]:
+        if request.param == "memory":
+            yield MemoryInstanceStore()
+            return
+        url = {"sqlite-file": f"sqlite:///{tmp_path / 'vip.db'}",
+               "sqlite-memory": "sqlite://"}.get(request.param)
+        with SQLInstanceStore(url or request.getfixturevalue("pg_schema")) as store:
+            yield store
+
+    def test_a_stored_instance_survives_reopening(self, store, tmp_path) -> None:
+        """A durable store gives back the same instance from a new connection pool."""
+        from vip_workflow.testing.contract import new_instance
+
+        if not isinstance(store, SQLInstanceStore) or store.url.database in (None, ""):
+            pytest.skip("not a durable store")
+        inst, entries = new_instance()
+        store.commit(inst, None, entries, [])
+        with SQLInstanceStore(store.url) as again:
+            assert again.get(inst.id) == inst
+
+
+TestSQLiteAgreesWithMemory = store_agreement(lambda: SQLInstanceStore("sqlite://")).TestCase
+
+
+_PG_SCHEMAS: list[str] = []
+
+
+def _postgres_store() -> SQLInstanceStore:
+    """A store in a fresh PostgreSQL schema (dropped at the end of the module)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tests.adapters.conftest import PG_BASE, need, pg_url
+
+    need("127.0.0.1", 5432, "PostgreSQL")
+    name = f"vw_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.exec_driver_sql(f"create schema {name}")
+    engine.dispose()
+    _PG_SCHEMAS.append(name)
+    return SQLInstanceStore(pg_url(name), pool_size=1, max_overflow=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_agreement_schemas() -> Iterator[None]:
+    yield
+    if not _PG_SCHEMAS:
+        return
+    import sqlalchemy as sa
+
+    from tests.adapters.conftest import PG_BASE
+
+    engine = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT",
+                              connect_args={"options": "-c lock_timeout=10000"})
+    with engine.connect() as c:
+        for name in _PG_SCHEMAS:
+            c.exec_driver_sql(f"drop schema if exists {name} cascade")
+    engine.dispose()
+    _PG_SCHEMAS.clear()
+
+
+TestPostgresAgreesWithMemory = store_agreement(_postgres_store, max_examples=10).TestCase

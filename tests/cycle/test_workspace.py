@@ -1,0 +1,249 @@
+"""The monthly cycle: tiers, history, changes, reviews, outputs; idempotent, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import vip_workflow as vw
+from vip_workflow.cli import app
+
+CONFIG = """\
+name: test workspace
+storage: sqlite:///vip.db
+tiers: {preset: hubei-2006}
+reports: out
+"""
+
+
+@pytest.fixture
+def months() -> dict[str, pl.DataFrame]:
+    return vw.monthly_portfolios(vw.load_sample_portfolio().head(400), start="2026-09",
+                                 months=2, seed=5)
+
+
+def _workspace(folder: Path, text: str = CONFIG) -> vw.Workspace:
+    (folder / "vip.yaml").write_text(text, encoding="utf-8")
+    return vw.Workspace.from_file(folder / "vip.yaml")
+
+
+def _groups(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"customer_id": pl.String, "importance": pl.String,
+                                      "revenue": pl.Float64, "headcount": pl.Int64})
+
+
+class TestCycle:
+    """run_cycle judges, keeps history, finds changes and writes the report."""
+
+    def test_two_cycles_keep_history_and_find_the_changes(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """Changes are exactly the customers whose tier differs between the months."""
+        workspace = _workspace(tmp_path)
+        first, second = (workspace.run_cycle(p, d) for p, d in months.items())
+        assert workspace.store.periods() == ["2026-09", "2026-10"]
+        assert first.changes.height == 0
+        before = dict(first.judged.select("customer_id", pl.col("tier").cast(pl.String))
+                      .iter_rows())
+        after = dict(second.judged.select("customer_id", pl.col("tier").cast(pl.String))
+                     .iter_rows())
+        expected = {c for c in after if after[c] != before[c]}
+        assert set(second.changes.get_column("customer")) == expected
+        assert (tmp_path / "vip.db").exists()
+        assert {p.name for p in second.outputs.iterdir()} >= {
+            "report.html", "tiers.csv", "tiers.parquet", "changes.csv"}
+        assert "Pareto curve of revenue" in second.report.read_text(encoding="utf-8")
+
+    def test_history_survives_a_new_workspace_on_the_same_database(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """A restarted workspace compares with the tiers stored by the last one."""
+        period, data = next(iter(months.items()))
+        _workspace(tmp_path).run_cycle(period, data)
+        again = _workspace(tmp_path)
+        customer = data.get_column("customer_id")[0]
+        assert again.store.history(customer).get_column("period").to_list() == [period]
+
+    def test_an_important_downgrade_opens_one_review_however_often_it_runs(
+        self, tmp_path: Path
+    ) -> None:
+        """A county government falling from A to C opens a tier review, once."""
+        workspace = _workspace(tmp_path)
+        workspace.run_cycle("2026-09", _groups([
+            {"customer_id": "G1", "importance": "county_gov", "revenue": 0, "headcount": 0},
+            {"customer_id": "G2", "importance": "none", "revenue": 20000, "headcount": 0}]))
+        october = _groups([
+            {"customer_id": "G1", "importance": "none", "revenue": 0, "headcount": 0},
+            {"customer_id": "G2", "importance": "none", "revenue": 0, "headcount": 0}])
+        result = workspace.run_cycle("2026-10", october)
+        assert result.changes.sort("customer").select("customer", "direction").rows() == [
+            ("G1", "down"), ("G2", "down")]
+        # G1 was important in September's data only: importance is read from this month's
+        # data, so only a customer important now counts.
+        assert result.reviews == ()
+        workspace.run_cycle("2026-11", _groups([
+            {"customer_id": "G1", "importance": "county_gov", "revenue": 0, "headcount": 0},
+            {"customer_id": "G2", "importance": "none", "revenue": 0, "headcount": 0}]))
+        december = _groups([
+            {"customer_id": "G1", "importance": "township_gov", "revenue": 0, "headcount": 0},
+            {"customer_id": "G2", "importance": "none", "revenue": 0, "headcount": 0}])
+        result = workspace.run_cycle("2026-12", december)
+        assert result.reviews == ("tier-review:2026-12:G1",)
+        review = workspace.engine.get("tier-review:2026-12:G1")
+        assert (review.context["requested_tier"], review.context["computed_tier"]) == ("A", "B+")
+        rerun = workspace.run_cycle("2026-12", december)
+        assert rerun.reviews == result.reviews
+        assert workspace.engine.store.find(definition="tier_override") == [
+            "tier-review:2026-12:G1"]
+
+    def test_a_manual_override_opens_an_override_approval(self, tmp_path: Path) -> None:
+        """Overrides need a second person: the cycle opens the approval."""
+        workspace = _workspace(tmp_path)
+        data = _groups([{"customer_id": "G7", "importance": "none", "revenue": 0,
+                         "headcount": 0}]).with_columns(
+            pl.lit("A").alias("override_tier"), pl.lit("li").alias("override_by"),
+            pl.lit("provincial party office").alias("override_reason"))
+        result = workspace.run_cycle("2026-09", data)
+        assert result.reviews == ("tier-override:2026-09:G7",)
+        inst = workspace.engine.get("tier-override:2026-09:G7")
+        assert inst.context["reason"] == "provincial party office"
+        assert inst.context["computed_tier"] == "C"
+
+    def test_rerunning_a_period_is_idempotent(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """Same tiers, same stored history, same outputs."""
+        workspace = _workspace(tmp_path)
+        period, data = next(iter(months.items()))
+        first = workspace.run_cycle(period, data)
+        stored = workspace.store.tiers(period)
+        second = workspace.run_cycle(period, data)
+        assert workspace.store.tiers(period).equals(stored)
+        assert first.judged.equals(second.judged)
+        assert pl.read_csv(second.outputs / "tiers.csv").height == data.height
+        assert [p.name for p in (tmp_path / "out").iterdir()] == [period]
+
+    def test_a_failed_run_writes_nothing(self, tmp_path: Path,
+                                         months: dict[str, pl.DataFrame]) -> None:
+        """Data without customer ids fails before anything is stored or written."""
+        workspace = _workspace(tmp_path)
+        period, data = next(iter(months.items()))
+        with pytest.raises(vw.ConfigError, match="customer_id"):
+            workspace.run_cycle(period, data.drop("customer_id"))
+        assert workspace.store.periods() == []
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        assert workspace.store.runs()[-1]["status"] == "failed"
+
+    def test_each_period_uses_the_rule_version_in_force(self, tmp_path: Path) -> None:
+        """A version effective from 2026-10 applies to October, not to September."""
+        old = vw.preset("hubei-2006").to_dict()
+        new = dict(old, version="2026.10", effective="2026-10")
+        new["scheme"] = dict(old["scheme"], default="B")
+        (tmp_path / "rules").mkdir()
+        vw.load_rules(old).save(tmp_path / "rules" / "v1.yaml")
+        vw.load_rules(new).save(tmp_path / "rules" / "v2.yaml")
+        workspace = _workspace(tmp_path, CONFIG.replace("{preset: hubei-2006}",
+                                                        "{files: [rules]}"))
+        data = _groups([{"customer_id": "G1", "importance": "none", "revenue": 0,
+                         "headcount": 0}])
+        assert workspace.run_cycle("2026-09", data).judged["tier"].cast(pl.String)[0] == "C"
+        assert workspace.run_cycle("2026-10", data).judged["tier"].cast(pl.String)[0] == "B"
+
+    def test_a_bad_config_is_located(self, tmp_path: Path) -> None:
+        """A misspelt key in vip.yaml names its line."""
+        with pytest.raises(vw.RuleFileError, match="did you mean") as caught:
+            _workspace(tmp_path, CONFIG.replace("reports:", "report:"))
+        assert caught.value.line == 4
+
+
+class TestCommands:
+    """vip-workflow demo and run."""
+
+    def test_the_demo_runs_two_cycles_and_a_sales_process(self, tmp_path: Path) -> None:
+        """The main job prints its summary, the ledger and where the report is."""
+        result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+        assert result.exit_code == 0, result.output
+        assert "period 2026-10" in result.output
+        assert "final state: won; ledger verifies: True" in result.output
+        assert (tmp_path / "demo" / "reports" / "2026-10" / "report.html").exists()
+
+    def test_run_takes_a_config_a_period_and_data(self, tmp_path: Path) -> None:
+        """The production form."""
+        (tmp_path / "vip.yaml").write_text(CONFIG, encoding="utf-8")
+        data = tmp_path / "groups.parquet"
+        vw.load_sample_portfolio().write_parquet(data)
+        result = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "vip.yaml"),
+                                          "--period", "2026-10", "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        assert "period 2026-10: 2,000 customers" in result.output
+
+
+class TestSignalsAndKpis:
+    """With trigger and KPI rule files the cycle turns signals into work and checks KPIs."""
+
+    CONFIG = (CONFIG + "triggers: {preset: seed-001-triggers}\n"
+              "kpis: {preset: china-mobile-2006-kpis}\n")
+
+    def test_signals_become_tasks_once_and_retain_signals_open_one_case(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """Tasks are deduplicated across cycles and re-runs; one retention case a customer."""
+        from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+
+        workspace = _workspace(tmp_path, self.CONFIG)
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        kpi_data = sample_kpi_portfolio(400, seed=3)
+        (first_period, first), (second_period, second) = months.items()
+        one = workspace.run_cycle(first_period, first, history=history, kpi_data=kpi_data)
+        assert one.signals is not None and one.tasks is not None and one.kpis is not None
+        assert one.tasks.height == one.signals.select("customer_id", "trigger").n_unique() > 0
+        two = workspace.run_cycle(second_period, second, history=history, kpi_data=kpi_data)
+        stored = workspace.store.tasks()
+        assert stored.height == one.tasks.height + two.tasks.height
+        assert stored.select("customer", "trigger").n_unique() == stored.height
+        again = workspace.run_cycle(second_period, second, history=history, kpi_data=kpi_data)
+        assert again.tasks.height == 0
+        assert workspace.store.tasks().height == stored.height
+        retain = stored.filter(pl.col("family") == "retain")
+        per_customer = retain.group_by("customer").agg(pl.col("case_id").n_unique())
+        assert (per_customer.get_column("case_id") == 1).all()
+        cases = set(workspace.engine.store.find(definition="retention_case"))
+        assert cases == set(retain.get_column("case_id"))
+        assert {"kpi", "status"} <= set(one.kpis.columns)
+        assert (one.outputs / "tasks.csv").exists() and (one.outputs / "kpis.csv").exists()
+
+    def test_a_closed_task_lets_a_new_signal_open_another(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """Closing a task in the store re-arms its trigger for that customer."""
+        from vip_workflow.sample_history import sample_history
+
+        workspace = _workspace(tmp_path, self.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", ""))
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        (first_period, first), (second_period, second) = months.items()
+        one = workspace.run_cycle(first_period, first, history=history)
+        for task_id in one.tasks.get_column("id"):
+            workspace.store.set_task_status(task_id, "done")
+        two = workspace.run_cycle(second_period, second, history=history)
+        assert two.tasks.height == two.signals.select("customer_id", "trigger").n_unique()
+
+
+def test_the_cycle_scans_only_the_months_the_triggers_need(tmp_path: Path) -> None:
+    """Signals from the trimmed history equal the period's signals from a full scan."""
+    from datetime import date
+
+    from vip_workflow.sample_history import sample_history
+
+    history = sample_history(600, 24, start="2024-11", seed=8)
+    workspace = _workspace(tmp_path, CONFIG + "triggers: {preset: seed-001-triggers}\n")
+    portfolio = vw.sample_portfolio(600, seed=8)
+    result = workspace.run_cycle("2026-10", portfolio, history=history)
+    full = workspace.triggers.scan(history).filter(pl.col("period") == date(2026, 10, 1))
+    key = ["customer_id", "period", "trigger"]
+    assert result.signals is not None and result.signals.height > 0
+    assert result.signals.select(key).sort(key).equals(full.select(key).sort(key))

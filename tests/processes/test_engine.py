@@ -1,0 +1,488 @@
+"""The engine's commands: authority, ledger, timers and escalation, hand-offs, versions,
+concurrency and notifications."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from attrs import evolve
+
+import vip_workflow as vw
+from tests.processes.conftest import ADMIN, AM, AM2, BM, DD, NOBODY, to_gate
+
+SOLUTION_MANAGER = vw.Actor("sm1", roles={"solution_manager"})
+PRODUCT_MANAGER = vw.Actor("pm1", roles={"product_manager"})
+NETWORK_PLANNER = vw.Actor("np1", roles={"network_planner"})
+SUPPORT = vw.Actor("ts1", roles={"technical_support_manager"})
+INDUSTRY = vw.Actor("im1", roles={"industry_manager"})
+
+
+class TestStartAndFire:
+    """Named transitions, fired by the roles that own the step."""
+
+    def test_the_contract_example_runs(self):
+        """The issue's API: start, fire, approve, get().state and history."""
+        engine = vw.ProcessEngine()
+        inst = engine.start("sales", context={"customer_id": "c1"}, actor=AM)
+        engine.fire(inst.id, "plan_ready", actor=AM)
+        engine.fire(inst.id, "submit", actor=AM)
+        engine.approve(inst.id, actor=BM, comment="fine")
+        assert engine.get(inst.id).state == "contract_signing"
+        actions = [e.action for e in engine.get(inst.id).history]
+        assert actions == ["start", "plan_ready", "submit", "approve"]
+
+    def test_an_unknown_event_is_not_allowed(self, engine):
+        """An event with no way out of the current state raises TransitionNotAllowedError."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        with pytest.raises(vw.TransitionNotAllowedError) as caught:
+            engine.fire(inst.id, "sign", actor=AM)
+        assert (caught.value.state, caught.value.event) == ("communication_plan", "sign")
+
+    def test_an_actor_without_the_owner_role_is_denied_and_nothing_changes(self, engine):
+        """PermissionDenied on start and on fire; the instance is untouched."""
+        with pytest.raises(vw.PermissionDenied):
+            engine.start("sales", {"customer_id": "c1"}, actor=NOBODY)
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        with pytest.raises(vw.PermissionDenied) as caught:
+            engine.fire(inst.id, "plan_ready", actor=BM)
+        assert caught.value.actor == "bm1"
+        assert engine.get(inst.id) == inst
+
+    def test_the_context_is_validated(self, engine):
+        """Missing required fields, wrong types and unknown fields are refused."""
+        with pytest.raises(vw.InvalidContextError, match="customer_id") as caught:
+            engine.start("sales", {}, actor=AM)
+        assert caught.value.problems[0][0] == "customer_id"
+        assert isinstance(caught.value, ValueError | vw.ProcessError)
+        with pytest.raises(vw.ProcessError, match="discount"):
+            engine.start("sales", {"customer_id": "c", "discount": 3}, actor=AM)
+        with pytest.raises(vw.ProcessError, match="colour"):
+            engine.start("sales", {"customer_id": "c", "colour": "red"}, actor=AM)
+        inst = engine.start("sales", {"customer_id": "c", "contract_value": "12.5"}, actor=AM)
+        assert inst.context["contract_value"] == 12.5
+
+    def test_fire_data_updates_the_context(self, engine):
+        """Data given with an event is merged and re-validated, and recorded in the ledger."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        inst = engine.fire(inst.id, "plan_ready", actor=AM, data={"contract_value": 700_000})
+        assert inst.context["contract_value"] == 700_000
+        assert inst.history[-1].data == {"contract_value": 700_000}
+        inst = engine.fire(inst.id, "submit", actor=AM)
+        assert inst.gate.levels[-1] == "vp"
+
+    def test_a_finished_instance_takes_no_more_events(self, engine):
+        """After a final state every event is refused."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        inst = engine.fire(inst.id, "lose", actor=AM, comment="went to a competitor")
+        assert inst.final
+        with pytest.raises(vw.TransitionNotAllowedError):
+            engine.fire(inst.id, "lose", actor=AM)
+
+    def test_an_unknown_instance_is_not_found(self, engine):
+        """get() of an unknown id raises NotFoundError (also a KeyError)."""
+        with pytest.raises(vw.NotFoundError):
+            engine.get("missing")
+        with pytest.raises(KeyError):
+            engine.fire("missing", "x", actor=AM)
+
+    def test_available_events_depend_on_the_actor(self, engine):
+        """The owner sees the step's events; others see none."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        assert engine.available_events(inst.id, AM) == ["plan_ready", "lose"]
+        assert engine.available_events(inst.id, BM) == []
+
+    def test_the_workbench_lists_what_an_actor_may_act_on(self, engine):
+        """tasks_for: owners see their steps, approvers their open levels, requesters not."""
+        draft = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        waiting = to_gate(engine)
+        assert [i.id for i in engine.tasks_for(AM)] == [draft.id]
+        assert [i.id for i in engine.tasks_for(BM)] == [waiting.id]
+        assert engine.tasks_for(DD) == []
+        assert engine.tasks_for(BM, definition="after_sales") == []
+
+    def test_update_context_is_for_the_owner(self, engine):
+        """The step owner may change the context; others are denied."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        with pytest.raises(vw.PermissionDenied):
+            engine.update_context(inst.id, {"discount": 0.1}, actor=BM)
+        assert engine.update_context(inst.id, {"discount": 0.1}, actor=AM).context["discount"]
+
+    def test_a_trigger_opens_a_retention_case(self, engine, notifier):
+        """open_for_trigger('retain') starts the retention case as the system."""
+        started = engine.open_for_trigger(
+            "retain", {"customer_id": "c7", "trigger": "spend_declining"}
+        )
+        assert [i.definition for i in started] == ["retention_case"]
+        assert started[0].history[0].actor == "system"
+        assert notifier.of_kind("task_assigned")[-1].roles == ("account_manager",)
+
+
+class TestLedger:
+    """Every change is appended to a hash-chained ledger."""
+
+    def test_every_change_is_recorded_with_actor_action_and_states(self, engine):
+        """actor, on-behalf-of, action, from → to, comment and time are kept."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM, on_behalf_of="boss")
+        inst = engine.fire(inst.id, "plan_ready", actor=AM, comment="plan agreed")
+        first, second = inst.history
+        assert (first.actor, first.on_behalf_of, first.action, first.dest) == (
+            "am1", "boss", "start", "communication_plan")
+        assert (second.source, second.dest, second.comment) == (
+            "communication_plan", "draft_agreement", "plan agreed")
+        assert second.prev_hash == first.hash
+        assert inst.verify_ledger()
+
+    def test_tampering_is_detected(self, engine):
+        """Changing any recorded field, dropping or reordering entries breaks verification."""
+        inst = to_gate(engine)
+        engine.approve(inst.id, actor=BM, comment="ok")
+        inst = engine.get(inst.id)
+        assert inst.verify_ledger()
+        history = list(inst.history)
+        edited = [*history[:2], evolve(history[2], comment="nothing to see"), *history[3:]]
+        assert not evolve(inst, history=tuple(edited)).verify_ledger()
+        assert not evolve(inst, history=tuple(history[:2] + history[3:])).verify_ledger()
+        swapped = [history[1], history[0], *history[2:]]
+        assert not evolve(inst, history=tuple(swapped)).verify_ledger()
+        assert not evolve(inst, state="won").verify_ledger()
+
+    def test_a_rehashed_forgery_does_not_chain_to_another_instance(self, engine):
+        """Entries are bound to their instance id: copying a ledger to another id fails."""
+        a = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        b = engine.start("sales", {"customer_id": "c2"}, actor=AM)
+        assert not evolve(b, history=a.history).verify_ledger()
+
+
+class TestTimers:
+    """SLA timers and escalation, driven by tick(now); they survive restarts."""
+
+    def test_a_gate_reminds_then_reassigns_then_reports_overdue(self, engine, clock, notifier):
+        """sales 4.3: reminder after a day, reassignment to the director after two, overdue
+        after three."""
+        inst = to_gate(engine)
+        assert engine.tick(clock.advance(hours=23)).instances == ()
+        report = engine.tick(clock.advance(hours=2))
+        assert report.reminders == 1
+        assert notifier.of_kind("reminder")[-1].roles == ("business_manager",)
+        report = engine.tick(clock.advance(days=1))
+        assert report.escalations == 1
+        assert engine.get(inst.id).assignee == "department_director"
+        assert notifier.of_kind("escalated")[-1].roles == ("department_director",)
+        with pytest.raises(vw.PermissionDenied):
+            engine.approve(inst.id, actor=BM)  # reassigned away from the business manager
+        assert engine.tick(clock.advance(days=1)).overdue == 1
+        assert notifier.of_kind("overdue")
+        assert engine.approve(inst.id, actor=DD).state == "contract_signing"
+        assert engine.get(inst.id).verify_ledger()
+
+    def test_timers_survive_a_restart(self, store, clock, notifier):
+        """A new engine on the same store runs the timers the old one scheduled."""
+        first = vw.ProcessEngine(store=store, clock=clock)
+        inst = to_gate(first)
+        second = vw.ProcessEngine(store=store, notifier=notifier, clock=clock)
+        report = second.tick(clock.advance(days=2, hours=1))
+        assert report.instances == (inst.id,)
+        assert (report.reminders, report.escalations) == (1, 1)
+        assert second.get(inst.id).assignee == "department_director"
+
+    def test_a_tick_reads_due_instances_in_batches_until_none_is_left(self, engine, clock):
+        """Five due instances with a batch of two are all handled in one tick."""
+        ids = {engine.start("sales", {"customer_id": f"c{i}"}, actor=AM).id for i in range(5)}
+        report = engine.tick(clock.advance(days=8), batch=2)
+        assert set(report.instances) == ids
+        assert report.reminders == 5
+
+    def test_a_tick_runs_each_timer_once(self, engine, clock):
+        """Ticking again at the same time does nothing more."""
+        to_gate(engine)
+        clock.advance(days=5)
+        assert engine.tick().instances
+        assert engine.tick().instances == ()
+
+    def test_leaving_a_step_cancels_its_timers(self, engine, clock):
+        """A step left before its SLA leaves nothing due."""
+        inst = engine.start("retention_case", {"customer_id": "c1"}, actor=AM)
+        engine.fire(inst.id, "dismiss", actor=AM)
+        assert engine.tick(clock.advance(days=30)).instances == ()
+
+    def test_a_step_escalates_to_the_next_role(self, engine, clock, notifier):
+        """retention_case: after 3 days the assessment goes to the industry manager."""
+        inst = engine.start("retention_case", {"customer_id": "c1"}, actor=AM)
+        engine.tick(clock.advance(days=3))
+        assert engine.get(inst.id).assignee == "industry_manager"
+        assert engine.fire(inst.id, "dismiss", actor=INDUSTRY).state == "no_action"
+
+    def test_a_resolver_seat_is_reassigned_to_the_escalation_role(self, engine, clock):
+        """customer_development: after 5 days the industry manager replaces the resolver seat."""
+        area = vw.Actor("ar1", roles={"area_manager"})
+        inst = engine.start("customer_development",
+                            {"customer_id": "c9", "account_manager_id": "am7"}, actor=area)
+        engine.fire(inst.id, "submit", actor=area)
+        with pytest.raises(vw.PermissionDenied):
+            engine.approve(inst.id, actor=INDUSTRY)
+        engine.tick(clock.advance(days=5))
+        with pytest.raises(vw.PermissionDenied):
+            engine.approve(inst.id, actor=vw.Actor("am7"))
+        assert engine.approve(inst.id, actor=INDUSTRY).state == "development_plan"
+
+    def test_a_timed_event_that_cannot_fire_is_recorded_not_raised(self, clock):
+        """A timer whose event has no way (its condition fails) leaves a ledger entry."""
+        text = """
+name: timed
+context: {ready: {type: boolean, default: false}}
+initial: wait
+states:
+  - name: wait
+    owner: account_manager
+    timers: [{after: P1D, event: go}]
+  - {name: done, final: true}
+transitions:
+  - {event: go, source: wait, dest: done, when: {field: ready, op: "==", value: true}}
+"""
+        engine = vw.ProcessEngine(clock=clock, bundled=False,
+                                  definitions=[vw.load_definition("t.yaml", text=text)])
+        inst = engine.start("timed", actor=AM)
+        assert engine.tick(clock.advance(days=2)).events == 1
+        after = engine.get(inst.id)
+        assert (after.state, after.history[-1].action) == ("wait", "timer_failed")
+        assert after.verify_ledger()
+
+    def test_the_key_customer_list_is_reviewed_every_half_year(self, engine, clock):
+        """segmentation's timer fires half_yearly_review six months after approval."""
+        researcher = vw.Actor("r1", roles={"researcher"})
+        inst = engine.start("segmentation", {"region": "chengdu"}, actor=researcher)
+        engine.fire(inst.id, "analysed", actor=researcher)
+        engine.fire(inst.id, "segments_selected", actor=INDUSTRY)
+        engine.fire(inst.id, "submit", actor=INDUSTRY)
+        assert engine.approve(inst.id, actor=DD).state == "key_customer_list"
+        engine.tick(clock.advance(days=180))
+        assert engine.get(inst.id).state == "key_customer_list"
+        report = engine.tick(clock.advance(days=5))
+        assert report.events == 1
+        after = engine.get(inst.id)
+        assert after.state == "pick_key_customers"
+        assert after.history[-1].actor == "system"
+
+
+class TestHandoffs:
+    """Solution design hands off to 6.2/6.3 and waits; sales starts 6.1."""
+
+    def _to_decision(self, engine):
+        inst = engine.start("solution_design", {"customer_id": "c1"}, actor=SOLUTION_MANAGER)
+        for event in ["shortlisted", "chosen", "support_decided", "cannot_provide_now"]:
+            inst = engine.fire(inst.id, event, actor=SOLUTION_MANAGER)
+        return inst
+
+    def test_solution_design_waits_for_new_product_development(self, engine):
+        """The parent waits; when the product launches it continues to 3.4."""
+        inst = engine.fire(self._to_decision(engine).id, "develop_product",
+                           actor=SOLUTION_MANAGER)
+        assert inst.state == "new_product"
+        child = engine.get(inst.waiting_for)
+        assert (child.definition, child.parent, child.context) == (
+            "new_product_development", inst.id, {"customer_id": "c1"})
+        with pytest.raises(vw.TransitionNotAllowedError):
+            engine.fire(inst.id, "submit", actor=SOLUTION_MANAGER)
+        engine.fire(child.id, "submit", actor=PRODUCT_MANAGER)
+        engine.approve(child.id, actor=NETWORK_PLANNER)
+        engine.approve(child.id, actor=SUPPORT)
+        engine.fire(child.id, "launch", actor=PRODUCT_MANAGER)
+        parent = engine.get(inst.id)
+        assert parent.state == "evaluate"
+        assert parent.waiting_for is None
+        assert parent.history[-1].action == "handoff_done"
+
+    def test_a_cancelled_network_build_returns_to_the_second_question(self, engine):
+        """network_planning cancelled → 'can a new solution be created?' again."""
+        inst = engine.fire(self._to_decision(engine).id, "build_network",
+                           actor=SOLUTION_MANAGER)
+        engine.fire(inst.waiting_for, "cancel", actor=NETWORK_PLANNER)
+        assert engine.get(inst.id).state == "can_create_new"
+
+    def test_a_hand_off_whose_child_context_is_invalid_changes_nothing(self, clock):
+        """The child's context is checked before the parent's move is committed."""
+        text = """
+name: needy
+context: {customer_id: {type: string, required: true}}
+initial: a
+states:
+  - {name: a, owner: account_manager}
+  - name: h
+    handoff: {process: service_activation, wait: false, next: z}
+  - {name: z, final: true}
+transitions:
+  - {event: go, source: a, dest: h}
+"""
+        engine = vw.ProcessEngine(clock=clock,
+                                  definitions=[vw.load_definition("n.yaml", text=text)])
+        inst = engine.start("needy", {"customer_id": "c1"}, actor=AM)
+        with pytest.raises(vw.ProcessError, match="customer_id"):
+            engine.fire(inst.id, "go", actor=AM)  # the hand-off maps no customer_id
+        assert engine.get(inst.id) == inst
+        assert engine.store.find(definition="service_activation") == []
+
+    def test_sales_starts_service_activation_without_waiting(self, engine):
+        """4.6 CRM filing hands over to 6.1 and the sale is won."""
+        inst = to_gate(engine, account_manager_id="am1")
+        engine.approve(inst.id, actor=BM)
+        engine.fire(inst.id, "sign", actor=AM)
+        engine.fire(inst.id, "enter_order", actor=BM)
+        inst = engine.fire(inst.id, "file", actor=AM)
+        assert inst.state == "won"
+        assert inst.verify_ledger()
+        [child] = engine.store.find(definition="service_activation")
+        assert engine.get(child).context["customer_id"] == "c1"
+        assert engine.get(child).parent is None
+
+
+V2 = """
+name: sales
+version: 2
+context:
+  customer_id: {type: string, required: true}
+initial: preparation
+states:
+  - {name: preparation, owner: account_manager}
+  - name: approval
+    gate:
+      approved: won
+      rejected: preparation
+      levels: [{name: business, approvers: [{role: business_manager}]}]
+  - {name: won, final: true}
+transitions:
+  - {event: submit, source: preparation, dest: approval}
+"""
+
+
+class TestVersions:
+    """New versions leave running instances alone; migration is explicit."""
+
+    def test_running_instances_keep_their_version(self, engine):
+        """After deploying v2, old instances run v1 and new ones start on v2."""
+        old = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        engine.deploy(vw.load_definition("sales-v2.yaml", text=V2))
+        new = engine.start("sales", {"customer_id": "c2"}, actor=AM)
+        assert (old.definition_version, new.definition_version) == (1, 2)
+        assert engine.fire(old.id, "plan_ready", actor=AM).state == "draft_agreement"
+        assert engine.start("sales", {"customer_id": "c3"}, actor=AM, version=1).state == (
+            "communication_plan")
+
+    def test_redeploying_a_version_with_other_content_is_refused(self, engine):
+        """Same name and version must mean same content."""
+        engine.deploy(vw.load_definition("sales-v2.yaml", text=V2))
+        engine.deploy(vw.load_definition("sales-v2.yaml", text=V2))  # identical: fine
+        with pytest.raises(vw.ProcessDefinitionError, match="already deployed"):
+            engine.deploy(vw.load_definition("x.yaml", text=V2.replace("won", "done")))
+
+    def test_migration_maps_old_states_to_new_ones(self, engine):
+        """An explicit state map moves an instance; unmapped missing states are refused."""
+        inst = to_gate(engine)
+        engine.deploy(vw.load_definition("sales-v2.yaml", text=V2))
+        with pytest.raises(vw.PermissionDenied):
+            engine.migrate(inst.id, to_version=2, actor=AM, state_map={})
+        with pytest.raises(vw.ProcessError, match="internal_approval"):
+            engine.migrate(inst.id, to_version=2, actor=ADMIN, state_map={})
+        moved = engine.migrate(inst.id, to_version=2, actor=ADMIN,
+                               state_map={"internal_approval": "approval"})
+        assert (moved.definition_version, moved.state) == (2, "approval")
+        assert moved.history[-1].data["dropped_votes"] == 0
+        assert moved.history[-1].data["dropped_fields"] == ["contract_value", "discount"]
+        assert engine.approve(moved.id, actor=BM).state == "won"
+
+    def test_migrate_all_moves_every_running_instance(self, engine):
+        """migrate_all skips finished instances."""
+        running = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        finished = engine.fire(engine.start("sales", {"customer_id": "c2"}, actor=AM).id,
+                               "lose", actor=AM)
+        engine.deploy(vw.load_definition("sales-v2.yaml", text=V2))
+        moved = engine.migrate_all("sales", from_version=1, to_version=2, actor=ADMIN,
+                                   state_map={"communication_plan": "preparation"})
+        assert moved == [running.id]
+        assert engine.get(finished.id).definition_version == 1
+
+
+class TestConcurrencyAndNotices:
+    """Optimistic concurrency and the notification events."""
+
+    def test_a_stale_writer_gets_concurrent_update_error(self, store, clock):
+        """Two engines on one store: the slower commit of the same version loses."""
+        engine = vw.ProcessEngine(store=store, clock=clock)
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        moved = engine.fire(inst.id, "plan_ready", actor=AM)
+        stale_next = evolve(moved, version=inst.version + 1)
+        with pytest.raises(vw.ConcurrentUpdateError):
+            store.commit(stale_next, inst.version, [], [])
+        assert engine.get(inst.id) == moved
+
+    def test_the_notice_kinds(self, engine, notifier):
+        """task assigned, approval requested / granted / rejected, completed."""
+        inst = to_gate(engine)
+        engine.reject(inst.id, actor=BM, comment="price")
+        engine.fire(inst.id, "submit", actor=AM)
+        engine.approve(inst.id, actor=BM)
+        engine.fire(inst.id, "lose", actor=AM)
+        kinds = {n.kind for n in notifier.notices}
+        assert {"task_assigned", "approval_requested", "approval_granted", "approval_rejected",
+                "completed"} <= kinds
+        assert notifier.of_kind("approval_granted")[-1].users == ("am1",)
+
+    def test_a_failed_delivery_stays_in_the_outbox(self, store, clock):
+        """A notifier raising DeliveryError loses nothing; the next dispatch delivers."""
+
+        class Flaky:
+            def __init__(self):
+                self.up = False
+                self.got = []
+
+            def send(self, notice):
+                if not self.up:
+                    raise vw.DeliveryError("down")
+                self.got.append(notice)
+
+        flaky = Flaky()
+        engine = vw.ProcessEngine(store=store, notifier=flaky, clock=clock)
+        engine.start("sales", {"customer_id": "c1"}, actor=AM2)
+        assert len(store.pending_notices()) == 1
+        flaky.up = True
+        assert engine.dispatch() == 1
+        assert store.pending_notices() == []
+        assert flaky.got[0].kind == "task_assigned"
+
+    def test_the_log_notifier_logs_each_notice(self, store, clock, caplog):
+        """LogNotifier writes one line per notice."""
+        engine = vw.ProcessEngine(store=store, clock=clock, notifier=vw.LogNotifier())
+        with caplog.at_level(logging.INFO, logger="vip_workflow.notices"):
+            engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        assert "task_assigned sales/" in caplog.text
+        assert "role:account_manager" in caplog.text
+
+
+class TestRetries:
+    """A caller-chosen request_id makes a command safe to retry."""
+
+    def test_a_repeated_fire_changes_nothing(self, engine):
+        """The second call with the same request_id returns the instance unchanged."""
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
+        first = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
+        again = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
+        assert again == first
+        assert first.history[-1].data == {"request_id": "r-1"}
+        with pytest.raises(vw.TransitionNotAllowedError):
+            engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-2")
+
+    def test_a_repeated_approval_is_counted_once(self, engine):
+        """Retrying an approval does not raise 'already decided' nor add a vote."""
+        inst = to_gate(engine, contract_value=200_000)
+        first = engine.approve(inst.id, actor=BM, request_id="a-1")
+        assert engine.approve(inst.id, actor=BM, request_id="a-1") == first
+        assert len(first.gate.votes) == 1
+
+    def test_a_repeated_start_returns_the_first_instance(self, engine):
+        """start with a request_id derives the instance id from it."""
+        first = engine.start("sales", {"customer_id": "c1"}, actor=AM, request_id="s-1")
+        again = engine.start("sales", {"customer_id": "c1"}, actor=AM, request_id="s-1")
+        assert again == first
+        assert engine.start("sales", {"customer_id": "c1"}, actor=AM,
+                            request_id="s-2").id != first.id
+        assert first.verify_ledger()

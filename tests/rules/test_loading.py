@@ -1,0 +1,298 @@
+"""Loading rule files: good files load, bad files fail with a located, typed error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import vip_workflow as vw
+
+GOOD = """\
+name: demo
+tiers: [A, B, C]
+scheme:
+  type: chain
+  policy: first
+  default: C
+  factors:
+    - field: revenue
+      bands:
+        - {min: 100, tier: A}
+        - {min: 10, max: 100, tier: B}
+"""
+
+
+def _error(text: str, name: str = "tiers.yaml") -> vw.RuleFileError:
+    with pytest.raises(vw.RuleFileError) as caught:
+        vw.loads_rules(text, name=name)
+    return caught.value
+
+
+class TestGoodFiles:
+    """Valid files load from paths, text, mappings and JSON."""
+
+    def test_a_yaml_file_loads_from_a_path(self, tmp_path: Path) -> None:
+        """load_rules reads a YAML path and names the book."""
+        path = tmp_path / "tiers.yaml"
+        path.write_text(GOOD, encoding="utf-8")
+        book = vw.load_rules(path)
+        assert (book.name, book.tiers, book.path) == ("demo", ("A", "B", "C"), str(path))
+
+    def test_a_json_file_gives_the_same_plan(self, tmp_path: Path) -> None:
+        """JSON is accepted and compiles to the same plan as the YAML."""
+        book = vw.loads_rules(GOOD)
+        path = tmp_path / "tiers.json"
+        path.write_text(json.dumps(book.to_dict()), encoding="utf-8")
+        assert vw.load_rules(path).plan == book.plan
+
+    def test_a_mapping_loads(self) -> None:
+        """A dict is a rule file too (for notebooks and tests)."""
+        import yaml
+
+        assert vw.load_rules(yaml.safe_load(GOOD)).plan == vw.loads_rules(GOOD).plan
+
+    def test_no_and_yes_stay_text(self) -> None:
+        """Only true/false are booleans: `no`, `on`, `yes` are category values."""
+        book = vw.loads_rules(GOOD.replace("- field: revenue", "- field: answer\n      bands:\n"
+                                           "        - {in: [no, yes, on], tier: A}\n"
+                                           "    - field: revenue"))
+        assert book.judge({"answer": "no", "revenue": 0}).tier == "A"
+
+    def test_saved_books_load_back(self, tmp_path: Path) -> None:
+        """save() writes a file that loads to the same plan, YAML or JSON."""
+        book = vw.preset("hubei-scoring")
+        for name in ("out.yaml", "out.json"):
+            assert vw.load_rules(book.save(tmp_path / name)).plan == book.plan
+
+
+class TestBadFiles:
+    """Each kind of bad file raises RuleFileError with file, line, column and field."""
+
+    def test_the_error_is_a_config_error_and_a_value_error(self) -> None:
+        """RuleFileError sits in the public error tree."""
+        error = _error("name: x")
+        assert isinstance(error, vw.ConfigError)
+        assert isinstance(error, vw.VipWorkflowError)
+        assert isinstance(error, ValueError)
+
+    def test_a_missing_file_is_named(self, tmp_path: Path) -> None:
+        """A path that does not exist says so."""
+        with pytest.raises(vw.RuleFileError, match="file not found") as caught:
+            vw.load_rules(tmp_path / "nope.yaml")
+        assert caught.value.path == str(tmp_path / "nope.yaml")
+
+    def test_broken_yaml_gives_line_and_column(self) -> None:
+        """A YAML syntax error points at its line."""
+        error = _error("name: x\ntiers: [A, B\nscheme: {}\n")
+        assert error.line == 3
+        assert "not valid YAML" in error.reason
+
+    def test_broken_json_gives_line_and_column(self) -> None:
+        """A JSON syntax error points at its line and column."""
+        error = _error('{\n  "name": "x",\n  "tiers": [A]\n}', name="t.json")
+        assert (error.line, error.column) == (3, 13)
+
+    def test_a_wrong_type_names_the_field_and_its_line(self) -> None:
+        """A text where a number belongs is located by field path and line."""
+        error = _error(GOOD.replace("min: 10,", "min: ten,"))
+        assert error.line == 11
+        assert error.field == "scheme.factors[0] (revenue).bands[1] (B).min"
+        assert "number" in error.reason
+        assert "tiers.yaml:11" in str(error)
+
+    def test_a_misspelt_key_suggests_the_right_one(self) -> None:
+        """Unknown keys are errors, with a suggestion."""
+        error = _error(GOOD.replace("max: 100", "maxx: 100"))
+        assert "unknown key 'maxx'" in error.reason
+        assert "did you mean 'max'" in error.reason
+        assert error.line == 11
+
+    def test_a_missing_key_is_named(self) -> None:
+        """A required key that is absent is named, located at its parent."""
+        error = _error(GOOD.replace("  default: C\n", ""))
+        assert "'default' is missing" in error.reason
+        assert error.field == "scheme"
+
+    def test_an_unknown_tier_is_located(self) -> None:
+        """A band giving a tier the file does not declare is an error at that band."""
+        error = _error(GOOD.replace("tier: B}", "tier: D}"))
+        assert "unknown tier 'D'" in error.reason
+        assert error.line == 11
+        assert error.field == "scheme.factors[0] (revenue).bands[1] (D).tier"
+
+    def test_duplicate_keys_are_errors(self) -> None:
+        """A key written twice would silently drop one; it is refused."""
+        error = _error(GOOD.replace("name: demo\n", "name: demo\nname: other\n"))
+        assert "appears twice" in error.reason
+        assert error.line == 2
+
+    def test_anchors_and_aliases_are_refused(self) -> None:
+        """Aliases allow billion-laughs blow-ups; rule files may not use them."""
+        error = _error("name: &n x\ndescription: *n\ntiers: [A]\n")
+        assert "anchors and aliases" in error.reason
+
+    def test_python_tags_are_never_executed(self, tmp_path: Path) -> None:
+        """A YAML tag that would build an object is refused, nothing runs."""
+        marker = tmp_path / "pwned"
+        text = f"name: !!python/object/apply:os.system ['touch {marker}']\ntiers: [A]\n"
+        error = _error(text)
+        assert "tag" in error.reason
+        assert not marker.exists()
+
+    def test_an_empty_file_is_an_error(self) -> None:
+        """An empty file says it is empty."""
+        assert "empty" in _error("").reason
+
+    def test_a_list_at_the_top_is_an_error(self) -> None:
+        """The file must hold a mapping."""
+        assert "mapping" in _error("- a\n- b\n").reason
+
+    def test_a_bad_range_explains_the_notation(self) -> None:
+        """A range that does not parse says how to write one."""
+        error = _error(GOOD.replace("{min: 100, tier: A}", '{range: "100 to 200", tier: A}'))
+        assert "[7000, 18000)" in error.reason
+        assert error.line == 10
+
+    def test_an_empty_interval_is_an_error(self) -> None:
+        """min above max holds no value."""
+        error = _error(GOOD.replace("min: 10, max: 100", "min: 100, max: 10"))
+        assert "holds no value" in error.reason
+
+    def test_both_range_and_min_is_an_error(self) -> None:
+        """One way to match per band."""
+        error = _error(GOOD.replace("{min: 100, tier: A}", '{min: 100, range: "[1, 2)", tier: A}'))
+        assert "only one of" in error.reason
+
+    def test_mixed_kinds_in_one_factor_are_an_error(self) -> None:
+        """A factor reads one kind of value."""
+        error = _error(GOOD.replace("{min: 100, tier: A}", "{in: [big], tier: A}"))
+        assert "mix kinds" in error.reason
+
+    def test_quota_shares_over_the_whole_are_an_error(self) -> None:
+        """Shares may not add up to more than 1."""
+        text = ("name: q\ntiers: [A, B, C]\nscheme:\n  type: quota\n  by: revenue\n  quotas:\n"
+                "    - {tier: A, share: 0.6}\n    - {tier: B, share: 0.6}\n    - {tier: C}\n")
+        error = _error(text)
+        assert "more than the whole" in error.reason
+        assert error.line == 8
+
+    def test_every_problem_is_listed(self) -> None:
+        """A file with several problems reports them all, the first in the message."""
+        error = _error(GOOD.replace("min: 10,", "min: ten,").replace("policy: first",
+                                                                     "policy: best"))
+        assert len(error.problems) == 2
+        assert "more problem" in str(error)
+
+    def test_a_failed_load_leaves_nothing_behind(self, tmp_path: Path) -> None:
+        """Loading is all or nothing: no partial book, the presets unchanged."""
+        before = vw.presets()
+        with pytest.raises(vw.RuleFileError):
+            vw.loads_rules(GOOD.replace("tier: B}", "tier: D}"))
+        assert vw.presets() == before
+
+    def test_an_unknown_preset_lists_the_known_ones(self) -> None:
+        """preset() with a wrong name is a typed error naming the presets."""
+        with pytest.raises(vw.UnknownPresetError, match="hubei-2006"):
+            vw.preset("hubei-2066")
+
+
+class TestSchema:
+    """The JSON Schema describes rule files for editors."""
+
+    def test_the_schema_validates_the_presets(self) -> None:
+        """Every preset is valid under the published JSON Schema."""
+        jsonschema = pytest.importorskip("jsonschema")
+        schema = vw.rules_schema()
+        for name in vw.presets(kind="tiers"):
+            jsonschema.validate(vw.preset(name).to_dict(), schema)
+
+    def test_the_schema_names_every_scheme_type(self) -> None:
+        """chain, scoring, weighted, quota and eligibility are all described."""
+        text = json.dumps(vw.rules_schema())
+        for kind in ("chain", "scoring", "weighted", "quota", "eligibility"):
+            assert f'"{kind}"' in text
+
+
+QUOTA = """\
+name: q
+tiers: [A, B, C]
+scheme:
+  type: quota
+  by: revenue
+  quotas:
+{quotas}
+"""
+
+BAD_CASES = {
+    "duplicate tier": (GOOD.replace("[A, B, C]", "[A, B, A]"), "listed twice"),
+    "numbers as tiers": (GOOD.replace("[A, B, C]", "[1, 2]"), "valid string"),
+    "empty in list": (GOOD.replace("{min: 100, tier: A}", "{in: [], tier: A}"), "empty"),
+    "mixed in list": (GOOD.replace("{min: 100, tier: A}", "{in: [a, 1], tier: A}"),
+                      "mixes kinds"),
+    "band with no condition": (GOOD.replace("{min: 100, tier: A}", "{tier: A}"),
+                               "say which values match"),
+    "duplicate rule id": (GOOD.replace("{min: 100, tier: A}", "{id: r, min: 100, tier: A}")
+                          .replace("{min: 10, max: 100, tier: B}",
+                                   "{id: r, min: 10, max: 100, tier: B}"), "used twice"),
+    "unknown policy": (GOOD.replace("policy: first", "policy: best"), "'first' or 'highest'"),
+    "unknown scheme type": (GOOD.replace("type: chain", "type: magic"), "magic"),
+    "unknown kind": ("kind: spells\nname: x\n", "unknown kind 'spells'"),
+    "no factors": (GOOD.split("  factors:")[0] + "  factors: []\n", "at least 1"),
+    "closed on a range": (GOOD.replace("{min: 100, tier: A}",
+                                       '{range: "[1, 2)", closed: both, tier: A}'),
+                          "closed applies to min/max only"),
+    "middle quota without share": (QUOTA.format(quotas="    - {tier: A}\n    - {tier: B, "
+                                                "share: 0.2}\n    - {tier: C}"),
+                                   "only the last quota"),
+    "shares short of the whole": (QUOTA.format(quotas="    - {tier: A, share: 0.2}\n"
+                                               "    - {tier: C, share: 0.5}"),
+                                  "add up to 0.7"),
+    "share above one": (QUOTA.format(quotas="    - {tier: A, share: 1.5}\n    - {tier: C}"),
+                        "less than or equal to 1"),
+    "both by and score": (QUOTA.format(quotas="    - {tier: C}").replace(
+        "by: revenue", "by: revenue\n  score: {type: weighted, terms: [{field: x}]}"),
+        "exactly one of"),
+    "sub-tier of an unknown tier": (GOOD + "subtiers:\n  Z:\n    field: f\n    bands: "
+                                    "[{in: [true], tier: A}]\n    default: B\n",
+                                    "unknown tier 'Z'"),
+    "window without aggregate": ("name: e\ntiers: [Y, N]\nscheme:\n  type: eligibility\n"
+                                 "  tier: Y\n  default: N\n  conditions:\n"
+                                 "    - {field: bills, window: 3, min: 5}\n",
+                                 "aggregate and window go together"),
+    "tab indentation": (GOOD.replace("  type: chain", "\ttype: chain"), "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(BAD_CASES.values()), ids=list(BAD_CASES))
+def test_bad_files_are_refused_with_a_reason(text: str, expected: str) -> None:
+    """Each malformed file raises RuleFileError whose reason says what is wrong, and where."""
+    error = _error(text)
+    assert expected in error.reason, error.reason
+    assert error.line is not None
+
+
+def test_non_utf8_and_oversized_files_are_refused(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8, and files over the size limit, never reach the parser."""
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: café\n".encode("latin-1"))
+    with pytest.raises(vw.RuleFileError, match="not UTF-8"):
+        vw.load_rules(latin)
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"# " + b"x" * 6_000_000)
+    with pytest.raises(vw.RuleFileError, match="larger than"):
+        vw.load_rules(huge)
+
+
+def test_duplicate_keys_in_json_are_refused() -> None:
+    """JSON objects may not repeat a key either."""
+    with pytest.raises(vw.RuleFileError, match="appears twice"):
+        vw.loads_rules('{"name": "a", "name": "b"}', name="t.json")
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    """Files saved by Windows editors (UTF-8 with BOM) load."""
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert vw.load_rules(path).name == "demo"

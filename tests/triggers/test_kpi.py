@@ -1,0 +1,164 @@
+"""KPI files: ratios, sums, counts by segment, comparisons, gaps, displays, bad files."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+import yaml
+from rich.console import Console
+
+import vip_workflow as vw
+import vip_workflow.rules.book as rules_book
+from vip_workflow.rules.kpi import KpiBook
+from vip_workflow.sample_history import sample_kpi_portfolio
+
+PORTFOLIO = pl.DataFrame({
+    "customer_id": ["a", "b", "c", "d", "e"],
+    "kind": ["group", "group", "group", "individual", "individual"],
+    "segment": ["A", "C", "C", "gold", "gold"],
+    "account_manager": ["m1", "m1", "m2", "v1", "v1"],
+    "members": [30, 10, 0, 1, 1],
+    "employees": [100, 100, 100, 1, 1],
+    "stable": [True, False, True, True, None],
+    "return_cost": [16000.0, 1000.0, 3000.0, 0.0, 0.0],
+})
+
+
+def kpi_book(*kpis: dict) -> KpiBook:
+    text = yaml.safe_dump({"kind": "kpis", "name": "test", "kpis": list(kpis)})
+    return rules_book.loads_rules(text, name="kpis.yaml")
+
+
+def one(results: pl.DataFrame, segment: str | None = None) -> dict:
+    rows = [r for r in results.iter_rows(named=True) if r["segment"] == segment]
+    assert len(rows) == 1
+    return rows[0]
+
+
+class TestMeasures:
+    def test_a_ratio_of_sums_over_a_filtered_population(self) -> None:
+        """Coverage = 40 / 300 over groups; below 27 % fails with a negative gap."""
+        book = kpi_book({"id": "cov", "measure": {
+            "type": "ratio", "numerator": {"agg": "sum", "field": "members"},
+            "denominator": {"agg": "sum", "field": "employees"}},
+            "where": [{"field": "kind", "value": "group"}], "target": 0.27})
+        row = one(book.check(PORTFOLIO))
+        assert row["value"] == pytest.approx(40 / 300)
+        assert row["status"] == "fail" and row["gap"] == pytest.approx(40 / 300 - 0.27)
+        assert (row["numerator"], row["denominator"], row["rows"]) == (40, 300, 3)
+
+    def test_a_count_ratio_where_unknown_is_not_true(self) -> None:
+        """stable null is not stable: 3 of 5."""
+        book = kpi_book({"id": "stab", "measure": {
+            "type": "ratio", "numerator": {"agg": "count",
+                                           "where": [{"field": "stable", "value": True}]},
+            "denominator": {"agg": "count"}}, "target": 0.6})
+        row = one(book.check(PORTFOLIO))
+        assert row["value"] == pytest.approx(0.6) and row["status"] == "pass"
+
+    def test_staffing_is_customers_per_distinct_manager(self) -> None:
+        """3 groups, 2 managers → 1.5 per manager, at most 50."""
+        book = kpi_book({"id": "staff", "measure": {
+            "type": "ratio", "numerator": {"agg": "count"},
+            "denominator": {"agg": "n_unique", "field": "account_manager"}},
+            "where": [{"field": "kind", "value": "group"}], "compare": "<=", "target": 50})
+        row = one(book.check(PORTFOLIO))
+        assert row["value"] == 1.5 and row["gap"] == 48.5
+
+    def test_by_segment_with_targets_per_segment(self) -> None:
+        """Mean return cost per tier against its budget; a budgeted tier with no rows is n/a."""
+        book = kpi_book({"id": "cost", "measure": {"type": "mean", "field": "return_cost"},
+                         "where": [{"field": "kind", "value": "group"}], "by": "segment",
+                         "compare": "<=", "targets": {"A": 15000, "B": 8000, "C": 2000}})
+        results = book.check(PORTFOLIO)
+        assert one(results, "A")["status"] == "fail"
+        assert one(results, "C")["value"] == 2000 and one(results, "C")["status"] == "pass"
+        assert one(results, "B")["status"] == "n/a" and one(results, "B")["rows"] == 0
+
+    def test_between_passes_inside_the_range(self) -> None:
+        """Key-person services 1–2 a year."""
+        book = kpi_book({"id": "kp", "measure": {"type": "sum", "field": "members"},
+                         "compare": "between", "target": [40, 45]})
+        row = one(book.check(PORTFOLIO))
+        assert row["value"] == 42 and row["status"] == "pass" and row["gap"] == 2
+
+    def test_a_zero_denominator_gives_no_value(self) -> None:
+        """n/a, not a division error."""
+        book = kpi_book({"id": "z", "measure": {
+            "type": "ratio", "numerator": {"agg": "sum", "field": "members"},
+            "denominator": {"agg": "sum", "field": "members",
+                            "where": [{"field": "kind", "value": "none"}]}}, "target": 1})
+        assert one(book.check(PORTFOLIO))["status"] == "n/a"
+
+    def test_a_missing_column_is_named(self) -> None:
+        """EvaluationError with the column."""
+        book = kpi_book({"id": "x", "measure": {"type": "sum", "field": "nope"}, "target": 1})
+        with pytest.raises(vw.EvaluationError, match="nope"):
+            book.check(PORTFOLIO)
+
+
+class TestFiles:
+    @pytest.mark.parametrize(("kpi", "reason"), [
+        ({"id": "a", "measure": {"type": "sum", "field": "x"}}, "target"),
+        ({"id": "a", "measure": {"type": "ratio"}, "target": 1}, "numerator"),
+        ({"id": "a", "measure": {"type": "sum", "field": "x"}, "compare": "between",
+          "target": 1}, "between"),
+        ({"id": "a", "measure": {"type": "sum", "field": "x"}, "target": 1, "targte": 2},
+         "unknown key"),
+        ({"id": "a", "measure": {"type": "sum", "field": "x"}, "targets": {"A": 1}}, "by"),
+    ])
+    def test_bad_kpi_files_raise_located_errors(self, kpi: dict, reason: str) -> None:
+        """Every mistake names the file, line and field."""
+        with pytest.raises(vw.RuleFileError, match=reason) as info:
+            kpi_book(kpi)
+        assert info.value.path == "kpis.yaml" and info.value.line is not None
+
+
+class TestPreset:
+    def test_the_preset_has_the_seed_targets(self) -> None:
+        """Coverage 27 %, stability 70 %, archive 95/80 %, authenticity 100 %, 1:400, 1:50,
+        key persons 1–2, budgets 15 000 / 8 000 / 2 000."""
+        book = vw.preset("china-mobile-2006-kpis")
+        kpis = {k.id: k for k in book.kpis}
+        assert kpis["member_coverage"].target == 0.27
+        assert kpis["group_stability"].target == 0.70
+        assert kpis["archive_completeness"].targets == {"A": 0.95, "B": 0.95, "C": 0.80}
+        assert kpis["member_authenticity"].target == 1.0
+        assert kpis["staffing_individual_vips"].target == 400
+        assert kpis["staffing_groups"].target == 50
+        assert kpis["key_person_services"].target == [1, 2]
+        assert kpis["return_cost_budget"].targets == {"A": 15000, "B": 8000, "C": 2000}
+
+    def test_the_report_renders_for_terminals_and_notebooks(self) -> None:
+        """A rich table and HTML with every KPI title."""
+        book = vw.preset("china-mobile-2006-kpis")
+        report = book.report(sample_kpi_portfolio(500, seed=3))
+        console = Console(record=True, width=160)
+        console.print(report.to_rich_table())
+        text = console.export_text()
+        html = report._repr_html_()
+        for kpi in book.kpis:
+            assert kpi.title in text and kpi.title in html
+        assert set(report.frame["status"]) <= {"pass", "fail", "n/a"}
+
+    def test_pandas_portfolios_work(self) -> None:
+        """Same results from pandas."""
+        book = vw.preset("china-mobile-2006-kpis")
+        portfolio = sample_kpi_portfolio(300, seed=4)
+        assert book.check(portfolio).equals(book.check(portfolio.to_pandas()))
+
+
+class TestLint:
+    def test_a_percent_target_written_as_a_whole_number_is_flagged(self) -> None:
+        """27 instead of 0.27 — with the file line."""
+        book = kpi_book({"id": "stab", "unit": "percent", "measure": {
+            "type": "ratio", "numerator": {"agg": "count",
+                                           "where": [{"field": "stable", "value": True}]},
+            "denominator": {"agg": "count"}}, "target": 70})
+        codes = [(f.severity, f.code) for f in book.lint().findings]
+        assert codes == [("error", "never-passes"), ("warning", "percent-scale")]
+        assert all(f.line is not None for f in book.lint().findings)
+
+    def test_the_preset_lints_clean(self) -> None:
+        """No findings."""
+        assert vw.preset("china-mobile-2006-kpis").lint().findings == []

@@ -1,0 +1,1 @@
+"""Notifier adapters (the ``Notifier`` port)."""

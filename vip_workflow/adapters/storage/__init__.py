@@ -1,0 +1,1 @@
+"""Storage adapters for process instances (the ``InstanceStore`` port)."""

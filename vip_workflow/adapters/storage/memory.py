@@ -1,0 +1,142 @@
+"""The in-memory reference store: fast, not durable, and the double the contract suite checks."""
+
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
+from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
+
+__all__ = ["MemoryInstanceStore"]
+
+
+class MemoryInstanceStore:
+    """Keeps instances in a dict, due timers in a heap and the outbox in an ordered dict.
+
+    ``commit`` checks everything before it changes anything, so a failed commit leaves no
+    trace. Instances are immutable values, so storing the object itself is safe.
+    """
+
+    supports_concurrent_writers = False
+
+    def __init__(self) -> None:
+        self._instances: dict[str, ProcessInstance] = {}
+        self._due_heap: list[tuple[datetime, str]] = []
+        self._outbox: OrderedDict[int, Notice] = OrderedDict()
+        self._next_outbox_id = 1
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def commit(
+        self,
+        instance: ProcessInstance,
+        expected_version: int | None,
+        ledger_entries: Sequence[LedgerEntry],
+        notices: Sequence[Notice],
+    ) -> None:
+        """Save, append and enqueue atomically (see ``InstanceStore.commit``)."""
+        current = self._instances.get(instance.id)
+        if expected_version is None:
+            if current is not None:
+                raise ConflictError(f"instance {instance.id} already exists")
+            previous = 0
+        else:
+            if current is None:
+                raise NotFoundError(f"no instance {instance.id}")
+            if current.version != expected_version:
+                raise ConcurrentUpdateError(
+                    f"instance {instance.id} is at version {current.version}, "
+                    f"not {expected_version}"
+                )
+            previous = len(current.history)
+        if instance.version != (expected_version or 0) + 1:
+            raise ConflictError(
+                f"instance {instance.id}: a commit raises the version by one "
+                f"(expected {(expected_version or 0) + 1}, got {instance.version})"
+            )
+        history = instance.history
+        if len(history) != previous + len(ledger_entries) or (
+            ledger_entries and history[previous:] != tuple(ledger_entries)
+        ):
+            raise StorageError(f"instance {instance.id}: ledger entries are not the history's tail")
+        if current is not None and previous and history[previous - 1] != current.history[-1]:
+            raise StorageError(f"instance {instance.id}: the ledger is append-only")
+        self._instances[instance.id] = instance
+        due = instance.next_due
+        if due is not None and (current is None or current.next_due != due):
+            heapq.heappush(self._due_heap, (due, instance.id))
+            if len(self._due_heap) > 2 * len(self._instances) + 1024:
+                self._compact_due()
+        for notice in notices:
+            self._outbox[self._next_outbox_id] = notice
+            self._next_outbox_id += 1
+
+    def _compact_due(self) -> None:
+        """Rebuild the heap from the instances, dropping entries made stale by later commits."""
+        heap: list[tuple[datetime, str]] = [
+            (due, i.id) for i in self._instances.values() if (due := i.next_due) is not None
+        ]
+        heapq.heapify(heap)
+        self._due_heap = heap
+
+    def get(self, instance_id: str) -> ProcessInstance:
+        """The stored instance (``NotFoundError`` if unknown)."""
+        try:
+            return self._instances[instance_id]
+        except KeyError:
+            raise NotFoundError(f"no instance {instance_id}") from None
+
+    def ledger(self, instance_id: str) -> tuple[LedgerEntry, ...]:
+        """The instance's ledger entries in order."""
+        return self.get(instance_id).history
+
+    def due(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Ids whose earliest timer is at or before ``now``, earliest first."""
+        found: list[tuple[datetime, str]] = []
+        taken: set[str] = set()
+        heap = self._due_heap
+        while heap and heap[0][0] <= now and len(found) < limit:
+            at, instance_id = heapq.heappop(heap)
+            current = self._instances.get(instance_id)
+            if current is not None and current.next_due == at and instance_id not in taken:
+                found.append((at, instance_id))
+                taken.add(instance_id)
+        for item in found:  # still due until a commit moves their timers
+            heapq.heappush(heap, item)
+        return [instance_id for _, instance_id in found]
+
+    def find(
+        self,
+        *,
+        definition: str | None = None,
+        definition_version: int | None = None,
+        state: str | None = None,
+        include_final: bool = True,
+    ) -> list[str]:
+        """Ids of the instances matching every given filter, in creation order."""
+        return [
+            i.id
+            for i in self._instances.values()
+            if (definition is None or i.definition == definition)
+            and (definition_version is None or i.definition_version == definition_version)
+            and (state is None or i.state == state)
+            and (include_final or not i.final)
+        ]
+
+    def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
+        """Outbox entries not yet acknowledged, oldest first."""
+        result = []
+        for outbox_id, notice in self._outbox.items():
+            if len(result) >= limit:
+                break
+            result.append((outbox_id, notice))
+        return result
+
+    def ack_notices(self, outbox_ids: Iterable[int]) -> None:
+        """Drop delivered notices from the outbox."""
+        for outbox_id in outbox_ids:
+            self._outbox.pop(outbox_id, None)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL storage adapter (applied by ``vip-workflow db upgrade URL``)."""

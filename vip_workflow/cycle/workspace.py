@@ -1,0 +1,455 @@
+"""The monthly evaluation cycle: the job a key-account department runs every period.
+
+``Workspace.run_cycle(period, data)``:
+
+1. judges every customer with the tier rules in force for the period;
+2. compares with the previous period's tiers and keeps the tier history;
+3. opens a tier-review approval for every downgrade of an important account and every manual
+   override (one per customer and period, however often the period is re-run);
+4. scans the triggers into signals, tasks and retention cases, and checks the KPIs (when the
+   workspace has trigger and KPI rule files);
+5. writes the results (CSV and Parquet) and an HTML report.
+
+Everything is computed before anything is written; the writes are each atomic (a period's tier
+history in one transaction, the output folder renamed into place) and idempotent (processes are
+started under ids made of the period and the customer), so re-running a period gives the same
+result and a run that failed can simply be run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import attrs
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from vip_workflow.cycle.history import CycleStore, open_cycle_store
+from vip_workflow.cycle.report import write_report
+from vip_workflow.errors import ConfigError, ConflictError
+from vip_workflow.rules.book import RuleBook, load_rules, preset
+from vip_workflow.rules.loader import read_document, validate_document
+from vip_workflow.rules.versions import RuleVersions, period_start
+
+__all__ = ["CycleResult", "Workspace", "WorkspaceConfig"]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleSource(_Config):
+    """Where rules come from: a bundled preset, or rule files / folders of versions."""
+
+    preset: str | None = None
+    files: list[str] | None = None
+
+
+class ImportantAccounts(_Config):
+    """Which customers are important: a downgrade of one opens a tier review."""
+
+    field: str = "importance"
+    values: list[str] = Field(default_factory=lambda: [
+        "provincial_gov", "municipal_gov", "county_gov", "township_gov"])
+
+
+class WorkspaceConfig(_Config):
+    """The contents of ``vip.yaml``."""
+
+    name: str = "vip-workspace"
+    storage: str = Field(default="sqlite:///vip.db",
+                         description="memory://, sqlite:///file.db or postgresql+psycopg://…")
+    tiers: RuleSource
+    triggers: RuleSource | None = None
+    kpis: RuleSource | None = None
+    id_field: str = "customer_id"
+    value_field: str = Field(default="revenue", description="Value for the Pareto chart.")
+    reference_shares: dict[str, float] | None = Field(
+        default=None, description="Expected share of each tier, drawn beside the actual.")
+    important: ImportantAccounts = Field(default_factory=ImportantAccounts)
+    reviews: bool = Field(default=True, description="Open tier reviews for important "
+                          "downgrades and manual overrides.")
+    reports: str = "reports"
+    processes: list[str] = Field(default_factory=list, description="Extra process files.")
+
+
+@attrs.frozen
+class CycleResult:
+    """What one cycle did."""
+
+    period: str
+    book: str
+    book_version: str
+    judged: pl.DataFrame
+    changes: pl.DataFrame
+    reviews: tuple[str, ...]
+    signals: pl.DataFrame | None
+    kpis: pl.DataFrame | None
+    tasks: pl.DataFrame | None
+    outputs: Path
+    report: Path
+    timings: dict[str, float] = attrs.field(factory=dict, eq=False)
+    notices_sent: int = 0
+
+    def summary(self) -> str:
+        counts = dict(self.judged.get_column("tier").cast(pl.String).value_counts().iter_rows())
+        tiers = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=lambda kv:
+                                                             str(kv[0])) if k is not None)
+        unjudged = counts.get(None, 0)
+        lines = [f"period {self.period}: {self.judged.height:,} customers judged by "
+                 f"{self.book} v{self.book_version} ({tiers}; could not judge: {unjudged:,})",
+                 f"  tier changes: {self.changes.height:,}; tier reviews opened: "
+                 f"{len(self.reviews):,}"]
+        if self.signals is not None:
+            new_tasks = 0 if self.tasks is None else self.tasks.height
+            cases = 0 if self.tasks is None else self.tasks.filter(
+                pl.col("case_id").str.starts_with(f"retention:{self.period}:")
+            ).get_column("case_id").n_unique()
+            lines.append(f"  signals: {self.signals.height:,}; new tasks: {new_tasks:,}; "
+                         f"retention cases opened: {cases:,}")
+        if self.kpis is not None and "status" in self.kpis.columns:
+            failing = self.kpis.filter(pl.col("status") == "fail").height
+            lines.append(f"  KPIs: {self.kpis.height:,} checked, {failing:,} below target")
+        if self.notices_sent:
+            lines.append(f"  notices that had waited in the outbox, now delivered: "
+                         f"{self.notices_sent:,}")
+        lines.append(f"  report: {self.report}")
+        return "\n".join(lines)
+
+
+def _load_source(source: RuleSource, base: Path) -> Any:
+    if (source.preset is None) == (source.files is None):
+        raise ConfigError("give exactly one of preset or files for a rule source")
+    if source.preset is not None:
+        return preset(source.preset)
+    paths = [base / p for p in source.files or []]
+    if len(paths) == 1 and paths[0].is_file():
+        return load_rules(paths[0])
+    return RuleVersions.load(paths)
+
+
+class Workspace:
+    """A configured key-account department: rules, processes, storage and reports."""
+
+    def __init__(
+        self,
+        config: WorkspaceConfig,
+        *,
+        base_dir: str | Path = ".",
+        store: CycleStore | None = None,
+        engine: Any = None,
+        clock: Callable[[], Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = Path(base_dir)
+        self.store = store or open_cycle_store(self._storage_url(config.storage))
+        tiers = _load_source(config.tiers, self.base_dir)
+        self.tier_versions = tiers if isinstance(tiers, RuleVersions) else RuleVersions([tiers])
+        self.triggers = _load_source(config.triggers, self.base_dir) if config.triggers else None
+        self.kpis = _load_source(config.kpis, self.base_dir) if config.kpis else None
+        self._engine = engine
+        self._clock = clock
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Workspace:
+        """Read ``vip.yaml`` (paths in it are relative to its folder)."""
+        document = read_document(path)
+        config = validate_document(document, WorkspaceConfig)
+        return cls(config, base_dir=Path(path).parent, **kwargs)
+
+    def _storage_url(self, url: str) -> str:
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
+            return prefix + str((self.base_dir / url[len(prefix):]).resolve())
+        return url
+
+    @property
+    def engine(self) -> Any:
+        """The process engine (started on first use)."""
+        if self._engine is None:
+            from vip_workflow.bootstrap import bootstrap
+
+            # the processes live in the workspace's storage too (memory://, SQLite, PostgreSQL)
+            self._engine = bootstrap(self._storage_url(self.config.storage), clock=self._clock)
+            for extra in self.config.processes:
+                self._engine.deploy(self.base_dir / extra)
+        return self._engine
+
+    def tier_book(self, period: str | date) -> RuleBook:
+        """The tier rules in force for ``period``."""
+        return self.tier_versions.in_force(period)
+
+    # -- the cycle -------------------------------------------------------------------------
+    def run_cycle(self, period: str, data: Any, *, history: Any = None,
+                  kpi_data: Any = None) -> CycleResult:
+        """Run the monthly evaluation for ``period`` on the portfolio ``data``.
+
+        ``history`` (one row per customer and month) feeds the triggers; ``kpi_data`` is the
+        portfolio the KPIs are checked on (default: the judged portfolio).
+        """
+        period = f"{period_start(period):%Y-%m}"
+        frame = _polars(data)
+        self.store.record_run(period, "started", {"customers": frame.height})
+        try:
+            result = self._run(period, frame, history,
+                               None if kpi_data is None else _polars(kpi_data))
+        except Exception as exc:
+            self.store.record_run(period, "failed", {"error": repr(exc)})
+            raise
+        self.store.record_run(period, "finished", {
+            "customers": result.judged.height, "changes": result.changes.height,
+            "reviews": len(result.reviews),
+        })
+        return result
+
+    def _run(self, period: str, frame: pl.DataFrame, history: Any,
+             kpi_data: pl.DataFrame | None) -> CycleResult:
+        book = self.tier_book(period)
+        key = self.config.id_field
+        if key not in frame.columns:
+            raise ConfigError(f"the data has no {key!r} column to identify customers")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter
+
+        def timed(phase: str, step: Callable[[], Any]) -> Any:
+            started = clock()
+            value = step()
+            timings[phase] = timings.get(phase, 0.0) + clock() - started
+            return value
+
+        judged = timed("judge tiers", lambda: book.judge_many(frame))
+        tiers = self._tier_rows(judged, book)
+        previous_period = max((p for p in self.store.periods() if p < period), default=None)
+        previous = timed("load previous tiers", lambda: self.store.tiers(previous_period)
+                         if previous_period else None)
+        changes = timed("compare", lambda: self._changes(tiers, previous, book, frame))
+        signals = timed("scan triggers", lambda: self._signals(period, frame, history))
+        kpis = timed("check KPIs", lambda: self._kpi_results(
+            judged if kpi_data is None else kpi_data))
+        # -- commit phase: each step atomic and idempotent ---------------------------------
+        timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
+        reviews = timed("open reviews", lambda: self._open_reviews(period, judged, changes)
+                        if self.config.reviews else ())
+        tasks = timed("open tasks and cases", lambda: self._work(period, signals, frame))
+        sent = timed("dispatch notices", lambda: self.engine.dispatch()
+                     if self._engine is not None else 0)
+        outputs = timed("write outputs and report", lambda: self._write_outputs(
+            period, book, judged, changes, signals, kpis, tasks, previous_period))
+        return CycleResult(period, book.name, book.version, judged, changes, reviews, signals,
+                           kpis, tasks, outputs, outputs / "report.html", timings, sent)
+
+    def _tier_rows(self, judged: pl.DataFrame, book: RuleBook) -> pl.DataFrame:
+        computed = (pl.col("computed_tier").cast(pl.String) if "computed_tier" in judged.columns
+                    else pl.col("tier").cast(pl.String))
+        return judged.select(
+            pl.col(self.config.id_field).cast(pl.String).alias("customer"),
+            pl.col("tier").cast(pl.String), pl.col("rule").cast(pl.String),
+            computed.alias("computed_tier"),
+            pl.lit(book.name).alias("book"), pl.lit(book.version).alias("book_version"),
+        )
+
+    def _changes(self, tiers: pl.DataFrame, previous: pl.DataFrame | None, book: RuleBook,
+                 frame: pl.DataFrame) -> pl.DataFrame:
+        schema = {"customer": pl.String, "previous_tier": pl.String, "tier": pl.String,
+                  "direction": pl.String, "important": pl.Boolean}
+        if previous is None or previous.height == 0:
+            return pl.DataFrame(schema=schema)
+        rank = {t: i for i, t in enumerate(book.tiers)}
+        joined = tiers.join(previous.select("customer", pl.col("tier").alias("previous_tier")),
+                            on="customer", how="full", coalesce=True)
+        changed = joined.filter(pl.col("tier").ne_missing(pl.col("previous_tier")))
+        important = self._important(frame)
+
+        def direction(old: str | None, new: str | None) -> str:
+            if old is None:
+                return "new"
+            if new is None:
+                return "left"
+            if old in rank and new in rank:
+                return "up" if rank[new] < rank[old] else "down"
+            return "changed"
+
+        rows = [{"customer": c, "previous_tier": old, "tier": new,
+                 "direction": direction(old, new), "important": c in important}
+                for c, old, new in changed.select("customer", "previous_tier", "tier")
+                .iter_rows()]
+        return pl.DataFrame(rows, schema=schema)
+
+    def _important(self, frame: pl.DataFrame) -> set[str]:
+        spec = self.config.important
+        if spec.field not in frame.columns:
+            return set()
+        rows = frame.filter(pl.col(spec.field).cast(pl.String).is_in(spec.values))
+        return set(rows.get_column(self.config.id_field).cast(pl.String).to_list())
+
+    def _open_reviews(self, period: str, judged: pl.DataFrame,
+                      changes: pl.DataFrame) -> tuple[str, ...]:
+        from vip_workflow.processes import SYSTEM
+
+        opened: list[str] = []
+
+        def start(customer: str, context: dict[str, Any], kind: str, by: str | None) -> None:
+            instance_id = f"{kind}:{period}:{customer}"
+            with contextlib.suppress(ConflictError):  # opened by an earlier run of the period
+                self.engine.start("tier_override", context, actor=SYSTEM,
+                                  instance_id=instance_id, on_behalf_of=by,
+                                  comment=f"monthly cycle {period}")
+            opened.append(instance_id)
+
+        downgrades = changes.filter((pl.col("direction") == "down") & pl.col("important"))
+        for customer, old, new in downgrades.select("customer", "previous_tier", "tier") \
+                .iter_rows():
+            start(customer, {"customer_id": customer, "computed_tier": new,
+                             "requested_tier": old,
+                             "reason": f"important account downgraded from {old} to {new} in "
+                                       f"{period}: keep {old}?"}, "tier-review", None)
+        if "computed_tier" in judged.columns:
+            override = self.tier_book(period).plan.override
+            overrides = judged.filter(pl.col("rule") == "override")
+            for row in overrides.iter_rows(named=True):
+                customer = str(row[self.config.id_field])
+                start(customer, {
+                    "customer_id": customer,
+                    "computed_tier": None if row["computed_tier"] is None
+                    else str(row["computed_tier"]),
+                    "requested_tier": str(row["tier"]),
+                    "reason": str(row.get(override.reason) if override else "manual override"),
+                }, "tier-override", str(row.get(override.by)) if override else None)
+        return tuple(opened)
+
+    def _signals(self, period: str, frame: pl.DataFrame, history: Any) -> pl.DataFrame | None:
+        if self.triggers is None or history is None:
+            return None
+        frame = _polars(history)
+        if "period" in frame.columns and frame.schema["period"] == pl.Date:
+            # only the months the triggers can look back on (plus one to tell an onset)
+            first = _add_months(period_start(period), -(self.triggers.lookback + 1))
+            frame = frame.filter(pl.col("period").is_between(first, period_start(period)))
+        signals = self.triggers.scan(frame)
+        if isinstance(signals, pl.DataFrame) and "period" in signals.columns:
+            signals = signals.filter(pl.col("period").cast(pl.String).str.slice(0, 7) == period)
+        return signals
+
+    def _work(self, period: str, signals: pl.DataFrame | None,
+              frame: pl.DataFrame) -> pl.DataFrame | None:
+        """Signals become tasks (one open task per customer and trigger, kept in the store
+        across cycles) and retain signals open retention cases."""
+        if signals is None:
+            return None
+        from vip_workflow.rules.signals import TaskBoard
+
+        key = self.config.id_field
+        open_keys = self.store.tasks(status="open").select(
+            pl.col("customer").alias("customer_id"), "trigger")
+        fresh = signals.with_columns(pl.col("customer_id").cast(pl.String)).join(
+            open_keys, on=["customer_id", "trigger"], how="anti")
+        managers = (frame.select(pl.col(key).cast(pl.String).alias("customer_id"),
+                                 "account_manager")
+                    if "account_manager" in frame.columns else None)
+        pool = (frame.get_column("account_manager").drop_nulls().unique().to_list()
+                if managers is not None else [])
+        open_tasks = self.store.tasks(status="open").drop_nulls("case_id")
+        cases = dict(open_tasks.select("customer", "case_id").iter_rows())
+
+        def retention(task: Any) -> str:
+            """One open retention case per customer, across cycles and re-runs."""
+            from vip_workflow.processes import SYSTEM
+
+            customer = str(task.customer_id)
+            if customer not in cases:
+                case_id = f"retention:{period}:{customer}"
+                context = {"customer_id": customer, "trigger": task.trigger}
+                if task.assignee:
+                    context["account_manager_id"] = task.assignee
+                with contextlib.suppress(ConflictError):  # opened by an earlier run
+                    self.engine.start("retention_case", context, actor=SYSTEM,
+                                      instance_id=case_id, comment=f"opened by {task.trigger}")
+                cases[customer] = case_id
+            return cases[customer]
+
+        board = TaskBoard(managers=pool, notifier=self.engine.notifier, retention=retention)
+        board.ingest(fresh, managers=managers)
+        created = board.frame()
+        tasks = created.select(
+            pl.format("task:{}:{}:{}", pl.lit(period), pl.col("customer_id").cast(pl.String),
+                      pl.col("trigger")).alias("id"),
+            pl.lit(period).alias("period"), pl.col("customer_id").cast(pl.String)
+            .alias("customer"), "trigger", "family", "severity", "action", "assignee",
+            "status", "case_id",
+        )
+        self.store.add_tasks(tasks)
+        return tasks
+
+    def _kpi_results(self, judged: pl.DataFrame) -> pl.DataFrame | None:
+        if self.kpis is None:
+            return None
+        return self.kpis.check(judged)
+
+    def _write_outputs(self, period: str, book: RuleBook, judged: pl.DataFrame,
+                       changes: pl.DataFrame, signals: pl.DataFrame | None,
+                       kpis: pl.DataFrame | None, tasks: pl.DataFrame | None,
+                       previous_period: str | None) -> Path:
+        root = (self.base_dir / self.config.reports).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / period
+        staging = Path(tempfile.mkdtemp(prefix=f".{period}-", dir=root))
+        staging.chmod(0o755)  # mkdtemp makes it private; reports are for reading
+        try:
+            flat = judged.with_columns(pl.col(pl.Enum).cast(pl.String))
+            flat.write_parquet(staging / "tiers.parquet")
+            flat.select([c for c, t in flat.schema.items() if not t.is_nested()]).write_csv(
+                staging / "tiers.csv")
+            changes.write_csv(staging / "changes.csv")
+            if signals is not None:
+                signals.write_parquet(staging / "signals.parquet")
+            if kpis is not None:
+                kpis.write_csv(staging / "kpis.csv")
+            if tasks is not None:
+                tasks.write_csv(staging / "tasks.csv")
+            notes = [f"tier rules: {book.name} v{book.version}"
+                     + (f" (effective {book.rules.effective})" if book.rules.effective else ""),
+                     f"compared with {previous_period}" if previous_period
+                     else "first recorded period: no tier changes yet"]
+            write_report(staging / "report.html", title=f"{self.config.name}: monthly cycle",
+                         period=period, judged=judged, tiers=book.tiers,
+                         reference_shares=self.config.reference_shares,
+                         value_column=self.config.value_field, changes=changes,
+                         signals=signals, kpis=kpis, notes=notes)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{period}-old-", dir=root))
+                target.rename(old / "previous")
+                staging.rename(target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    return date(day.year + year, month + 1, 1)
+
+
+def _polars(data: Any) -> pl.DataFrame:
+    if isinstance(data, pl.DataFrame):
+        return data
+    if isinstance(data, pl.LazyFrame):
+        return data.collect()
+    if type(data).__module__.startswith("pandas"):
+        return pl.from_pandas(data)
+    if isinstance(data, str | Path):
+        path = Path(data)
+        return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    if isinstance(data, Mapping):
+        return pl.DataFrame(data)
+    return pl.DataFrame(list(data))

@@ -1,0 +1,289 @@
+"""Every public exception of vip_workflow, in one tree.
+
+    VipWorkflowError
+    ├── ConfigError (also ValueError)
+    │   ├── RuleFileError             path, line, column, field, reason
+    │   ├── ProcessDefinitionError    path, line, column, field, reason
+    │   ├── UnknownPresetError        name, known
+    │   └── AdapterNotFoundError      name, group, hint
+    ├── EvaluationError               rule, customer, field, reason
+    │   └── PortfolioRequiredError    a quota scheme judged one record at a time
+    ├── ProcessError
+    │   ├── TransitionNotAllowedError instance, state, event
+    │   ├── ApprovalError             not an approver, separation of duties
+    │   ├── PermissionDenied          actor, action
+    │   └── InvalidContextError       process, version, problems (also ValueError)
+    ├── StorageError
+    │   ├── NotFoundError
+    │   ├── ConflictError             stale version, duplicate key
+    │   │   └── ConcurrentUpdateError
+    │   ├── StorageUnavailableError
+    │   └── SchemaVersionError        url, found, expected
+    └── NotificationError
+        └── DeliveryError             retryable flag
+
+Every class has a stable ``code`` (see ``docs/errors.md``); the data an error is about is kept
+in attributes, not only in the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AdapterNotFoundError",
+    "ApprovalError",
+    "ConcurrentUpdateError",
+    "ConfigError",
+    "ConflictError",
+    "DeliveryError",
+    "EvaluationError",
+    "InvalidContextError",
+    "NotFoundError",
+    "NotificationError",
+    "PermissionDenied",
+    "PortfolioRequiredError",
+    "ProcessDefinitionError",
+    "ProcessError",
+    "RuleFileError",
+    "SchemaVersionError",
+    "StorageError",
+    "StorageUnavailableError",
+    "TransitionNotAllowedError",
+    "UnknownPresetError",
+    "VipWorkflowError",
+]
+
+
+class VipWorkflowError(Exception):
+    """Base of every error raised by vip_workflow."""
+
+    code = "vip_workflow_error"
+
+
+class ConfigError(VipWorkflowError, ValueError):
+    """A configuration (rule file, process definition, adapter URL) is not usable."""
+
+    code = "config_error"
+
+
+class _LocatedFileError(ConfigError):
+    """An error in a data file, located by file, line, column and field path."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        problems: tuple[_LocatedFileError, ...] = (),
+    ) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.column = column
+        self.field = field
+        #: every problem found, this one first (a file may have several)
+        self.problems: tuple[_LocatedFileError, ...] = problems or (self,)
+        super().__init__(self._render())
+
+    @property
+    def location(self) -> str:
+        """``file:line:column`` as far as it is known."""
+        where = self.path or "<rules>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def _render(self) -> str:
+        text = self.location
+        if self.field:
+            text += f": in {self.field}"
+        text = f"{text}: {self.reason}"
+        if len(self.problems) > 1:
+            text += f" (and {len(self.problems) - 1} more problem(s))"
+        return text
+
+
+class RuleFileError(_LocatedFileError):
+    """A rule file cannot be read, parsed or validated; nothing of it was loaded."""
+
+    code = "rule_file_error"
+
+
+class ProcessDefinitionError(_LocatedFileError):
+    """A process definition cannot be read, parsed or validated."""
+
+    code = "process_definition_error"
+
+
+class UnknownPresetError(ConfigError, LookupError):
+    """No bundled preset has this name."""
+
+    code = "unknown_preset"
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"no preset named {name!r}; known presets: {', '.join(known)}")
+
+
+class AdapterNotFoundError(ConfigError, LookupError):
+    """No adapter is registered under this name or URL scheme."""
+
+    code = "adapter_not_found"
+
+    def __init__(self, name: str, group: str, hint: str = "") -> None:
+        self.name = name
+        self.group = group
+        self.hint = hint
+        message = f"no {group} adapter named {name!r}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class EvaluationError(VipWorkflowError):
+    """A customer could not be judged (raised by ``judge(..., strict=True)``)."""
+
+    code = "evaluation_error"
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        rule: str | None = None,
+        customer: Any = None,
+        field: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.rule = rule
+        self.customer = customer
+        self.field = field
+        where = f"customer {customer!r}: " if customer is not None else ""
+        super().__init__(f"{where}{reason}")
+
+
+class PortfolioRequiredError(EvaluationError):
+    """A population-relative scheme (quotas) needs the whole portfolio, not one record."""
+
+    code = "portfolio_required"
+
+
+class ProcessError(VipWorkflowError):
+    """A process command cannot be carried out."""
+
+    code = "process_error"
+
+
+class TransitionNotAllowedError(ProcessError):
+    """The event is not allowed in the instance's current state."""
+
+    code = "transition_not_allowed"
+
+    def __init__(self, instance: str, state: str, event: str, reason: str = "") -> None:
+        self.instance = instance
+        self.state = state
+        self.event = event
+        text = f"instance {instance}: {event!r} is not allowed in state {state!r}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class ApprovalError(ProcessError):
+    """An approval command breaks the gate's rules (not an approver, separation of duties)."""
+
+    code = "approval_error"
+
+
+class PermissionDenied(ProcessError):
+    """The actor lacks the role or right the command needs; nothing was changed."""
+
+    code = "permission_denied"
+
+    def __init__(self, actor: str, action: str, reason: str = "") -> None:
+        self.actor = actor
+        self.action = action
+        text = f"{actor!r} may not {action}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class StorageError(VipWorkflowError):
+    """A storage adapter failed."""
+
+    code = "storage_error"
+
+
+class NotFoundError(StorageError, KeyError):
+    """No record with this key."""
+
+    code = "not_found"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(StorageError):
+    """A write conflicts with the stored data (stale version, duplicate key)."""
+
+    code = "conflict"
+
+
+class ConcurrentUpdateError(ConflictError):
+    """The record changed since it was read: the expected version is stale."""
+
+    code = "concurrent_update"
+
+
+class StorageUnavailableError(StorageError):
+    """The storage back end cannot be reached."""
+
+    code = "storage_unavailable"
+
+
+class NotificationError(VipWorkflowError):
+    """A notifier failed."""
+
+    code = "notification_error"
+
+
+class DeliveryError(NotificationError):
+    """A notice could not be delivered; ``retryable`` says whether trying again may help."""
+
+    code = "delivery_error"
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class InvalidContextError(ProcessError, ValueError):
+    """An instance's context does not fit its definition's context schema; nothing changed.
+
+    ``problems`` holds ``(field, message)`` pairs.
+    """
+
+    code = "invalid_context"
+
+    def __init__(self, process: str, version: int, problems: list[tuple[str, str]]) -> None:
+        self.process = process
+        self.version = version
+        self.problems = problems
+        text = "; ".join(f"{field}: {message}" for field, message in problems)
+        super().__init__(f"invalid context for {process} v{version}: {text}")
+
+
+class SchemaVersionError(StorageError):
+    """The database is not one this release can use: foreign, corrupt, or at another schema
+    revision. Nothing was written; ``vip-workflow db upgrade URL`` brings an old one up to date.
+    """
+
+    code = "schema_version"
+
+    def __init__(self, message: str, *, url: str = "", found: str | None = None,
+                 expected: str | None = None) -> None:
+        self.url = url
+        self.found = found
+        self.expected = expected
+        super().__init__(message)

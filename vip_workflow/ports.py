@@ -1,0 +1,93 @@
+"""Ports: what the process engine needs from the outside world, as ``typing.Protocol``s.
+
+Adapters implement these without inheriting anything. The storage port is shaped for SQL
+back ends: one atomic ``commit`` writes the instance row (checked against the version it was
+read at), appends its ledger entries and enqueues its notices in an outbox — all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
+
+__all__ = ["ApproverResolver", "Clock", "InstanceStore", "Notifier"]
+
+
+@runtime_checkable
+class InstanceStore(Protocol):
+    """Durable home of process instances, their ledgers and the notice outbox.
+
+    Errors are ``vw.StorageError`` subclasses: ``NotFoundError`` for an unknown id,
+    ``ConcurrentUpdateError`` for a stale ``expected_version``, ``ConflictError`` for a duplicate
+    id, ``StorageUnavailableError`` when the back end cannot be reached.
+    """
+
+    def commit(
+        self,
+        instance: ProcessInstance,
+        expected_version: int | None,
+        ledger_entries: Sequence[LedgerEntry],
+        notices: Sequence[Notice],
+    ) -> None:
+        """Atomically save ``instance``, append ``ledger_entries`` and enqueue ``notices``.
+
+        ``expected_version`` is the version the caller read (``None`` creates a new instance).
+        ``ledger_entries`` are the new tail of ``instance.history``. Nothing is written when
+        the call raises.
+        """
+        ...
+
+    def get(self, instance_id: str) -> ProcessInstance:
+        """The instance with its full history (``NotFoundError`` if unknown)."""
+        ...
+
+    def ledger(self, instance_id: str) -> tuple[LedgerEntry, ...]:
+        """The instance's ledger entries in order (``NotFoundError`` if unknown)."""
+        ...
+
+    def due(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Ids of instances whose earliest timer is at or before ``now``, earliest first."""
+        ...
+
+    def find(
+        self,
+        *,
+        definition: str | None = None,
+        definition_version: int | None = None,
+        state: str | None = None,
+        include_final: bool = True,
+    ) -> list[str]:
+        """Ids of the instances matching every given filter."""
+        ...
+
+    def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
+        """Outbox entries not yet acknowledged, oldest first, with their outbox ids."""
+        ...
+
+    def ack_notices(self, outbox_ids: Iterable[int]) -> None:
+        """Mark outbox entries as delivered."""
+        ...
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers notices (raises ``vw.DeliveryError`` when it cannot)."""
+
+    def send(self, notice: Notice) -> None:
+        """Deliver one notice."""
+        ...
+
+
+class Clock(Protocol):
+    """Returns the current time as an aware ``datetime``."""
+
+    def __call__(self) -> datetime: ...
+
+
+class ApproverResolver(Protocol):
+    """Names the users who may fill a seat (e.g. the customer's own account manager)."""
+
+    def __call__(self, instance: ProcessInstance) -> Iterable[str]: ...

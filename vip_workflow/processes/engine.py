@@ -1,0 +1,926 @@
+"""The process engine: start instances, fire transitions, decide approvals, run timers.
+
+Every command loads the instance, checks the actor's authority, computes the whole change
+(new state, ledger entries, notices) and hands it to the store in one atomic ``commit``; a
+command that raises has changed nothing. Time comes only from the injected clock or from the
+``now`` given to ``tick``: there are no threads and no sleeps.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from attrs import evolve, frozen
+
+from vip_workflow.errors import (
+    ApprovalError,
+    ConcurrentUpdateError,
+    DeliveryError,
+    NotFoundError,
+    PermissionDenied,
+    ProcessDefinitionError,
+    ProcessError,
+    TransitionNotAllowedError,
+)
+from vip_workflow.ports import Clock, InstanceStore, Notifier
+from vip_workflow.processes import gates
+from vip_workflow.processes.conditions import holds
+from vip_workflow.processes.definitions import ProcessDefinition, SlaSpec, parse_duration
+from vip_workflow.processes.instance import (
+    SYSTEM,
+    Actor,
+    Delegation,
+    GateRound,
+    LedgerEntry,
+    Notice,
+    ProcessInstance,
+    Timer,
+    Vote,
+    entry_hash,
+)
+from vip_workflow.processes.loader import (
+    bundled_definitions,
+    check_or_raise,
+    definition_from_dict,
+    load_definition,
+)
+from vip_workflow.processes.machine import CompiledProcess
+
+__all__ = ["ADMIN_ROLE", "ProcessEngine", "TickReport", "add_duration", "utc_now"]
+
+#: The role allowed to migrate instances between definition versions.
+ADMIN_ROLE = "process_admin"
+
+Resolver = Callable[[ProcessInstance], Iterable[str]]
+
+
+def utc_now() -> datetime:
+    """The default clock: the current time in UTC."""
+    return datetime.now(UTC)
+
+
+def add_duration(moment: datetime, duration: str) -> datetime:
+    """``moment`` plus an ISO 8601 duration; months are calendar months (clamped to month end)."""
+    months, seconds = parse_duration(duration)
+    if months:
+        year, month = divmod(moment.month - 1 + months, 12)
+        year += moment.year
+        day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+        moment = moment.replace(year=year, month=month + 1, day=day)
+    return moment + timedelta(seconds=seconds)
+
+
+def _customer_manager(instance: ProcessInstance) -> Iterable[str]:
+    manager = instance.context.get("account_manager_id")
+    return (manager,) if manager else ()
+
+
+@frozen
+class TickReport:
+    """What one ``tick`` did."""
+
+    now: datetime
+    instances: tuple[str, ...]
+    reminders: int = 0
+    escalations: int = 0
+    overdue: int = 0
+    events: int = 0
+
+
+class _Change:
+    """One command's change to one instance, built up before it is committed."""
+
+    __slots__ = (
+        "after", "compiled", "entries", "fields", "inst", "notices", "now", "request_id"
+    )
+
+    def __init__(
+        self, inst: ProcessInstance, compiled: CompiledProcess, now: datetime,
+        request_id: str | None = None,
+    ) -> None:
+        self.inst = inst
+        self.request_id = request_id
+        self.compiled = compiled
+        self.now = now
+        self.fields: dict[str, Any] = {}
+        self.entries: list[LedgerEntry] = []
+        self.notices: list[Notice] = []
+        self.after: list[Callable[[], None]] = []
+
+    def get(self, name: str) -> Any:
+        return self.fields[name] if name in self.fields else getattr(self.inst, name)
+
+    def log(
+        self, actor: str, action: str, source: str | None, dest: str | None, *,
+        on_behalf_of: str | None = None, comment: str = "", data: Mapping[str, Any] | None = None,
+    ) -> None:
+        if self.entries:
+            prev = self.entries[-1]
+        else:
+            prev = self.inst.history[-1] if self.inst.history else None
+            if self.request_id is not None:
+                data = {**(data or {}), "request_id": self.request_id}
+        seq = prev.seq + 1 if prev else 0
+        prev_hash = prev.hash if prev else ""
+        digest = entry_hash(
+            self.inst.id, prev_hash, seq, self.now, actor, on_behalf_of, action, source, dest,
+            comment, data,
+        )
+        self.entries.append(
+            LedgerEntry(seq, self.now, actor, on_behalf_of, action, source, dest, comment, data,
+                        prev_hash, digest)
+        )
+
+    def notify(
+        self, kind: str, *, roles: Iterable[str] = (), users: Iterable[str] = (),
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.notices.append(
+            Notice(kind, self.inst.id, self.inst.definition, self.get("state"), self.now,
+                   tuple(roles), tuple(users), data)
+        )
+
+    def result(self) -> ProcessInstance:
+        inst, get = self.inst, self.get
+        return ProcessInstance(  # a direct call: attrs.evolve is several times slower
+            id=inst.id, definition=inst.definition,
+            definition_version=get("definition_version"), state=get("state"),
+            context=get("context"), version=inst.version + 1, created_at=inst.created_at,
+            history=inst.history + tuple(self.entries), gate=get("gate"), timers=get("timers"),
+            assignee=get("assignee"), parent=inst.parent, waiting_for=get("waiting_for"),
+            final=get("final"),
+        )
+
+
+class ProcessEngine:
+    """Runs process instances against a store, a notifier and a clock.
+
+    Args:
+        store: an ``InstanceStore``; default a fresh ``MemoryInstanceStore``.
+        notifier: a ``Notifier``; default a ``MemoryNotifier`` (see ``engine.notifier``).
+        clock: a callable returning an aware ``datetime``; default UTC now.
+        resolvers: approver resolvers by name; ``customer_manager`` (the context's
+            ``account_manager_id``) is built in.
+        definitions: definitions (or paths) to deploy besides the bundled ones.
+        bundled: deploy the bundled key-account definitions (default ``True``).
+        id_factory: makes new instance ids (default: uuid4 hex).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: InstanceStore | None = None,
+        notifier: Notifier | None = None,
+        clock: Clock | Callable[[], datetime] | None = None,
+        resolvers: Mapping[str, Resolver] | None = None,
+        definitions: Iterable[ProcessDefinition | Mapping[str, Any] | str | Path] = (),
+        bundled: bool = True,
+        id_factory: Callable[[], str] | None = None,
+    ) -> None:
+        if store is None:  # the in-memory defaults; imported late so ports stay the boundary
+            from vip_workflow.adapters.storage.memory import MemoryInstanceStore
+
+            store = MemoryInstanceStore()
+        if notifier is None:
+            from vip_workflow.adapters.notify.memory import MemoryNotifier
+
+            notifier = MemoryNotifier()
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock or utc_now
+        self.resolvers: dict[str, Resolver] = {"customer_manager": _customer_manager}
+        self.resolvers.update(resolvers or {})
+        self._new_id = id_factory or (lambda: uuid.uuid4().hex)
+        self._compiled: dict[str, dict[int, CompiledProcess]] = {}
+        for definition in bundled_definitions() if bundled else ():
+            self.deploy(definition)
+        for definition in definitions:
+            self.deploy(definition)
+
+    # ----------------------------------------------------------------- definitions
+
+    def deploy(
+        self, definition: ProcessDefinition | Mapping[str, Any] | str | Path
+    ) -> ProcessDefinition:
+        """Add a definition (an object, plain data, or a file) as a new version; running
+        instances keep theirs.
+
+        Deploying the same name and version again is allowed only with identical content.
+        """
+        if isinstance(definition, Mapping):
+            definition = definition_from_dict(definition)
+        elif not isinstance(definition, ProcessDefinition):
+            definition = load_definition(definition)
+        check_or_raise(definition, resolvers=self.resolvers)
+        versions = self._compiled.setdefault(definition.name, {})
+        existing = versions.get(definition.version)
+        if existing is not None:
+            if existing.definition != definition:
+                raise ProcessDefinitionError(
+                    f"{definition.name} v{definition.version} is already deployed with other "
+                    "content; give the new one a higher version",
+                    field="version",
+                )
+            return definition
+        versions[definition.version] = CompiledProcess(definition)
+        return definition
+
+    def compiled(self, name: str, version: int | None = None) -> CompiledProcess:
+        """The compiled definition (the newest version unless ``version`` is given)."""
+        versions = self._compiled.get(name)
+        if not versions:
+            known = ", ".join(sorted(self._compiled)) or "none"
+            raise ProcessError(f"no process definition {name!r}; deployed: {known}")
+        if version is None:
+            return versions[max(versions)]
+        if version not in versions:
+            raise ProcessError(f"{name} has no version {version}; deployed: {sorted(versions)}")
+        return versions[version]
+
+    def definition(self, name: str, version: int | None = None) -> ProcessDefinition:
+        """The deployed definition (the newest version unless ``version`` is given)."""
+        return self.compiled(name, version).definition
+
+    def definitions(self, *, all_versions: bool = False) -> list[ProcessDefinition]:
+        """The deployed definitions, by name (newest versions only unless asked)."""
+        found = []
+        for name in sorted(self._compiled):
+            versions = self._compiled[name]
+            keys = sorted(versions) if all_versions else [max(versions)]
+            found += [versions[v].definition for v in keys]
+        return found
+
+    def check(self) -> list[str]:
+        """Problems between deployed definitions: hand-offs to processes that are not deployed,
+        or whose ``results`` name states that are not final states of the child's newest
+        version. An empty list means every hand-off can complete."""
+        problems = []
+        for definition in self.definitions(all_versions=True):
+            for spec in definition.states:
+                handoff = spec.handoff
+                if handoff is None:
+                    continue
+                where = f"{definition.name} v{definition.version} state {spec.name!r}"
+                if handoff.process not in self._compiled:
+                    problems.append(f"{where}: hands off to undeployed {handoff.process!r}")
+                    continue
+                finals = set(self.definition(handoff.process).final_states)
+                for result in sorted(set(handoff.results) - finals):
+                    problems.append(
+                        f"{where}: {result!r} is not a final state of {handoff.process}"
+                    )
+        return problems
+
+    # ----------------------------------------------------------------- reading
+
+    def get(self, instance_id: str) -> ProcessInstance:
+        """The instance with its history (``vw.NotFoundError`` if unknown)."""
+        return self.store.get(instance_id)
+
+    def available_events(self, instance_id: str, actor: Actor | None = None) -> list[str]:
+        """The named events that may be fired now (by ``actor``, if given)."""
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        events = []
+        for event in compiled.events(inst.state):
+            ways = compiled.ways(inst.state, event)
+            if actor is None or actor.has_any(self._fire_roles(inst, ways)):
+                events.append(event)
+        return events
+
+    def tasks_for(self, actor: Actor, *, definition: str | None = None) -> list[ProcessInstance]:
+        """The actor's workbench: running instances where they may fire an event now, or
+        decide on the open approval level (separation of duties taken into account)."""
+        actor = _actor(actor)
+        now = self.clock()
+        found = []
+        for instance_id in self.store.find(definition=definition, include_final=False):
+            inst = self.store.get(instance_id)
+            compiled = self.compiled(inst.definition, inst.definition_version)
+            gate = compiled.states[inst.state].gate
+            if inst.gate is not None and gate is not None:
+                try:
+                    gates.choose_authority(actor=actor, gate=gate, round_=inst.gate,
+                                           instance=inst, resolvers=self.resolvers, now=now,
+                                           action="approve")
+                except (ApprovalError, PermissionDenied):
+                    continue
+                found.append(inst)
+            elif any(actor.has_any(self._fire_roles(inst, compiled.ways(inst.state, event)))
+                     for event in compiled.events(inst.state)):
+                found.append(inst)
+        return found
+
+    # ----------------------------------------------------------------- commands
+
+    def start(
+        self,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        actor: Actor,
+        on_behalf_of: str | None = None,
+        comment: str = "",
+        version: int | None = None,
+        instance_id: str | None = None,
+        parent: str | None = None,
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """Start an instance of the named process (its newest version unless ``version``).
+
+        With ``request_id`` a repeated call returns the instance the first call started.
+        """
+        actor = _actor(actor)
+        if request_id is not None:
+            instance_id = instance_id or uuid.uuid5(
+                uuid.NAMESPACE_URL, f"vip_workflow:{name}:{request_id}").hex
+            replay = self._replay(instance_id, request_id)
+            if replay is not None:
+                return replay
+        compiled = self.compiled(name, version)
+        definition = compiled.definition
+        if actor is not SYSTEM and not actor.has_any(definition.starter_roles):
+            raise PermissionDenied(
+                actor.id, f"start {name}", f"needs one of {sorted(definition.starter_roles)}"
+            )
+        ctx = compiled.validate_context(context or {})
+        now = self.clock()
+        inst = ProcessInstance(
+            id=instance_id or self._new_id(), definition=name,
+            definition_version=compiled.version, state=definition.initial, context=ctx,
+            version=0, created_at=now, parent=parent,
+        )
+        change = _Change(inst, compiled, now, request_id)
+        change.log(actor.id, "start", None, definition.initial, on_behalf_of=on_behalf_of,
+                   comment=comment)
+        self._enter(change, definition.initial, actor, on_behalf_of, origin=None)
+        return self._commit(change, expected=None)
+
+    def fire(
+        self,
+        instance_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        on_behalf_of: str | None = None,
+        comment: str = "",
+        data: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """Fire a named transition; ``data`` is merged into the (re-validated) context.
+
+        With ``request_id`` (any caller-chosen key) a repeated call changes nothing and
+        returns the instance as it is: retries are safe.
+        """
+        actor = _actor(actor)
+        replay = self._replay(instance_id, request_id)
+        if replay is not None:
+            return replay
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        change = _Change(inst, compiled, self.clock(), request_id)
+        self._fire(change, event, actor, on_behalf_of, comment, data)
+        return self._commit(change)
+
+    def update_context(
+        self, instance_id: str, data: Mapping[str, Any], *, actor: Actor, comment: str = ""
+    ) -> ProcessInstance:
+        """Change context fields; the current step's owner (or assignee) or an admin may."""
+        actor = _actor(actor)
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        spec = compiled.states[inst.state]
+        allowed = {ADMIN_ROLE} | ({spec.owner} if spec.owner else set())
+        allowed |= {inst.assignee} if inst.assignee else set()
+        if inst.final or not actor.has_any(allowed):
+            raise PermissionDenied(actor.id, f"update the context of {instance_id}")
+        change = _Change(inst, compiled, self.clock())
+        change.fields["context"] = compiled.validate_context({**inst.context, **data})
+        change.log(actor.id, "update", inst.state, inst.state, comment=comment, data=dict(data))
+        return self._commit(change)
+
+    def approve(
+        self, instance_id: str, *, actor: Actor, comment: str = "",
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """Approve the open level of the instance's gate (as oneself or as a delegate)."""
+        return self._decide(instance_id, _actor(actor), "approve", comment, None, request_id)
+
+    def reject(
+        self, instance_id: str, *, actor: Actor, comment: str, to: str | None = None,
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """Reject, with a reason, back to the gate's default step or the named step ``to``."""
+        if not comment or not comment.strip():
+            raise ApprovalError("a rejection needs a reason (comment)")
+        return self._decide(instance_id, _actor(actor), "reject", comment, to, request_id)
+
+    def recall(
+        self, instance_id: str, *, actor: Actor, comment: str = "",
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """The requester withdraws an open approval request; the instance goes back."""
+        actor = _actor(actor)
+        replay = self._replay(instance_id, request_id)
+        if replay is not None:
+            return replay
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        round_ = inst.gate
+        if round_ is None:
+            raise TransitionNotAllowedError(inst.id, inst.state, "recall", "no open approval")
+        if actor.id not in round_.requesters:
+            raise PermissionDenied(actor.id, f"recall {instance_id}", "only the requester may")
+        change = _Change(inst, compiled, self.clock(), request_id)
+        change.log(actor.id, "recall", inst.state, round_.origin, comment=comment)
+        self._leave_gate(change, round_, "approval_recalled", actor, comment)
+        self._enter(change, round_.origin, actor, None, origin=inst.state)
+        return self._commit(change)
+
+    def delegate(
+        self, instance_id: str, *, actor: Actor, to: str, until: datetime, comment: str = ""
+    ) -> ProcessInstance:
+        """Let user ``to`` decide in the actor's place on this gate until ``until``.
+
+        The actor must be an approver of the open level in their own right (no chains); a
+        delegation back to someone who delegated to the actor (a cycle), to oneself or to the
+        requester is refused.
+        """
+        actor = _actor(actor)
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        round_, gate = self._open_gate(inst, compiled, "delegate")
+        now = self.clock()
+        level = gates.level_spec(gate, round_.level)
+        users = gates.seat_users(level, inst, self.resolvers)
+        direct = [
+            key for key, role in gates.seat_roles(level, inst.assignee).items()
+            if (role in actor.roles) or actor.id in users.get(key, frozenset())
+        ]
+        live = [d for d in round_.delegations if d.until > now]
+        if not direct:
+            if any(d.delegate == actor.id for d in live):
+                raise ApprovalError(f"{actor.id!r} acts by delegation and may not delegate on")
+            raise PermissionDenied(actor.id, f"delegate on {instance_id}", "not an approver")
+        if to == actor.id:
+            raise ApprovalError("one cannot delegate to oneself")
+        if to in round_.requesters:
+            raise ApprovalError("the requester may not receive a delegation for their request")
+        if until <= now:
+            raise ApprovalError("a delegation must end in the future")
+        if any(d.principal == to and d.delegate == actor.id for d in live):
+            raise ApprovalError(f"{to!r} delegated to {actor.id!r}: that would be a cycle")
+        if any(d.principal == actor.id for d in live):
+            raise ApprovalError(f"{actor.id!r} has already delegated on this gate")
+        if any(d.principal == to for d in live):
+            raise ApprovalError(f"{to!r} has delegated their own authority; no chains")
+        change = _Change(inst, compiled, now)
+        delegation = Delegation(actor.id, to, until, actor.roles)
+        change.fields["gate"] = evolve(round_, delegations=(*live, delegation))
+        change.log(actor.id, "delegate", inst.state, inst.state, comment=comment,
+                   data={"to": to, "until": until.isoformat()})
+        change.notify("task_assigned", users=(to,),
+                      data={"delegated_by": actor.id, "until": until.isoformat()})
+        return self._commit(change)
+
+    def migrate(
+        self,
+        instance_id: str,
+        *,
+        to_version: int,
+        actor: Actor,
+        state_map: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        comment: str = "",
+    ) -> ProcessInstance:
+        """Move an instance to another version of its definition.
+
+        ``state_map`` maps old state names to new ones; a state not in the map keeps its name
+        and must exist in the new version. Context fields the new version does not declare are
+        dropped (and listed in the ledger), ``context`` sets new values, and the result is
+        validated. An open gate starts over (votes and delegations are dropped and recorded as
+        such); timers restart.
+        """
+        actor = _actor(actor)
+        if ADMIN_ROLE not in actor.roles:
+            raise PermissionDenied(actor.id, f"migrate {instance_id}", f"needs {ADMIN_ROLE}")
+        inst = self.store.get(instance_id)
+        target = self.compiled(inst.definition, to_version)
+        state = (state_map or {}).get(inst.state, inst.state)
+        if state not in target.states:
+            raise ProcessError(
+                f"state {inst.state!r} has no counterpart in {inst.definition} v{to_version}; "
+                "map it in state_map"
+            )
+        change = _Change(inst, target, self.clock())
+        declared = target.definition.context
+        dropped = sorted(k for k in inst.context if k not in declared)
+        kept = {k: v for k, v in inst.context.items() if k in declared}
+        change.fields["context"] = target.validate_context({**kept, **(context or {})})
+        change.fields["definition_version"] = to_version
+        data: dict[str, Any] = {"from_version": inst.definition_version, "to_version": to_version}
+        if dropped:
+            data["dropped_fields"] = dropped
+        if inst.gate is not None:
+            data["dropped_votes"] = len(inst.gate.votes)
+        change.log(actor.id, "migrate", inst.state, state, comment=comment, data=data)
+        spawn = not (inst.waiting_for and target.states[state].handoff is not None)
+        if not spawn:
+            change.fields["waiting_for"] = inst.waiting_for
+        self._enter(change, state, actor, None, origin=inst.gate.origin if inst.gate else None,
+                    spawn=spawn)
+        return self._commit(change)
+
+    def migrate_all(
+        self,
+        name: str,
+        *,
+        from_version: int,
+        to_version: int,
+        actor: Actor,
+        state_map: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        comment: str = "",
+    ) -> list[str]:
+        """Migrate every running instance of ``name`` v``from_version``; returns their ids."""
+        ids = self.store.find(definition=name, definition_version=from_version,
+                              include_final=False)
+        for instance_id in ids:
+            self.migrate(instance_id, to_version=to_version, actor=actor, state_map=state_map,
+                         context=context, comment=comment)
+        return ids
+
+    def open_for_trigger(
+        self, family: str, context: Mapping[str, Any] | None = None, *,
+        actor: Actor = SYSTEM, comment: str = "",
+    ) -> list[ProcessInstance]:
+        """Start every process whose ``triggers`` include ``family`` (e.g. ``retain``)."""
+        started = []
+        for definition in self.definitions():
+            if family in definition.triggers:
+                started.append(
+                    self.start(definition.name, context, actor=actor, comment=comment)
+                )
+        return started
+
+    def tick(self, now: datetime | None = None, *, batch: int = 1000) -> TickReport:
+        """Run every timer due at ``now`` (default: the clock): reminders, reassignments,
+        overdue notices and timed events; then deliver pending notices.
+
+        Due instances are read from the store ``batch`` at a time until none is left; an
+        instance whose commit keeps conflicting is left for the next tick.
+        """
+        now = now or self.clock()
+        counts = {"remind": 0, "reassign": 0, "overdue": 0, "event": 0}
+        done: list[str] = []
+        seen: set[str] = set()
+        while True:
+            ids = [i for i in self.store.due(now, batch) if i not in seen]
+            if not ids:
+                break
+            for instance_id in ids:
+                seen.add(instance_id)
+                for _attempt in range(3):
+                    try:
+                        fired = self._run_timers(instance_id, now)
+                    except ConcurrentUpdateError:
+                        continue
+                    for kind in fired:
+                        counts[kind] += 1
+                    done.append(instance_id)
+                    break
+        self.dispatch()
+        return TickReport(
+            now, tuple(done), counts["remind"], counts["reassign"], counts["overdue"],
+            counts["event"],
+        )
+
+    def dispatch(self, limit: int = 1000) -> int:
+        """Deliver pending notices from the store's outbox; returns how many were sent.
+
+        A notice whose delivery fails stays in the outbox for the next call.
+        """
+        sent = []
+        for outbox_id, notice in self.store.pending_notices(limit):
+            try:
+                self.notifier.send(notice)
+            except DeliveryError:
+                continue
+            sent.append(outbox_id)
+        if sent:
+            self.store.ack_notices(sent)
+        return len(sent)
+
+    # ----------------------------------------------------------------- internals
+
+    def _replay(self, instance_id: str, request_id: str | None) -> ProcessInstance | None:
+        """The current instance if a command with ``request_id`` was already applied to it."""
+        if request_id is None:
+            return None
+        try:
+            inst = self.store.get(instance_id)
+        except NotFoundError:
+            return None
+        for entry in reversed(inst.history):
+            if entry.data and entry.data.get("request_id") == request_id:
+                return inst
+        return None
+
+    def _commit(self, change: _Change, expected: int | bool | None = True) -> ProcessInstance:
+        result = change.result()
+        version = change.inst.version if expected is True else expected
+        self.store.commit(result, version, change.entries, change.notices)  # type: ignore[arg-type]
+        if change.notices:
+            self.dispatch()
+        for action in change.after:
+            action()
+        return self.store.get(result.id) if change.after else result
+
+    def _fire_roles(self, inst: ProcessInstance, ways: Iterable[Any]) -> set[str]:
+        roles: set[str] = set()
+        for way in ways:
+            roles |= way.roles
+        if inst.assignee:
+            roles.add(inst.assignee)
+        return roles
+
+    def _fire(
+        self, change: _Change, event: str, actor: Actor, on_behalf_of: str | None,
+        comment: str, data: Mapping[str, Any] | None,
+    ) -> None:
+        inst, compiled = change.inst, change.compiled
+        if inst.final:
+            raise TransitionNotAllowedError(inst.id, inst.state, event, "the instance is finished")
+        ways = compiled.ways(inst.state, event)
+        if not ways:
+            hint = "use approve/reject/recall" if inst.gate is not None else ""
+            raise TransitionNotAllowedError(inst.id, inst.state, event, hint)
+        roles = self._fire_roles(inst, ways)
+        if actor is not SYSTEM and not actor.has_any(roles):
+            raise PermissionDenied(actor.id, f"fire {event!r} in {inst.state!r}",
+                                   f"needs one of {sorted(roles)}")
+        ctx = inst.context
+        if data:
+            ctx = compiled.validate_context({**inst.context, **data})
+            change.fields["context"] = ctx
+        for way in ways:
+            if way.when is None or holds(way.when, ctx):
+                break
+        else:
+            raise TransitionNotAllowedError(inst.id, inst.state, event, "no condition holds")
+        change.log(actor.id, event, inst.state, way.dest, on_behalf_of=on_behalf_of,
+                   comment=comment, data=dict(data) if data else None)
+        self._enter(change, way.dest, actor, on_behalf_of, origin=inst.state)
+
+    def _open_gate(
+        self, inst: ProcessInstance, compiled: CompiledProcess, action: str
+    ) -> tuple[GateRound, Any]:
+        spec = compiled.states[inst.state]
+        if inst.gate is None or spec.gate is None:
+            raise TransitionNotAllowedError(inst.id, inst.state, action, "no open approval")
+        return inst.gate, spec.gate
+
+    def _decide(
+        self, instance_id: str, actor: Actor, decision: str, comment: str, to: str | None,
+        request_id: str | None,
+    ) -> ProcessInstance:
+        replay = self._replay(instance_id, request_id)
+        if replay is not None:
+            return replay
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        round_, gate = self._open_gate(inst, compiled, decision)
+        now = self.clock()
+        authority = gates.choose_authority(
+            actor=actor, gate=gate, round_=round_, instance=inst, resolvers=self.resolvers,
+            now=now, action=f"{decision} {instance_id}",
+        )
+        if to is not None and to not in gate.reject_targets:
+            raise ApprovalError(
+                f"cannot reject to {to!r}; allowed: {', '.join(gate.reject_targets)}"
+            )
+        level = gates.level_spec(gate, round_.level)
+        vote = Vote(level.name, authority.seats[0], actor.id, authority.on_behalf_of, decision,
+                    now, comment)
+        votes = (*round_.votes, vote)
+        if inst.assignee:  # escalated: the role it was reassigned to decides the level alone
+            outcome = "approved" if decision == "approve" else "rejected"
+        else:
+            outcome = gates.level_outcome(level, votes)
+        last_level = round_.position + 1 >= len(round_.levels)
+        if outcome == "approved" and last_level:
+            people = round_.requesters | {v.person for v in votes} | {v.actor for v in votes}
+            if len(people) < gate.separation_of_duties.min_people:
+                raise ApprovalError(
+                    f"gate {inst.state!r} needs {gate.separation_of_duties.min_people} different "
+                    "people (requester included)"
+                )
+        change = _Change(inst, compiled, now, request_id)
+        round_ = evolve(round_, votes=votes)
+        change.fields["gate"] = round_
+        data = {"level": level.name, "seat": vote.seat}
+        if outcome == "pending":
+            change.log(actor.id, decision, inst.state, inst.state, comment=comment,
+                       on_behalf_of=authority.on_behalf_of, data=data)
+        elif outcome == "approved" and not last_level:
+            change.log(actor.id, decision, inst.state, inst.state, comment=comment,
+                       on_behalf_of=authority.on_behalf_of, data=data)
+            change.fields["gate"] = evolve(round_, position=round_.position + 1, delegations=())
+            change.fields["assignee"] = None
+            self._open_level(change, gate, change.fields["gate"])
+        elif outcome == "approved":
+            change.log(actor.id, decision, inst.state, gate.approved, comment=comment,
+                       on_behalf_of=authority.on_behalf_of, data=data)
+            self._leave_gate(change, round_, "approval_granted", actor, comment)
+            self._enter(change, gate.approved, actor, None, origin=inst.state)
+        else:
+            target = to or gate.rejected
+            change.log(actor.id, decision, inst.state, target, comment=comment,
+                       on_behalf_of=authority.on_behalf_of, data=data)
+            self._leave_gate(change, round_, "approval_rejected", actor, comment)
+            self._enter(change, target, actor, None, origin=inst.state)
+        return self._commit(change)
+
+    def _leave_gate(
+        self, change: _Change, round_: GateRound, kind: str, actor: Actor, comment: str
+    ) -> None:
+        change.notify(kind, users=tuple(sorted(round_.requesters)),
+                      data={"by": actor.id, "comment": comment, "gate": round_.state})
+
+    def _enter(
+        self, change: _Change, state: str, actor: Actor, on_behalf_of: str | None, *,
+        origin: str | None, spawn: bool = True,
+    ) -> None:
+        """Put the instance in ``state``: reset timers, open gates, start hand-offs."""
+        compiled = change.compiled
+        if len(change.entries) > 2 * len(compiled.states) + 4:
+            raise ProcessError(  # skipped gates and hand-offs chained into a loop
+                f"{compiled.name}: entering {state!r} loops through states that pass on their own"
+            )
+        spec = compiled.states[state]
+        now = change.now
+        fields = change.fields
+        fields["state"] = state
+        fields["gate"] = None
+        fields["assignee"] = None
+        fields["timers"] = ()
+        if "waiting_for" not in fields or spawn:
+            fields["waiting_for"] = None
+        if spec.final:
+            fields["final"] = True
+            change.notify("completed", data={"outcome": spec.outcome or state})
+            if change.inst.parent:
+                parent, child = change.inst.parent, change.inst.id
+                change.after.append(lambda: self._resume_parent(parent, child))
+            return
+        fields["final"] = False
+        if spec.gate is not None:
+            gate = spec.gate
+            levels = gates.active_levels(gate, change.get("context"))
+            if not levels:
+                change.log(SYSTEM.id, "gate_skipped", state, gate.approved,
+                           comment="no approval level applies")
+                self._enter(change, gate.approved, actor, None, origin=state)
+                return
+            round_ = GateRound(state, actor.id, on_behalf_of, origin or state, now, levels)
+            fields["gate"] = round_
+            self._open_level(change, gate, round_)
+            return
+        if spec.handoff is not None:
+            self._hand_off(change, spec, actor, spawn)
+            return
+        fields["timers"] = self._timers(now, spec.sla) + tuple(
+            Timer(add_duration(now, t.after), "event", t.event) for t in spec.timers
+        )
+        change.notify("task_assigned", roles=(spec.owner,) if spec.owner else ())
+
+    def _open_level(self, change: _Change, gate: Any, round_: GateRound) -> None:
+        level = gates.level_spec(gate, round_.level)
+        change.fields["timers"] = self._timers(change.now, gate.sla)
+        roles, users = self._recipients(change, level)
+        change.notify("approval_requested", roles=roles, users=users,
+                      data={"level": level.name, "requester": round_.requester})
+
+    def _recipients(self, change: _Change, level: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        assignee = change.get("assignee")
+        roles = tuple(dict.fromkeys(
+            r for r in gates.seat_roles(level, assignee).values() if r is not None
+        ))
+        inst = evolve(change.inst, context=change.get("context"), assignee=assignee)
+        found = gates.seat_users(level, inst, self.resolvers)
+        users = tuple(sorted({u for group in found.values() for u in group}))
+        return roles, users
+
+    def _timers(self, now: datetime, sla: SlaSpec | None) -> tuple[Timer, ...]:
+        if sla is None:
+            return ()
+        timers = [Timer(add_duration(now, sla.due), "overdue")]
+        for rung in sla.escalation:
+            kind = "remind" if rung.action == "remind" else "reassign"
+            timers.append(Timer(add_duration(now, rung.after), kind, rung.to))
+        return tuple(sorted(timers, key=lambda t: t.at))
+
+    def _hand_off(self, change: _Change, spec: Any, actor: Actor, spawn: bool) -> None:
+        handoff = spec.handoff
+        if not spawn:
+            return
+        child_id = self._new_id()
+        ctx = change.get("context")
+        child_ctx = {child: ctx[parent] for child, parent in handoff.context.items()
+                     if ctx.get(parent) is not None}
+        # fail before anything is committed: the child must exist and accept its context
+        child_ctx = self.compiled(handoff.process).validate_context(child_ctx)
+        parent_id = change.inst.id if handoff.wait else None
+
+        def start_child() -> None:
+            self.start(handoff.process, child_ctx, actor=SYSTEM, instance_id=child_id,
+                       parent=parent_id, on_behalf_of=actor.id,
+                       comment=f"hand-off from {change.inst.definition} {change.inst.id}")
+
+        change.after.append(start_child)
+        data = {"process": handoff.process, "child": child_id}
+        if handoff.wait:
+            change.fields["waiting_for"] = child_id
+            change.log(SYSTEM.id, "handoff", spec.name, spec.name, data=data)
+        else:
+            change.log(SYSTEM.id, "handoff", spec.name, handoff.next, data=data)
+            self._enter(change, handoff.next, actor, None, origin=spec.name)
+
+    def _resume_parent(self, parent_id: str, child_id: str) -> None:
+        for _attempt in range(3):
+            parent = self.store.get(parent_id)
+            if parent.waiting_for != child_id:
+                return
+            child = self.store.get(child_id)
+            compiled = self.compiled(parent.definition, parent.definition_version)
+            handoff = compiled.states[parent.state].handoff
+            dest = handoff.results.get(child.state) if handoff else None
+            change = _Change(parent, compiled, self.clock())
+            if dest is None:
+                change.fields["waiting_for"] = None
+                change.log(SYSTEM.id, "handoff_unmapped", parent.state, parent.state,
+                           data={"child": child_id, "result": child.state})
+                change.notify("handoff_unmapped", data={"child": child_id, "result": child.state})
+            else:
+                change.log(SYSTEM.id, "handoff_done", parent.state, dest,
+                           data={"child": child_id, "result": child.state})
+                self._enter(change, dest, SYSTEM, None, origin=parent.state)
+            try:
+                self._commit(change)
+            except ConcurrentUpdateError:
+                continue
+            return
+
+    def _run_timers(self, instance_id: str, now: datetime) -> list[str]:
+        inst = self.store.get(instance_id)
+        compiled = self.compiled(inst.definition, inst.definition_version)
+        change = _Change(inst, compiled, now)
+        due = [t for t in inst.timers if t.at <= now]
+        change.fields["timers"] = tuple(t for t in inst.timers if t.at > now)
+        fired = []
+        for timer in due:
+            fired.append(timer.kind)
+            if timer.kind == "event":
+                try:
+                    self._fire(change, timer.value or "", SYSTEM, None, "timer", None)
+                except ProcessError as exc:  # e.g. no condition holds: record, do not stop
+                    change.log(SYSTEM.id, "timer_failed", inst.state, inst.state,
+                               comment=str(exc), data={"event": timer.value})
+                    continue
+                break  # entering the next state replaced every timer
+            self._escalate(change, timer, compiled)
+        self._commit(change)
+        return fired
+
+    def _escalate(self, change: _Change, timer: Timer, compiled: CompiledProcess) -> None:
+        state = change.get("state")
+        spec = compiled.states[state]
+        round_ = change.get("gate")
+        if spec.gate is not None and round_ is not None:
+            level = gates.level_spec(spec.gate, round_.level)
+            roles, users = self._recipients(change, level)
+        else:
+            assignee = change.get("assignee")
+            roles, users = ((assignee or spec.owner),) if (assignee or spec.owner) else (), ()
+        if timer.kind == "remind":
+            change.log(SYSTEM.id, "remind", state, state)
+            change.notify("reminder", roles=roles, users=users)
+        elif timer.kind == "overdue":
+            change.log(SYSTEM.id, "overdue", state, state)
+            change.notify("overdue", roles=roles, users=users)
+        else:
+            change.fields["assignee"] = timer.value
+            change.log(SYSTEM.id, "escalate", state, state, data={"to": timer.value})
+            change.notify("escalated", roles=(timer.value,),
+                          data={"from": list(roles), "to": timer.value})
+
+
+def _actor(actor: Any) -> Actor:
+    if not isinstance(actor, Actor):
+        raise TypeError(f"actor must be a vip_workflow Actor, not {type(actor).__name__}")
+    return actor

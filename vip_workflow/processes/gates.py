@@ -1,0 +1,165 @@
+"""Approval gates: who may fill which seat, quorum (all / any / N of M), veto and separation of
+duties. Pure functions over definitions and ``GateRound`` values; the engine applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+
+from attrs import frozen
+
+from vip_workflow.errors import ApprovalError, PermissionDenied
+from vip_workflow.processes.conditions import holds
+from vip_workflow.processes.definitions import GateSpec, LevelSpec
+from vip_workflow.processes.instance import Actor, GateRound, ProcessInstance, Vote
+
+__all__ = [
+    "Authority",
+    "active_levels",
+    "choose_authority",
+    "level_outcome",
+    "level_spec",
+    "seat_roles",
+    "seat_users",
+]
+
+Resolver = Callable[[ProcessInstance], Iterable[str]]
+
+
+@frozen
+class Authority:
+    """The authority an approver acts with: their own, or a principal's through a delegation."""
+
+    person: str
+    roles: frozenset[str]
+    on_behalf_of: str | None
+    seats: tuple[str, ...]
+
+
+def active_levels(gate: GateSpec, context: Mapping[str, object]) -> tuple[str, ...]:
+    """The levels that apply to this instance (a level's ``when`` must hold), in order."""
+    return tuple(
+        level.name for level in gate.levels if level.when is None or holds(level.when, context)
+    )
+
+
+def level_spec(gate: GateSpec, name: str) -> LevelSpec:
+    """The level called ``name``."""
+    return next(level for level in gate.levels if level.name == name)
+
+
+def seat_roles(level: LevelSpec, assignee: str | None) -> dict[str, str | None]:
+    """Each seat's role; an escalation (``assignee``) reassigns every seat to that role."""
+    return {seat.key: assignee or seat.role for seat in level.approvers}
+
+
+def seat_users(
+    level: LevelSpec, instance: ProcessInstance, resolvers: Mapping[str, Resolver]
+) -> dict[str, frozenset[str]]:
+    """The users a resolver names for each resolver seat (none once the level is reassigned)."""
+    found: dict[str, frozenset[str]] = {}
+    if instance.assignee:
+        return found
+    for seat in level.approvers:
+        if seat.resolver is not None:
+            found[seat.key] = frozenset(u for u in resolvers[seat.resolver](instance) if u)
+    return found
+
+
+def _qualifying_seats(
+    level: LevelSpec, person: str, roles: frozenset[str], assignee: str | None,
+    users: Mapping[str, frozenset[str]],
+) -> tuple[str, ...]:
+    by_role = seat_roles(level, assignee)
+    return tuple(
+        key for key, role in by_role.items()
+        if (role is not None and role in roles) or person in users.get(key, frozenset())
+    )
+
+
+def choose_authority(
+    *,
+    actor: Actor,
+    gate: GateSpec,
+    round_: GateRound,
+    instance: ProcessInstance,
+    resolvers: Mapping[str, Resolver],
+    now: datetime,
+    action: str,
+) -> Authority:
+    """The authority ``actor`` decides with on the current level, after every check.
+
+    Raises ``PermissionDenied`` when the actor can fill no seat of the level (neither directly
+    nor through a live delegation) and ``ApprovalError`` when separation of duties forbids it or
+    every seat they could fill is decided.
+    """
+    level = level_spec(gate, round_.level)
+    users = seat_users(level, instance, resolvers)
+    options = [(actor.id, actor.roles, None)]
+    options += [
+        (d.principal, d.roles, d.principal)
+        for d in round_.delegations
+        if d.delegate == actor.id and d.until > now
+    ]
+    qualified = []
+    for person, roles, on_behalf_of in options:
+        seats = _qualifying_seats(level, person, roles, instance.assignee, users)
+        if seats:
+            qualified.append(Authority(person, roles, on_behalf_of, seats))
+    if not qualified:
+        raise PermissionDenied(actor.id, action, f"not an approver of level {level.name!r}")
+    problem: ApprovalError | None = None
+    for authority in qualified:
+        try:
+            return _check_duties(actor, authority, gate, round_, level)
+        except ApprovalError as exc:
+            problem = problem or exc
+    assert problem is not None
+    raise problem
+
+
+def _check_duties(
+    actor: Actor, authority: Authority, gate: GateSpec, round_: GateRound, level: LevelSpec
+) -> Authority:
+    people = {actor.id, authority.person}
+    duties = gate.separation_of_duties
+    if not duties.requester_may_approve and people & round_.requesters:
+        raise ApprovalError(f"{actor.id!r}: the requester may not approve their own request")
+    here = [v for v in round_.votes if v.level == level.name]
+    if people & ({v.actor for v in here} | {v.person for v in here}):
+        raise ApprovalError(f"{actor.id!r} has already decided on level {level.name!r}")
+    if duties.one_level_per_person:
+        elsewhere = [v for v in round_.votes if v.level != level.name]
+        if people & ({v.actor for v in elsewhere} | {v.person for v in elsewhere}):
+            raise ApprovalError(
+                f"{actor.id!r}: one person may not approve two levels of gate {round_.state!r}"
+            )
+    filled = {v.seat for v in here}
+    open_seats = tuple(s for s in authority.seats if s not in filled)
+    if not open_seats:
+        raise ApprovalError(f"every seat {actor.id!r} may fill on {level.name!r} is decided")
+    return Authority(authority.person, authority.roles, authority.on_behalf_of, open_seats)
+
+
+def level_outcome(level: LevelSpec, votes: Iterable[Vote]) -> str:
+    """``approved``, ``rejected`` or ``pending`` for the votes cast on ``level``.
+
+    ``all`` needs every seat and any rejection rejects; ``any`` needs one approval; an integer
+    N needs N approvals. A rejection on a veto seat rejects at once; otherwise the level is
+    rejected when too few seats are left to reach the quorum.
+    """
+    approvals = rejections = 0
+    for vote in votes:
+        if vote.level != level.name:
+            continue
+        if vote.decision == "approve":
+            approvals += 1
+        else:
+            if level.quorum == "all" or vote.seat in level.veto:
+                return "rejected"
+            rejections += 1
+    if approvals >= level.needed:
+        return "approved"
+    if len(level.approvers) - rejections < level.needed:
+        return "rejected"
+    return "pending"

@@ -1,0 +1,229 @@
+"""Instances and their audit ledger: small immutable values (attrs slots classes).
+
+An instance holds only what differs between instances — its state, context, open approvals,
+timers and a version number for optimistic concurrency. Its history is a hash-chained ledger:
+each entry carries the hash of the previous one, so any edit shows in ``verify_ledger()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from attrs import field, frozen
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Delegation",
+    "GateRound",
+    "LedgerEntry",
+    "Notice",
+    "ProcessInstance",
+    "Timer",
+    "Vote",
+    "entry_hash",
+    "first_bad_entry",
+]
+
+
+def _roles(value: Iterable[str] | str) -> frozenset[str]:
+    return frozenset((value,) if isinstance(value, str) else value)
+
+
+@frozen
+class Actor:
+    """Who issues a command, with the roles they hold (the caller authenticates them)."""
+
+    id: str
+    roles: frozenset[str] = field(factory=frozenset, converter=_roles)
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        """Whether the actor holds at least one of ``roles``."""
+        return not self.roles.isdisjoint(roles)
+
+
+#: The actor of timers, escalations and hand-offs.
+SYSTEM = Actor("system", roles={"system"})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    return str(value)
+
+
+def entry_hash(
+    instance_id: str, prev_hash: str, seq: int, at: datetime, actor: str,
+    on_behalf_of: str | None, action: str, source: str | None, dest: str | None,
+    comment: str, data: Mapping[str, Any] | None,
+) -> str:
+    """SHA-256 over the entry's fields, the previous hash and the instance id (hex)."""
+    payload = json.dumps(
+        [instance_id, prev_hash, seq, at.isoformat(), actor, on_behalf_of, action, source, dest,
+         comment, data or None],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@frozen
+class LedgerEntry:
+    """One change of an instance: who (on whose behalf) did what, from → to, when and why."""
+
+    seq: int
+    at: datetime
+    actor: str
+    on_behalf_of: str | None
+    action: str
+    source: str | None
+    dest: str | None
+    comment: str
+    data: Mapping[str, Any] | None
+    prev_hash: str
+    hash: str
+
+    def expected_hash(self, instance_id: str) -> str:
+        """The hash this entry should carry."""
+        return entry_hash(
+            instance_id, self.prev_hash, self.seq, self.at, self.actor, self.on_behalf_of,
+            self.action, self.source, self.dest, self.comment, self.data,
+        )
+
+
+def first_bad_entry(instance_id: str, entries: Iterable[LedgerEntry]) -> int | None:
+    """Index of the first entry whose chain or hash is broken, ``None`` if all are intact."""
+    prev = ""
+    for i, entry in enumerate(entries):
+        if entry.seq != i or entry.prev_hash != prev or entry.hash != entry.expected_hash(
+            instance_id
+        ):
+            return i
+        prev = entry.hash
+    return None
+
+
+@frozen
+class Vote:
+    """One approver's decision on one seat of one level."""
+
+    level: str
+    seat: str
+    actor: str
+    on_behalf_of: str | None
+    decision: str  # "approve" or "reject"
+    at: datetime
+    comment: str = ""
+
+    @property
+    def person(self) -> str:
+        """The person whose authority was used (the principal of a delegation)."""
+        return self.on_behalf_of or self.actor
+
+
+@frozen
+class Delegation:
+    """``principal`` lets ``delegate`` decide in their place until ``until`` (this gate only)."""
+
+    principal: str
+    delegate: str
+    until: datetime
+    roles: frozenset[str]
+
+
+@frozen
+class GateRound:
+    """The open approvals of a gate: who asked, which levels apply, the votes so far."""
+
+    state: str
+    requester: str
+    requester_on_behalf_of: str | None
+    origin: str
+    requested_at: datetime
+    levels: tuple[str, ...]
+    position: int = 0
+    votes: tuple[Vote, ...] = ()
+    delegations: tuple[Delegation, ...] = ()
+
+    @property
+    def level(self) -> str:
+        """The name of the level waiting for decisions."""
+        return self.levels[self.position]
+
+    @property
+    def requesters(self) -> frozenset[str]:
+        """The requester and whoever they acted for."""
+        return frozenset(p for p in (self.requester, self.requester_on_behalf_of) if p)
+
+
+@frozen
+class Timer:
+    """A due time kept on the instance: ``remind``, ``reassign`` (to ``value``), ``overdue``
+    or ``event`` (fire ``value``)."""
+
+    at: datetime
+    kind: str
+    value: str | None = None
+
+
+@frozen
+class ProcessInstance:
+    """A live (or finished) run of a process definition.
+
+    ``version`` counts the instance's changes and is the optimistic-concurrency token;
+    ``definition_version`` is the version of the definition it runs on.
+    """
+
+    id: str
+    definition: str
+    definition_version: int
+    state: str
+    context: Mapping[str, Any]
+    version: int
+    created_at: datetime
+    history: tuple[LedgerEntry, ...] = ()
+    gate: GateRound | None = None
+    timers: tuple[Timer, ...] = ()
+    assignee: str | None = None
+    parent: str | None = None
+    waiting_for: str | None = None
+    final: bool = False
+
+    @property
+    def next_due(self) -> datetime | None:
+        """The earliest timer, or ``None``."""
+        return min((t.at for t in self.timers), default=None)
+
+    @property
+    def requester(self) -> str | None:
+        """Who requested the open approval, if a gate is open."""
+        return self.gate.requester if self.gate else None
+
+    def verify_ledger(self) -> bool:
+        """Whether the ledger is intact: every hash chains, and it ends in the current state."""
+        if first_bad_entry(self.id, self.history) is not None or not self.history:
+            return False
+        return self.history[-1].dest == self.state
+
+
+@frozen
+class Notice:
+    """A notification event: ``task_assigned``, ``approval_requested``, ``approval_granted``,
+    ``approval_rejected``, ``reminder``, ``escalated``, ``overdue``, ``completed`` and more.
+
+    ``roles`` and ``users`` say who it is for.
+    """
+
+    kind: str
+    instance_id: str
+    process: str
+    state: str
+    at: datetime
+    roles: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    data: Mapping[str, Any] | None = None

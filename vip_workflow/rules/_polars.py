@@ -1,0 +1,256 @@
+"""The polars back end: runs a portfolio ``Query`` as polars expressions, no Python loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import polars as pl
+
+from vip_workflow.rules import expressions as ex
+from vip_workflow.rules.compiled import Plan
+
+__all__ = ["judge_frame"]
+
+_CODE = pl.Int32
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
+_WORDS = {"number": "a number", "text": "a text", "boolean": "true or false",
+          "months": "a list of monthly numbers"}
+
+
+def _fits(dtype: pl.DataType, kind: str) -> bool:
+    if kind == "number":
+        return dtype.is_numeric()
+    if kind == "text":
+        return isinstance(dtype, _TEXT_TYPES) or dtype == pl.String
+    if kind == "boolean":
+        return dtype == pl.Boolean
+    if isinstance(dtype, pl.List | pl.Array):
+        return dtype.inner.is_numeric()  # type: ignore[union-attr]
+    return False
+
+
+class _Compiler:
+    """Translates expression nodes into polars expressions for one input schema."""
+
+    def __init__(self, schema: pl.Schema) -> None:
+        self.schema = schema
+
+    def state(self, col: ex.Col) -> str:
+        """``ok``, ``absent``, ``null`` (all-null column) or ``wrong`` for a column."""
+        dtype = self.schema.get(col.name)
+        if dtype is None:
+            return "absent"
+        if dtype == pl.Null:
+            return "null"
+        return "ok" if _fits(dtype, col.kind) else "wrong"
+
+    def __call__(self, node: ex.Expr) -> pl.Expr:
+        match node:
+            case ex.Ref(name=name):
+                return pl.col(name)
+            case ex.Col():
+                return self.column(node)
+            case ex.Lit(value=value, kind=kind):
+                dtype = {"int": _CODE, "float": pl.Float64, "text": pl.String,
+                         "bool": pl.Boolean, "null-int": _CODE}[kind]
+                return pl.lit(value, dtype=dtype)
+            case ex.Missing(col=col):
+                if self.state(col) != "ok":
+                    return pl.lit(True)
+                missing = pl.col(col.name).is_null()
+                if self.schema[col.name].is_float():
+                    missing = missing | pl.col(col.name).is_nan()
+                return missing
+            case ex.MonthsMissing(col=col, window=window):
+                if self.state(col) != "ok":
+                    return pl.lit(True)
+                months = pl.col(col.name)
+                gaps = [self._month(col, back).is_null() for back in range(1, window + 1)]
+                gaps += [self._month(col, back).is_nan() for back in range(1, window + 1)]
+                return months.is_null() | (months.list.len() < window) | pl.any_horizontal(gaps)
+            case ex.Problem(col=col):
+                return self.problem(col)
+            case ex.MonthItem(col=col, back=back):
+                return self._month(col, back)
+            case ex.InInterval(value=value, interval=iv):
+                compiled = self(value)
+                parts = []
+                if iv.low != float("-inf"):
+                    parts.append(compiled >= iv.low if iv.low_closed else compiled > iv.low)
+                if iv.high != float("inf"):
+                    parts.append(compiled <= iv.high if iv.high_closed else compiled < iv.high)
+                if not parts:
+                    return compiled.is_not_null()
+                return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+            case ex.InSet(value=value, values=values):
+                members = self._set_values(value, values)
+                source = self(value)
+                if members.dtype == pl.Float64:
+                    source = source.cast(pl.Float64)
+                return source.is_in(members.implode())
+            case ex.Lookup(value=value, table=table, default=default, kind=kind):
+                keys = [k for k, _ in table]
+                dtype = _CODE if kind == "int" else pl.Float64
+                source = self(value)
+                if isinstance(value, ex.Col) and value.kind == "number":
+                    keys = [float(k) for k in keys]
+                    source = source.cast(pl.Float64)
+                return source.replace_strict(
+                    keys, [v for _, v in table], default=pl.lit(default, dtype=dtype),
+                    return_dtype=dtype,
+                )
+            case ex.Gather(table=table, index=index):
+                return pl.lit(pl.Series(list(table), dtype=_CODE)).gather(
+                    self(index).cast(pl.UInt32)
+                )
+            case ex.Case(whens=whens, otherwise=otherwise):
+                if not whens:
+                    return self(otherwise)
+                chain: Any = pl.when(self(whens[0][0])).then(self(whens[0][1]))
+                for condition, value in whens[1:]:
+                    chain = chain.when(self(condition)).then(self(value))
+                return chain.otherwise(self(otherwise))
+            case ex.Compare(op=op, left=left, right=right):
+                lhs, rhs = self(left), self(right)
+                return lhs == rhs if op == "==" else lhs < rhs
+            case ex.Arith(op=op, left=left, right=right):
+                lhs, rhs = self(left), self(right)
+                if op == "+":
+                    return lhs + rhs
+                return lhs * rhs if op == "*" else lhs / rhs
+            case ex.Least(items=items):
+                return pl.min_horizontal([self(item) for item in items])
+            case ex.Logic(op="not", items=items):
+                return ~self(items[0])
+            case ex.Logic(op=op, items=items):
+                parts = [self(item) for item in items]
+                result = parts[0]
+                for part in parts[1:]:
+                    result = result & part if op == "and" else result | part
+                return result
+            case ex.IsNull(value=value):
+                return self(value).is_null()
+            case ex.Better(value=value, descending=descending):
+                rank = self(value).rank("min", descending=descending)
+                return (rank - 1).cast(pl.Float64)
+            case ex.CountValid(value=value):
+                return self(value).count().cast(pl.Float64)
+            case ex.NonEmptyText(col=col):
+                if self.state(col) != "ok":
+                    return pl.lit(False)
+                return self.column(col).str.strip_chars().str.len_chars() > 0
+            case ex.Present(name=name):
+                dtype = self.schema.get(name)
+                if dtype is None or dtype == pl.Null:
+                    return pl.lit(False)
+                present = pl.col(name).is_not_null()
+                if dtype.is_float():
+                    present = present & pl.col(name).is_not_nan()
+                return present
+        raise TypeError(f"no polars translation for {type(node).__name__}")
+
+    def column(self, col: ex.Col) -> pl.Expr:
+        if self.state(col) != "ok":
+            dtype = {"number": pl.Float64, "text": pl.String, "boolean": pl.Boolean}.get(
+                col.kind, pl.Float64
+            )
+            return pl.lit(None, dtype=dtype)
+        expr = pl.col(col.name)
+        dtype = self.schema[col.name]
+        if col.kind == "text" and dtype != pl.String:
+            expr = expr.cast(pl.String)
+        return expr
+
+    def _month(self, col: ex.Col, back: int) -> pl.Expr:
+        if self.state(col) != "ok":
+            return pl.lit(None, dtype=pl.Float64)
+        return pl.col(col.name).list.get(-back, null_on_oob=True).cast(pl.Float64)
+
+    @staticmethod
+    def _set_values(value: ex.Expr, values: tuple[Any, ...]) -> pl.Series:
+        if isinstance(value, ex.Col) and value.kind == "number":
+            return pl.Series([float(v) for v in values], dtype=pl.Float64)
+        if isinstance(value, ex.Col) and value.kind == "boolean":
+            return pl.Series(list(values), dtype=pl.Boolean)
+        return pl.Series([str(v) for v in values], dtype=pl.String)
+
+    def problem(self, col: ex.Col) -> pl.Expr:
+        state = self.state(col)
+        if state == "wrong":
+            dtype = self.schema[col.name]
+            return pl.lit(f"{col.label}: expected {_WORDS[col.kind]}, column holds {dtype}")
+        if col.kind == "months" and state == "ok":
+            return (
+                pl.when(pl.col(col.name).is_not_null())
+                .then(pl.format("{}: needs more months or has a gap", pl.lit(col.label)))
+                .otherwise(pl.lit(f"{col.label} is missing"))
+            )
+        return pl.lit(f"{col.label} is missing")
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the intermediates an expression reads."""
+    if isinstance(node, ex.Ref):
+        return {node.name}
+    if isinstance(node, tuple):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    if attrs.has(type(node)):
+        fields = attrs.fields(type(node))
+        return set().union(*(_refs(getattr(node, f.name)) for f in fields)) if fields else set()
+    return set()
+
+
+def judge_frame(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with ``tier``, ``rule`` and ``reason`` (and ``computed_tier`` when the input
+    carries overrides) appended."""
+    compile_ = _Compiler(frame.schema)
+    tiers = pl.Enum(list(plan.tiers))
+    rules = pl.Enum(list(plan.rule_ids))
+    tier_names = pl.lit(pl.Series(list(plan.tiers), dtype=tiers))
+    rule_names = pl.lit(pl.Series(list(plan.rule_ids), dtype=rules))
+    staged = frame.lazy()
+    for name, expr in query.lets:  # each intermediate once, in order (with_columns broadcasts)
+        staged = staged.with_columns(compile_(expr).alias(name))
+    staged = staged.with_columns(
+        compile_(query.rule).alias("__vw_rule"),
+        compile_(query.computed_tier).cast(pl.UInt32).alias("__vw_computed"),  # type: ignore[arg-type]
+    )
+    needed = sorted(_refs(query.reason))
+    codes = staged.select(pl.col("__vw_rule").alias("rule"),
+                          pl.col("__vw_computed").alias("computed"), *needed).collect()
+    rule_code = codes.get_column("rule")
+    columns: dict[str, pl.Series] = {}
+    override_index = plan.rule_ids.index("override")
+    override_given = query.uses_override and plan.override is not None and (
+        plan.override.tier in frame.columns
+    )
+    computed = codes.select(tier_names.gather(pl.col("computed")).alias("computed_tier"))
+    if override_given:
+        wanted = compile_(ex.Col(plan.override.tier, "text", "override"))  # type: ignore[union-attr]
+        final = frame.with_columns(
+            pl.when(pl.lit(rule_code).is_null()).then(pl.lit(None, dtype=tiers))
+            .when(pl.lit(rule_code) == override_index)
+            .then(wanted.cast(pl.String).cast(tiers, strict=False))
+            .otherwise(pl.lit(computed.get_column("computed_tier"))).alias("__vw_tier")
+        ).get_column("__vw_tier").alias("tier")
+    else:
+        final = codes.select(
+            pl.when(pl.col("rule").is_null()).then(pl.lit(None, dtype=tiers))
+            .otherwise(tier_names.gather(pl.col("computed")))
+            .alias("tier")
+        ).get_column("tier")
+    columns["tier"] = final
+    columns["rule"] = codes.select(
+        rule_names.gather(pl.col("rule").cast(pl.UInt32)).alias("rule")
+    ).get_column("rule")
+    if rule_code.null_count():
+        columns["reason"] = pl.concat([frame, codes.select(needed)], how="horizontal").with_columns(
+            pl.when(pl.lit(rule_code).is_null()).then(compile_(query.reason))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("__vw_reason")
+        ).get_column("__vw_reason").alias("reason")
+    else:
+        columns["reason"] = pl.Series("reason", [None] * frame.height, dtype=pl.String)
+    if override_given:
+        columns["computed_tier"] = computed.get_column("computed_tier")
+    return frame.with_columns(**columns)

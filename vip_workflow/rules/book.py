@@ -1,0 +1,334 @@
+"""RuleBook: a loaded tier rule file that judges one customer or a whole portfolio."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from vip_workflow.domain.decisions import Decision
+from vip_workflow.errors import EvaluationError, UnknownPresetError
+from vip_workflow.rules import schema
+from vip_workflow.rules._polars import judge_frame
+from vip_workflow.rules.compiled import Plan, compile_rules
+from vip_workflow.rules.evaluate import RowEvaluator
+from vip_workflow.rules.expressions import Query, build_query
+from vip_workflow.rules.loader import (
+    Document,
+    dump_yaml,
+    read_document,
+    validate_document,
+    write_rule_file,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vip_workflow.rules.lint import LintReport
+
+__all__ = ["RuleBook", "load_rules", "loads_rules", "preset", "presets", "rules_schema"]
+
+_PRESETS = "vip_workflow.rules.presets"
+
+
+class RuleBook:
+    """A validated, compiled tier rule file.
+
+    ``judge`` takes one record (a mapping or an object with attributes, e.g. a pydantic model)
+    and returns a :class:`Decision` with its trace. ``judge_many`` takes a polars or pandas
+    DataFrame (or an iterable of mappings) and returns a DataFrame of the same library with
+    ``tier``, ``rule`` and ``reason`` appended — the same answers, computed column-wise.
+    """
+
+    def __init__(self, rules: schema.RuleFile, plan: Plan, *, path: str | None = None,
+                 document: Document | None = None) -> None:
+        self.rules = rules
+        self.plan = plan
+        self.path = path
+        self.document = document  # where each field stood in the file, for lint findings
+        self._evaluator = RowEvaluator(plan)
+        self._query: Query | None = None
+
+    # -- facts -----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def version(self) -> str:
+        return self.plan.version
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """Declared tiers, highest first."""
+        return self.plan.tiers
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Input fields the rules may read."""
+        return self.plan.fields()
+
+    @property
+    def needs_portfolio(self) -> bool:
+        """True for quota schemes: tiers depend on the whole portfolio."""
+        return self.plan.needs_portfolio
+
+    # -- judging ---------------------------------------------------------------------------
+    def judge(self, record: Any, *, strict: bool = False) -> Decision:
+        """Judge one customer. ``strict=True`` raises EvaluationError instead of returning a
+        decision without a tier."""
+        decision = self._evaluator.judge(record)
+        if strict and decision.tier is None:
+            raise EvaluationError(decision.reason or "could not judge", customer=decision.customer)
+        return decision
+
+    def judge_rows(self, records: Iterable[Any]) -> list[Decision]:
+        """Judge records one by one with full traces (quota schemes rank them together)."""
+        return self._evaluator.judge_rows(records)
+
+    def judge_many(self, data: Any) -> Any:
+        """Judge a portfolio column-wise; returns a DataFrame of the input's library."""
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
+        if isinstance(data, pl.DataFrame):
+            return judge_frame(self.plan, self.query, data)
+        if _is_pandas(data):
+            frame = pl.from_pandas(data, include_index=False)
+            result = judge_frame(self.plan, self.query, frame).to_pandas()
+            result.index = data.index
+            return result
+        return self._judge_records(data)
+
+    def _judge_records(self, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+        rows = [dict(r) for r in records]
+        override = self.plan.override
+        checked = [*self.fields, *((override.tier, override.by, override.reason)
+                                   if override else ())]
+        if not _uniform(rows, checked):  # a column mixes kinds: judge row by row
+            return self._decisions_frame(rows)
+        try:
+            frame = pl.DataFrame(rows, infer_schema_length=None)
+        except Exception:  # values polars cannot hold (huge ints, objects): row by row
+            return self._decisions_frame(rows)
+        return judge_frame(self.plan, self.query, frame).to_pandas()
+
+    def _decisions_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        import pandas as pd
+
+        decisions = self._evaluator.judge_rows(rows)
+        result = pd.DataFrame(rows)
+        result["tier"] = pd.Categorical([d.tier for d in decisions], categories=self.tiers)
+        result["rule"] = pd.Categorical([d.rule for d in decisions],
+                                        categories=self.plan.rule_ids)
+        result["reason"] = [d.reason for d in decisions]
+        if self.plan.override and self.plan.override.tier in result.columns:
+            result["computed_tier"] = pd.Categorical([d.computed_tier for d in decisions],
+                                                     categories=self.tiers)
+        return result
+
+    def judge_sql(self, bind: Any, table: Any, *, schema: str | None = None,
+                  keep: list[str] | None = None, order_by: str | None = None) -> pl.DataFrame:
+        """Judge every row of a database table inside the database (SQLAlchemy engine, connection
+        or URL; a table name or ``sqlalchemy.Table``). Returns a polars DataFrame of the ``keep``
+        columns (default: all) plus ``tier``, ``rule`` and ``reason`` — the answers of
+        ``judge_many``, computed by one SELECT. Rows come ordered by ``order_by`` (default: the
+        rule book's ``id_field`` when the table has it; SQL tables have no order of their
+        own)."""
+        import sqlalchemy as sa
+
+        from vip_workflow.rules._sql import select_judgement
+
+        engine = sa.create_engine(bind) if isinstance(bind, str) else bind
+        if isinstance(table, str):
+            table = sa.Table(table, sa.MetaData(), autoload_with=engine, schema=schema)
+        keep = list(keep) if keep is not None else [c.name for c in table.columns]
+        dialect = engine.dialect.name
+        statement = select_judgement(self.query, table, dialect=dialect, keep=keep)
+        order_by = order_by or self.plan.id_field
+        if order_by is not None and order_by in keep:
+            statement = statement.order_by(statement.selected_columns[order_by])
+        with engine.connect() if hasattr(engine, "connect") else engine as connection:
+            result = connection.execute(statement)
+            rows = [tuple(r) for r in result]
+            names = list(result.keys())
+        frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+        return self._name_codes(frame, keep, table)
+
+    def sql(self, table: Any, *, dialect: str = "postgresql") -> str:
+        """The SELECT that judges ``table`` (a name or ``sqlalchemy.Table``) in ``dialect``."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from vip_workflow.rules._sql import select_judgement
+
+        if isinstance(table, str):
+            raise TypeError("pass a sqlalchemy.Table so the column types are known")
+        statement = select_judgement(self.query, table, dialect=dialect,
+                                     keep=[c.name for c in table.columns])
+        target = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}.get(dialect)
+        if target is None:
+            raise ValueError(f"no SQL dialect {dialect!r}: postgresql or sqlite")
+        return str(statement.compile(dialect=target, compile_kwargs={"literal_binds": True}))
+
+    def _name_codes(self, frame: pl.DataFrame, keep: list[str], table: Any) -> pl.DataFrame:
+        """Turn the SQL result's rule and tier codes into the names judge_many gives."""
+        tiers = pl.Enum(list(self.plan.tiers))
+        rules = pl.Enum(list(self.plan.rule_ids))
+        tier_names = pl.lit(pl.Series(list(self.plan.tiers), dtype=tiers))
+        rule_names = pl.lit(pl.Series(list(self.plan.rule_ids), dtype=rules))
+        work = frame.with_columns(pl.col("rule_code").cast(pl.UInt32),
+                                  pl.col("computed_code").cast(pl.UInt32))
+        work = work.with_columns(tier_names.gather(pl.col("computed_code")).alias("__computed"))
+        override = self.plan.override
+        with_override = override is not None and override.tier in keep
+        tier = pl.when(pl.col("rule_code").is_null()).then(pl.lit(None, dtype=tiers))
+        if with_override:
+            tier = tier.when(pl.col("rule_code") == self.plan.rule_ids.index("override")).then(
+                pl.col(override.tier).cast(pl.String).cast(tiers, strict=False))  # type: ignore[union-attr]
+        extra = [pl.col("__computed").alias("computed_tier")] if with_override else []
+        return work.select(
+            *keep,
+            tier.otherwise(pl.col("__computed")).alias("tier"),
+            rule_names.gather(pl.col("rule_code")).alias("rule"),
+            pl.col("reason").cast(pl.String),
+            *extra,
+        )
+
+    @property
+    def query(self) -> Query:
+        """The back-end-neutral portfolio query (built on first use)."""
+        if self._query is None:
+            self._query = build_query(self.plan)
+        return self._query
+
+    # -- other views -----------------------------------------------------------------------
+    def lint(self) -> LintReport:
+        """Gaps, overlaps, shadowed bands and unreachable tiers in this rule book."""
+        from vip_workflow.rules.lint import lint_book
+
+        return lint_book(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule file as plain data."""
+        return self.rules.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.to_dict())
+
+    def save(self, path: str | Path) -> Path:
+        """Write the rule file (YAML, or JSON for a .json path)."""
+        return write_rule_file(self.to_dict(), path)
+
+    def __repr__(self) -> str:
+        scheme = self.rules.scheme.type
+        return f"<RuleBook {self.name!r} v{self.version}: {scheme}, tiers {' > '.join(self.tiers)}>"
+
+    def _repr_html_(self) -> str:
+        return (f"<div><strong>RuleBook {html.escape(self.name)}</strong> v"
+                f"{html.escape(self.version)} — {html.escape(self.rules.scheme.type)}; tiers "
+                f"{html.escape(' > '.join(self.tiers))}; reads "
+                f"{html.escape(', '.join(self.fields))}</div>")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _uniform(rows: list[dict[str, Any]], fields: Iterable[str]) -> bool:
+    """True when every field the rules read holds one kind of value across the rows."""
+    for name in fields:
+        kinds = {_kind(row[name]) for row in rows if row.get(name) is not None}
+        if len(kinds) > 1 or kinds - {"bool", "number", "text", "list", "tuple"}:
+            return False
+    return True
+
+
+def _is_pandas(data: Any) -> bool:
+    module = type(data).__module__
+    return module.startswith("pandas") and type(data).__name__ == "DataFrame"
+
+
+def tier_book_from(document: Document) -> RuleBook:
+    """Validate and compile a tier rule file's Document."""
+    rules = validate_document(document, schema.RuleFile)
+    plan = compile_rules(document, rules)
+    return RuleBook(rules, plan, path=document.path, document=document)
+
+
+# Each kind of rule file names the function that turns its Document into a book. The modules
+# are imported on first use; a module for a kind provides ``from_document(document)``.
+RULE_KINDS: dict[str, str] = {
+    "tiers": "vip_workflow.rules.book:tier_book_from",
+    "triggers": "vip_workflow.rules.triggers:from_document",
+    "kpis": "vip_workflow.rules.kpi:from_document",
+}
+
+
+def _book_from(document: Document) -> Any:
+    data = document.data
+    kind = data.get("kind", "tiers") if isinstance(data, dict) else "tiers"
+    target = RULE_KINDS.get(kind) if isinstance(kind, str) else None
+    if target is None:
+        raise document.error(
+            f"unknown kind {kind!r}; a rule file is one of: {', '.join(RULE_KINDS)}", ("kind",)
+        )
+    from importlib import import_module
+
+    module, _, function = target.partition(":")
+    return getattr(import_module(module), function)(document)
+
+
+def load_rules(source: str | Path | Mapping[str, Any]) -> Any:
+    """Load a rule file (YAML or JSON path, or a mapping); raises RuleFileError when bad.
+
+    Returns a RuleBook for ``kind: tiers`` (the default), or the book of the file's kind.
+    """
+    return _book_from(read_document(source))
+
+
+def loads_rules(text: str, *, name: str = "<text>.yaml") -> Any:
+    """Load rules from text; ``name`` (ending .json for JSON) appears in error messages."""
+    return _book_from(read_document(name, text=text))
+
+
+def presets(kind: str | None = None) -> list[str]:
+    """Names of the bundled rule books; ``kind`` keeps one kind (tiers, triggers, kpis)."""
+    folder = resources.files(_PRESETS)
+    names = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                   if p.name.endswith(".yaml"))
+    if kind is None:
+        return names
+    return [n for n in names if _preset_kind(n) == kind]
+
+
+def _preset_kind(name: str) -> str:
+    text = resources.files(_PRESETS).joinpath(f"{name}.yaml").read_text("utf-8")
+    data = read_document(f"preset:{name}.yaml", text=text).data
+    found = data.get("kind", "tiers") if isinstance(data, dict) else "tiers"
+    return found if isinstance(found, str) else "tiers"
+
+
+def preset(name: str) -> Any:
+    """Load a bundled rule book by name, e.g. ``preset("hubei-2006")``."""
+    known = presets()
+    if name not in known:
+        raise UnknownPresetError(name, known)
+    item = resources.files(_PRESETS).joinpath(f"{name}.yaml")
+    return _book_from(read_document(f"preset:{name}.yaml", text=item.read_text("utf-8")))
+
+
+def rules_schema() -> dict[str, Any]:
+    """The JSON Schema of rule files, for editors."""
+    result = schema.RuleFile.model_json_schema(by_alias=True)
+    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    result["title"] = "vip_workflow tier rule file"
+    return result

@@ -1,0 +1,405 @@
+"""Judging one record at a time, with a trace: the reference semantics of every scheme.
+
+The columnar back end must give exactly these answers; a property test holds it to that.
+Semantics, shared by both paths:
+
+* A value is *missing* when the field is absent, ``None`` or NaN; it has the *wrong type* when a
+  number is not an int/float (booleans are not numbers), a text is not a ``str``, a flag not a
+  ``bool``. Either way the record cannot be judged — but only if the decision needed that value:
+  a chain stops reading once a factor decides.
+* Bands are tried in file order; the first that holds the value is the one.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from vip_workflow.domain.decisions import Decision, Override, Step
+from vip_workflow.errors import PortfolioRequiredError
+from vip_workflow.rules.compiled import (
+    Band,
+    Chain,
+    Eligibility,
+    Factor,
+    Plan,
+    Quota,
+    Scoring,
+    Term,
+    Weighted,
+)
+
+__all__ = ["RowEvaluator", "read_value"]
+
+MISSING: Any = object()
+Getter = Callable[[str], Any]
+_NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas' missing-value markers
+_KIND_WORDS = {"number": "a number", "text": "a text", "boolean": "true or false"}
+
+
+class CannotJudge(Exception):
+    def __init__(self, reason: str, step: Step) -> None:
+        self.reason = reason
+        self.step = step
+
+
+def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
+    """The field's value, checked against its kind; raises CannotJudge otherwise."""
+    value = get(field)
+    kind_of_value = type(value)
+    if kind == "number":
+        if kind_of_value is float:
+            if value != value:  # NaN
+                raise CannotJudge(f"{label} is missing", Step(label, "missing"))
+            return value
+        if kind_of_value is int:
+            return value
+    elif (kind == "text" and kind_of_value is str) or (kind == "boolean" and kind_of_value is bool):
+        return value
+    if value is MISSING or value is None or type(value).__name__ in _NULL_TYPES:
+        raise CannotJudge(f"{label} is missing", Step(label, "missing"))
+    if kind == "number" and isinstance(value, Decimal) and value.is_finite():
+        return float(value)
+    if kind == "number" and isinstance(value, numbers.Real) and not _is_bool(value):
+        number = float(value) if not isinstance(value, numbers.Integral) else int(value)
+        if number != number:
+            raise CannotJudge(f"{label} is missing", Step(label, "missing"))
+        return number
+    if kind == "boolean" and _is_bool(value):
+        return bool(value)
+    if kind == "text" and isinstance(value, str):
+        return str(value)
+    note = f"expected {_KIND_WORDS[kind]}, got {type(value).__name__}"
+    raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=value, note=note))
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
+
+
+def _first_band(bands: Sequence[Band], value: Any) -> Band | None:
+    for band in bands:
+        if band.matcher.contains(value):
+            return band
+    return None
+
+
+def _getter(record: Any) -> Getter:
+    if isinstance(record, Mapping):
+        return lambda name: record.get(name, MISSING)
+    return lambda name: getattr(record, name, MISSING)
+
+
+class RowEvaluator:
+    """Judges one record against a compiled plan, recording every step."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.rank = {tier: position for position, tier in enumerate(plan.tiers)}
+        self.splits = dict(plan.subtiers)
+        scheme = plan.scheme
+        self._base: Callable[[Getter, list[Step]], tuple[str, str, float | None]]
+        if isinstance(scheme, Chain):
+            self._base = self._chain
+        elif isinstance(scheme, Scoring | Weighted):
+            self._base = self._scored
+        elif isinstance(scheme, Eligibility):
+            self._base = self._eligibility
+        else:
+            self._base = self._no_portfolio
+
+    # -- one record ------------------------------------------------------------------------
+    def judge(self, record: Any, *, quota: tuple[str, str, float | None] | None = None) -> Decision:
+        get = _getter(record)
+        customer = self._customer(get)
+        steps: list[Step] = []
+        tier: str | None
+        rule: str | None
+        score: float | None = None
+        reason: str | None = None
+        base: str | None = None
+        try:
+            if quota is not None:
+                tier, rule, score = quota
+                steps.append(Step("quota", "note", value=score, tier=tier, rule=rule,
+                                  note=f"{quota_note(self.plan)} → {tier}"))
+            else:
+                tier, rule, score = self._base(get, steps)
+            base = tier
+            tier = self._split(get, tier, steps)
+        except CannotJudge as problem:
+            steps.append(problem.step)
+            tier, rule, reason = None, None, problem.reason
+        computed = tier
+        override = self._override(get, steps)
+        if override is not None:
+            if isinstance(override, str):
+                return Decision(None, None, tuple(steps), reason=override, computed_tier=computed,
+                                base_tier=base, score=score, customer=customer,
+                                book=self.plan.name)
+            return Decision(override.tier, "override", tuple(steps), computed_tier=computed,
+                            base_tier=base, override=override, score=score, customer=customer,
+                            book=self.plan.name)
+        return Decision(tier, rule, tuple(steps), reason=reason, computed_tier=computed,
+                        base_tier=base, score=score, customer=customer, book=self.plan.name)
+
+    def _customer(self, get: Getter) -> Any:
+        for name in (self.plan.id_field, "customer_id", "id"):
+            if name is not None:
+                value = get(name)
+                if value is not MISSING:
+                    return value
+        return None
+
+    # -- schemes ---------------------------------------------------------------------------
+    def _chain(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
+        scheme: Chain = self.plan.scheme  # type: ignore[assignment]
+        best: Band | None = None
+        best_rank = len(self.rank)
+        for factor in scheme.factors:
+            value = read_value(get, factor.field, factor.kind, factor.label)
+            band = _first_band(factor.bands, value)
+            if band is None:
+                steps.append(Step(factor.label, "miss", value=value))
+                continue
+            steps.append(Step(factor.label, "match", value=value, band=band.matcher.text,
+                              tier=band.tier, rule=band.id))
+            if scheme.policy == "first":
+                return band.tier, band.id, None  # type: ignore[return-value]
+            rank = self.rank[band.tier]  # type: ignore[index]
+            if rank < best_rank:
+                best, best_rank = band, rank
+                if rank == 0:
+                    break
+        if best is None:
+            steps.append(Step("policy", "note", tier=scheme.default,
+                              note=f"no factor matched → default {scheme.default}"))
+            return scheme.default, "default", None
+        steps.append(Step("policy", "note", tier=best.tier,
+                          note=f"{scheme.policy} tier reached → {best.tier}"))
+        return best.tier, best.id, None  # type: ignore[return-value]
+
+    def _scored(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
+        scheme: Scoring | Weighted = self.plan.scheme  # type: ignore[assignment]
+        total = self.score(get, scheme, steps)
+        band = _first_band(scheme.tier_bands, total)
+        if band is None:
+            steps.append(Step("score", "note", value=total, tier=scheme.default,
+                              note=f"total {total:g} in no band → default {scheme.default}"))
+            return scheme.default, "default", total
+        steps.append(Step("score", "match", value=total, band=band.matcher.text, tier=band.tier,
+                          rule=band.id))
+        return band.tier, band.id, total  # type: ignore[return-value]
+
+    def score(self, get: Getter, scheme: Scoring | Weighted, steps: list[Step]) -> float:
+        """The total of a scoring scheme or the y of a weighted model."""
+        if isinstance(scheme, Scoring):
+            total = 0.0
+            for factor in scheme.factors:
+                total = total + self._points(get, factor, steps)
+            return total
+        y = scheme.intercept
+        for term in scheme.terms:
+            y = y + term.weight * self._term_value(get, term, steps)
+        return y
+
+    @staticmethod
+    def _points(get: Getter, factor: Factor, steps: list[Step]) -> float:
+        value = read_value(get, factor.field, factor.kind, factor.label)
+        band = _first_band(factor.bands, value)
+        if band is None:
+            points = factor.otherwise if factor.otherwise is not None else 0.0
+            steps.append(Step(factor.label, "miss", value=value, points=points,
+                              note=f"{points:g} points"))
+            return points
+        steps.append(Step(factor.label, "match", value=value, band=band.matcher.text,
+                          points=band.points, rule=band.id))
+        return band.points  # type: ignore[return-value]
+
+    @staticmethod
+    def _term_value(get: Getter, term: Term, steps: list[Step]) -> float:
+        value = read_value(get, term.field, term.kind, term.label)
+        if term.mapping is None:
+            steps.append(Step(term.label, "note", value=value, note=f"× {term.weight:g}"))
+            return value  # type: ignore[no-any-return]
+        mapped = dict(term.mapping).get(value, term.otherwise)
+        if mapped is None:
+            reason = f"{term.label} {value!r} has no number in the model's map"
+            raise CannotJudge(reason, Step(term.label, "wrong-type", value=value,
+                                           note="not in the model's map"))
+        steps.append(Step(term.label, "note", value=value,
+                          note=f"= {mapped:g}, × {term.weight:g}"))
+        return mapped
+
+    def _eligibility(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
+        scheme: Eligibility = self.plan.scheme  # type: ignore[assignment]
+        for condition in scheme.conditions:
+            if condition.aggregate is None:
+                value = read_value(get, condition.field, condition.kind, condition.label)
+                label = condition.label
+            else:
+                value = self._aggregate(get, condition.field, condition.aggregate,
+                                        condition.window, condition.label)  # type: ignore[arg-type]
+                label = f"{condition.aggregate} of last {condition.window} {condition.label}"
+            if not condition.matcher.contains(value):
+                steps.append(Step(label, "miss", value=value,
+                                  note=f"not in {condition.matcher.text} → {scheme.default}"))
+                return scheme.default, "default", None
+            steps.append(Step(label, "match", value=value, band=condition.matcher.text,
+                              note="condition holds"))
+        steps.append(Step("eligibility", "note", tier=scheme.tier,
+                          note=f"all conditions hold → {scheme.tier}"))
+        return scheme.tier, scheme.rule, None
+
+    @staticmethod
+    def _aggregate(get: Getter, field: str, how: str, window: int, label: str) -> float:
+        months = get(field)
+        if months is MISSING or months is None:
+            raise CannotJudge(f"{label} is missing", Step(label, "missing"))
+        if isinstance(months, str | bytes | Mapping) or not isinstance(months, Iterable):
+            note = f"expected a list of monthly numbers, got {type(months).__name__}"
+            raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=months,
+                                                       note=note))
+        months = list(months)
+        if len(months) < window:
+            note = f"needs {window} months, has {len(months)}"
+            raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=months,
+                                                       note=note))
+        recent = [read_value(lambda _n, v=v: v, field, "number", label)
+                  for v in months[-window:]]
+        if how == "last":
+            return float(recent[-1])
+        if how == "min":
+            return float(min(recent))
+        if how == "max":
+            return float(max(recent))
+        total = 0.0
+        for value in recent:
+            total = total + value
+        return total / window if how == "mean" else total
+
+    def _no_portfolio(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
+        raise PortfolioRequiredError(
+            f"rule book {self.plan.name!r} assigns tiers by quota (a share of the portfolio): "
+            "judge the whole portfolio with judge_many()",
+        )
+
+    # -- sub-tiers and overrides -----------------------------------------------------------
+    def _split(self, get: Getter, tier: str, steps: list[Step]) -> str:
+        split = self.splits.get(tier)
+        if split is None:
+            return tier
+        factor = split.factor
+        value = read_value(get, factor.field, factor.kind, factor.label)
+        band = _first_band(factor.bands, value)
+        if band is None:
+            steps.append(Step(factor.label, "miss", value=value, tier=split.default,
+                              note=f"sub-tier of {tier} → {split.default}"))
+            return split.default
+        steps.append(Step(factor.label, "match", value=value, band=band.matcher.text,
+                          tier=band.tier, rule=band.id, note=f"sub-tier of {tier}"))
+        return band.tier  # type: ignore[return-value]
+
+    def _override(self, get: Getter, steps: list[Step]) -> Override | str | None:
+        fields = self.plan.override
+        if fields is None:
+            return None
+        wanted = get(fields.tier)
+        if wanted is MISSING or wanted is None or (isinstance(wanted, float) and wanted != wanted):
+            return None
+        if not isinstance(wanted, str) or wanted not in self.rank:
+            reason = (f"override tier {wanted!r} is not a declared tier "
+                      f"({', '.join(self.plan.tiers)})")
+            steps.append(Step("override", "wrong-type", value=wanted, note="not a declared tier"))
+            return reason
+        by, why = get(fields.by), get(fields.reason)
+        if not (isinstance(by, str) and by.strip() and isinstance(why, str) and why.strip()):
+            steps.append(Step("override", "wrong-type", value=wanted, note="who or why missing"))
+            return (f"an override needs who ({fields.by}) and why ({fields.reason}) "
+                    "as non-empty texts")
+        steps.append(Step("override", "note", value=wanted, tier=wanted,
+                          note=f"by {by}: {why} → {wanted}"))
+        return Override(wanted, by, why)
+
+    # -- a portfolio, row by row (the reference for quotas) --------------------------------
+    def quota_keys(self, records: Sequence[Any]) -> list[float | str]:
+        """Each record's ranking key, or the reason it has none."""
+        scheme: Quota = self.plan.scheme  # type: ignore[assignment]
+        keys: list[float | str] = []
+        for record in records:
+            get = _getter(record)
+            try:
+                if scheme.by is not None:
+                    keys.append(float(read_value(get, scheme.by, "number", scheme.by)))
+                else:
+                    keys.append(self.score(get, scheme.score, []))  # type: ignore[arg-type]
+            except CannotJudge as problem:
+                keys.append(problem.reason)
+        return keys
+
+    def judge_rows(self, records: Iterable[Any]) -> list[Decision]:
+        """Judge each record; a quota scheme ranks them against each other."""
+        records = list(records)
+        if not isinstance(self.plan.scheme, Quota):
+            return [self.judge(record) for record in records]
+        keys = self.quota_keys(records)
+        outcomes = quota_tiers(self.plan.scheme, keys)
+        return [
+            self.judge(record, quota=outcome) if not isinstance(outcome, str)
+            else self._quota_failure(record, outcome)
+            for record, outcome in zip(records, outcomes, strict=True)
+        ]
+
+    def _quota_failure(self, record: Any, reason: str) -> Decision:
+        get = _getter(record)
+        steps = [Step("quota", "missing", note=reason)]
+        override = self._override(get, steps)
+        customer = self._customer(get)
+        if isinstance(override, Override):
+            return Decision(override.tier, "override", tuple(steps), override=override,
+                            customer=customer, book=self.plan.name)
+        return Decision(None, None, tuple(steps), reason=override or reason, customer=customer,
+                        book=self.plan.name)
+
+
+def quota_note(plan: Plan) -> str:
+    """How a quota book ranks, in words."""
+    scheme: Quota = plan.scheme  # type: ignore[assignment]
+    by = scheme.by or "score"
+    order = "highest" if scheme.descending else "lowest"
+    return f"ranked by {by}, {order} first"
+
+
+def quota_tiers(scheme: Quota, keys: list[float | str]) -> list[tuple[str, str, float] | str]:
+    """Cut ranked keys by cumulative shares; equal keys share the better tier."""
+    valid = sorted((k for k in keys if not isinstance(k, str)), reverse=scheme.descending)
+    n = len(valid)
+    result: list[tuple[str, str, float] | str] = []
+    for key in keys:
+        if isinstance(key, str):
+            result.append(key)
+            continue
+        better = _count_better(valid, key, scheme.descending)
+        for tier, cumulative in scheme.cuts:
+            if better < cumulative * n:
+                result.append((tier, f"quota.{tier}", key))
+                break
+        else:  # unreachable: the last cut is the whole portfolio
+            tier = scheme.cuts[-1][0]
+            result.append((tier, f"quota.{tier}", key))
+    return result
+
+
+def _count_better(ordered: list[float], key: float, descending: bool) -> int:
+    """How many keys are strictly better than ``key`` in ``ordered`` (sorted best first)."""
+    low, high = 0, len(ordered)
+    while low < high:
+        middle = (low + high) // 2
+        if (ordered[middle] > key) if descending else (ordered[middle] < key):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+

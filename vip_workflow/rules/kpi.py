@@ -1,0 +1,469 @@
+"""KPI checks: ratios, sums, counts and means over a portfolio, against targets.
+
+A KPI file (``kind: kpis``) lists KPIs. Each has a ``measure`` — ``ratio`` (numerator /
+denominator, each an aggregate), ``sum``, ``count``, ``mean`` or ``n_unique`` — computed over
+the rows that pass its ``where`` filters, overall or ``by`` a column (segment, account manager
+…), and compared with a ``target`` (or per-group ``targets``) by ``compare``: ``>=``, ``<=``,
+``>``, ``<``, ``==`` or ``between`` (target ``[low, high]``).
+
+``KpiBook.check(portfolio)`` returns one row per KPI (and group) with ``kpi, title, by,
+segment, value, target, comparison, status (pass / fail / n/a), gap, numerator, denominator,
+rows``. ``gap`` is signed: positive = margin over the target, negative = shortfall. A ratio with
+a zero denominator, or a group with no rows, has no value and status ``n/a``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vip_workflow.errors import EvaluationError
+from vip_workflow.rules.loader import Document, validate_document
+
+__all__ = [
+    "Aggregate",
+    "Kpi",
+    "KpiBook",
+    "KpiFile",
+    "KpiReport",
+    "Measure",
+    "Where",
+    "from_document",
+    "kpis_schema",
+]
+
+Scalar = str | bool | int | float
+Compare = Literal[">=", "<=", ">", "<", "==", "between"]
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "kpi": pl.String(), "title": pl.String(), "by": pl.String(), "segment": pl.String(),
+    "value": pl.Float64(), "target": pl.String(), "comparison": pl.String(),
+    "status": pl.String(), "gap": pl.Float64(), "numerator": pl.Float64(),
+    "denominator": pl.Float64(), "rows": pl.Int64(), "unit": pl.String(),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Where(_Model):
+    """A row filter: ``field op value`` (``in`` takes a list)."""
+
+    field: str
+    op: Literal["==", "!=", ">", ">=", "<", "<=", "in"] = "=="
+    value: Scalar | list[Scalar]
+
+    @model_validator(mode="after")
+    def _list_for_in(self) -> Where:
+        if (self.op == "in") != isinstance(self.value, list):
+            raise ValueError("use a list of values with op 'in', and only with it")
+        return self
+
+
+class Aggregate(_Model):
+    """``agg`` of ``field`` over the rows passing ``where`` (count needs no field)."""
+
+    agg: Literal["sum", "count", "mean", "n_unique", "min", "max"]
+    field: str | None = None
+    where: list[Where] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _field_needed(self) -> Aggregate:
+        if self.agg not in ("count",) and self.field is None:
+            raise ValueError(f"{self.agg} needs a field")
+        return self
+
+
+class Measure(_Model):
+    """What the KPI measures."""
+
+    type: Literal["ratio", "sum", "count", "mean", "n_unique"]
+    numerator: Aggregate | None = None
+    denominator: Aggregate | None = None
+    field: str | None = None
+    where: list[Where] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Measure:
+        if self.type == "ratio":
+            if self.numerator is None or self.denominator is None:
+                raise ValueError("a ratio needs a numerator and a denominator")
+        elif self.numerator is not None or self.denominator is not None:
+            raise ValueError(f"a {self.type} has no numerator/denominator; use field/where")
+        elif self.type != "count" and self.field is None:
+            raise ValueError(f"a {self.type} needs a field")
+        return self
+
+
+Target = float | Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class Kpi(_Model):
+    """One KPI with its target."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")]
+    title: str | None = None
+    description: str | None = None
+    source: str | None = None
+    measure: Measure
+    where: list[Where] = Field(default_factory=list, description="Population filters.")
+    by: str | None = Field(default=None, description="Group by this column (segment …).")
+    compare: Compare = ">="
+    target: Target | None = None
+    targets: dict[str, Target] | None = Field(
+        default=None, description="Targets per group value (with `by`).")
+    unit: Literal["number", "percent", "per_manager", "cny"] = "number"
+
+    @model_validator(mode="after")
+    def _targets(self) -> Kpi:
+        if self.target is None and not self.targets:
+            raise ValueError("give a target (or targets per group)")
+        if self.targets and self.by is None:
+            raise ValueError("targets per group need `by`")
+        for target in [self.target, *(self.targets or {}).values()]:
+            if target is None:
+                continue
+            if (self.compare == "between") != isinstance(target, list):
+                raise ValueError("compare 'between' takes a [low, high] target, and only it")
+            if isinstance(target, list) and target[0] > target[1]:
+                raise ValueError(f"the range {target} runs backwards")
+        return self
+
+
+class KpiFile(_Model):
+    """A KPI rule file."""
+
+    kind: Literal["kpis"]
+    name: str
+    version: str = "1"
+    description: str | None = None
+    source: str | None = None
+    kpis: list[Kpi] = Field(min_length=1)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+def _condition(where: Iterable[Where]) -> pl.Expr:
+    parts = []
+    for w in where:
+        column = pl.col(w.field)
+        if w.op == "in":
+            parts.append(column.is_in(w.value))
+        else:
+            parts.append({
+                "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
+                ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,
+            }[w.op](w.value))
+    return pl.all_horizontal(parts).fill_null(False) if parts else pl.lit(True)
+
+
+def _aggregate(agg: str, field: str | None, where: Iterable[Where]) -> pl.Expr:
+    where = list(where)
+    keep = _condition(where)
+    if agg == "count":
+        return (keep.sum() if where else pl.len()).cast(pl.Float64)
+    column = pl.col(field).filter(keep)  # type: ignore[arg-type]
+    expr = {"sum": column.sum(), "mean": column.mean(), "n_unique": column.drop_nulls()
+            .n_unique(), "min": column.min(), "max": column.max()}[agg]
+    return expr.cast(pl.Float64)
+
+
+def _columns(kpi: Kpi) -> set[str]:
+    m = kpi.measure
+    wheres = [*kpi.where, *m.where]
+    fields = {m.field} if m.field else set()
+    for part in (m.numerator, m.denominator):
+        if part is not None:
+            wheres += part.where
+            fields |= {part.field} if part.field else set()
+    return {w.field for w in wheres} | fields | ({kpi.by} if kpi.by else set())
+
+
+def _measure(kpi: Kpi) -> tuple[pl.Expr, pl.Expr]:
+    m = kpi.measure
+    if m.type == "ratio":
+        assert m.numerator is not None and m.denominator is not None
+        num = _aggregate(m.numerator.agg, m.numerator.field, m.numerator.where)
+        den = _aggregate(m.denominator.agg, m.denominator.field, m.denominator.where)
+        return num, den
+    return _aggregate(m.type, m.field, m.where), pl.lit(None, pl.Float64)
+
+
+def _judge(value: float | None, compare: str, target: Any) -> tuple[str, float | None]:
+    if target is None:
+        return "no target", None
+    if value is None:
+        return "n/a", None
+    if compare == "between":
+        low, high = target
+        gap = min(value - low, high - value)
+        return ("pass" if gap >= 0 else "fail"), gap
+    gap = {">=": value - target, ">": value - target, "<=": target - value,
+           "<": target - value, "==": -abs(value - target)}[compare]
+    ok = {">=": gap >= 0, ">": gap > 0, "<=": gap >= 0, "<": gap > 0, "==": gap == 0}[compare]
+    return ("pass" if ok else "fail"), gap
+
+
+def _show_target(target: Any) -> str | None:
+    if target is None:
+        return None
+    if isinstance(target, list):
+        return f"[{target[0]:g}, {target[1]:g}]"
+    return f"{target:g}"
+
+
+def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
+    missing = sorted(c for c in _columns(kpi) if c not in frame.columns)
+    if missing:
+        raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
+                              rule=kpi.id, field=missing[0])
+    rows = frame.filter(_condition(kpi.where)) if kpi.where else frame
+    num, den = _measure(kpi)
+    aggs = [num.alias("numerator"), den.alias("denominator"), pl.len().alias("rows")]
+    if kpi.by:
+        table = rows.group_by(pl.col(kpi.by).cast(pl.String).alias("segment")).agg(aggs)
+        table = table.sort("segment", nulls_last=True)
+        known = set(table["segment"].to_list())
+        extra = [g for g in (kpi.targets or {}) if g not in known]
+        if extra:
+            table = pl.concat([table, pl.DataFrame(
+                {"segment": extra, "numerator": [None] * len(extra),
+                 "denominator": [None] * len(extra), "rows": [0] * len(extra)},
+                schema=table.schema)])
+    else:
+        table = rows.select(aggs).with_columns(pl.lit(None, pl.String).alias("segment"))
+    results = []
+    for row in table.iter_rows(named=True):
+        numerator, denominator = row["numerator"], row["denominator"]
+        if kpi.measure.type == "ratio":
+            value = (numerator / denominator if numerator is not None and denominator
+                     else None)
+        else:
+            value = numerator
+        if row["rows"] == 0:
+            value = None
+        target = (kpi.targets or {}).get(row["segment"], kpi.target) \
+            if row["segment"] is not None else kpi.target
+        status, gap = _judge(value, kpi.compare, target)
+        results.append({
+            "kpi": kpi.id, "title": kpi.title or kpi.id, "by": kpi.by,
+            "segment": row["segment"], "value": value, "target": _show_target(target),
+            "comparison": kpi.compare, "status": status, "gap": gap,
+            "numerator": numerator,
+            "denominator": denominator if kpi.measure.type == "ratio" else None,
+            "rows": row["rows"], "unit": kpi.unit,
+        })
+    return results
+
+
+class KpiReport:
+    """The results of ``KpiBook.check``: a DataFrame plus terminal and notebook views."""
+
+    def __init__(self, frame: pl.DataFrame, name: str = "kpis") -> None:
+        self.frame = frame
+        self.name = name
+
+    @property
+    def ok(self) -> bool:
+        """True when no KPI failed."""
+        return not (self.frame["status"] == "fail").any()
+
+    @property
+    def failed(self) -> pl.DataFrame:
+        return self.frame.filter(pl.col("status") == "fail")
+
+    def to_pandas(self) -> Any:
+        return self.frame.to_pandas()
+
+    def to_rich_table(self) -> Any:
+        """A ``rich.table.Table`` (print it with a rich Console)."""
+        from rich.table import Table
+
+        table = Table(title=f"KPIs — {self.name}")
+        for column in ("kpi", "segment", "value", "target", "status", "gap"):
+            table.add_column(column, justify="right" if column in ("value", "gap") else "left")
+        colours = {"pass": "green", "fail": "red"}
+        for row in self.frame.iter_rows(named=True):
+            status = row["status"]
+            colour = colours.get(status, "yellow")
+            table.add_row(
+                row["title"], row["segment"] or "all", _fmt(row["value"], row["unit"]),
+                f"{row['comparison']} {_fmt_target(row['target'], row['unit'])}",
+                f"[{colour}]{status}[/{colour}]", _fmt(row["gap"], row["unit"], signed=True))
+        return table
+
+    def _repr_html_(self) -> str:
+        colours = {"pass": "#1a7f37", "fail": "#cf222e"}
+        body = "".join(
+            f"<tr><td>{html.escape(r['title'])}</td><td>{html.escape(r['segment'] or 'all')}"
+            f"</td><td style='text-align:right'>{_fmt(r['value'], r['unit'])}</td>"
+            f"<td>{html.escape(r['comparison'])} {_fmt_target(r['target'], r['unit'])}</td>"
+            f"<td style='color:{colours.get(r['status'], '#9a6700')}'>{r['status']}</td>"
+            f"<td style='text-align:right'>{_fmt(r['gap'], r['unit'], signed=True)}</td></tr>"
+            for r in self.frame.iter_rows(named=True))
+        return (f"<table><caption>KPIs — {html.escape(self.name)}</caption><thead><tr>"
+                "<th>kpi</th><th>segment</th><th>value</th><th>target</th><th>status</th>"
+                f"<th>gap</th></tr></thead><tbody>{body}</tbody></table>")
+
+    def __repr__(self) -> str:
+        counts = self.frame["status"].value_counts().sort("status").iter_rows()
+        return f"<KpiReport {self.name}: " + ", ".join(f"{n} {s}" for s, n in counts) + ">"
+
+
+def _fmt(value: float | None, unit: str, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    sign = "+" if signed else ""
+    if unit == "percent":
+        return f"{value * 100:{sign}.1f} %"
+    if unit == "cny":
+        return f"{value:{sign},.0f}"
+    return f"{value:{sign},.2f}".rstrip("0").rstrip(".")
+
+
+def _fmt_target(target: str | None, unit: str) -> str:
+    if target is None:
+        return "—"
+    if target.startswith("["):
+        low, high = (float(x) for x in target.strip("[]").split(","))
+        return f"[{_fmt(low, unit)}, {_fmt(high, unit)}]"
+    return _fmt(float(target), unit)
+
+
+class KpiBook:
+    """A validated KPI file."""
+
+    def __init__(self, rules: KpiFile, *, path: str | None = None,
+                 document: Document | None = None) -> None:
+        self.rules = rules
+        self.path = path
+        self.document = document
+
+    @property
+    def name(self) -> str:
+        return self.rules.name
+
+    @property
+    def version(self) -> str:
+        return self.rules.version
+
+    @property
+    def kpis(self) -> tuple[Kpi, ...]:
+        return tuple(self.rules.kpis)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Portfolio columns the KPIs read."""
+        return tuple(sorted(set().union(*(_columns(k) for k in self.rules.kpis))))
+
+    def __len__(self) -> int:
+        return len(self.rules.kpis)
+
+    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame:
+        """One result row per KPI (and group); see the module docstring for the columns."""
+        frame = _frame(portfolio)
+        wanted = set(kpis) if kpis is not None else None
+        rows: list[dict[str, Any]] = []
+        for kpi in self.rules.kpis:
+            if wanted is None or kpi.id in wanted:
+                rows += check_kpi(kpi, frame)
+        return pl.DataFrame(rows, schema=RESULT_SCHEMA)
+
+    def report(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> KpiReport:
+        """``check`` wrapped for display: ``to_rich_table()`` and HTML in notebooks."""
+        return KpiReport(self.check(portfolio, kpis=kpis), self.name)
+
+    def to_rich_table(self, results: pl.DataFrame) -> Any:
+        """A rich table of ``check`` results."""
+        return KpiReport(results, self.name).to_rich_table()
+
+    def lint(self) -> Any:
+        """Targets on the wrong scale or impossible to meet; a ``vw.LintReport``.
+
+        ``percent-scale`` (warning): a percent KPI with a target above 1 — targets are
+        fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
+        ``>``/``>=`` a target above 1.
+        """
+        from vip_workflow.rules.lint import Finding, LintReport
+
+        findings = []
+        for position, kpi in enumerate(self.rules.kpis):
+            targets = [("target", kpi.target)] if kpi.target is not None else []
+            targets += [(("targets", key), value) for key, value in (kpi.targets or {}).items()]
+            share = (kpi.measure.type == "ratio" and kpi.measure.numerator is not None
+                     and kpi.measure.numerator.agg == "count"
+                     and kpi.measure.denominator is not None
+                     and kpi.measure.denominator.agg == "count")
+            for key, target in targets:
+                high = max(target) if isinstance(target, list) else target
+                where = ("kpis", position, *(key if isinstance(key, tuple) else (key,)))
+                line = self.document.locate(where)[0] if self.document is not None else None
+                field = f"kpis[{position}] ({kpi.id}).{'.'.join(map(str, where[2:]))}"
+                if kpi.unit == "percent" and high > 1:
+                    findings.append(Finding(
+                        "warning", "percent-scale",
+                        f"a percent target of {high:g} means {high * 100:g} %; write 27 % as "
+                        "0.27", field, line))
+                if share and kpi.compare in (">", ">=") and high > 1:
+                    findings.append(Finding(
+                        "error", "never-passes",
+                        f"a share of counts is at most 1, so {kpi.compare} {high:g} never "
+                        "passes", field, line))
+        return LintReport(findings, path=self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.rules.model_dump(mode="json", exclude_none=True)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the KPI file (YAML, or JSON for a .json path)."""
+        from vip_workflow.rules.loader import write_rule_file
+
+        return write_rule_file(self.to_dict(), path)
+
+    def __repr__(self) -> str:
+        return f"<KpiBook {self.name!r} v{self.version}: {len(self)} KPIs>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(k.id)}</td><td>{html.escape(k.title or '')}</td>"
+            f"<td>{html.escape(k.compare)} "
+            f"{html.escape(_show_target(k.target) or json.dumps(k.targets))}</td></tr>"
+            for k in self.rules.kpis)
+        return (f"<div><strong>KpiBook {html.escape(self.name)}</strong><table><thead><tr>"
+                f"<th>id</th><th>title</th><th>target</th></tr></thead><tbody>{rows}</tbody>"
+                "</table></div>")
+
+
+def _frame(portfolio: Any) -> pl.DataFrame:
+    if isinstance(portfolio, pl.LazyFrame):
+        return portfolio.collect()
+    if isinstance(portfolio, pl.DataFrame):
+        return portfolio
+    if type(portfolio).__module__.startswith("pandas"):
+        return pl.from_pandas(portfolio, include_index=False)
+    return pl.DataFrame(list(portfolio))
+
+
+def from_document(document: Document) -> KpiBook:
+    """Validate a ``kind: kpis`` Document into a KpiBook (located errors)."""
+    rules = validate_document(document, KpiFile)
+    seen: dict[str, int] = {}
+    for position, kpi in enumerate(rules.kpis):
+        if kpi.id in seen:
+            raise document.error(f"the KPI id {kpi.id!r} is used twice",
+                                 ("kpis", position, "id"))
+        seen[kpi.id] = position
+    return KpiBook(rules, path=document.path, document=document)
+
+
+def kpis_schema() -> dict[str, Any]:
+    """The JSON Schema of KPI files."""
+    result = KpiFile.model_json_schema()
+    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    result["title"] = "vip_workflow KPI file"
+    return result

@@ -1,0 +1,262 @@
+"""Signals become work: tasks for account managers, retention cases, notices.
+
+A :class:`TaskBoard` takes signals (a ``TriggerBook.scan`` DataFrame, a list of ``Signal`` or
+the output of a live engine) and, for each one:
+
+1. **deduplicates** — while a task for the same customer and trigger is open, a new signal
+   only adds its period to that task (``Task.seen``); no second task is opened;
+2. **assigns** the task to the customer's ``account_manager`` (from the ``managers`` mapping or
+   a column of the history); without one — or when the manager is not in the board's pool,
+   if a pool was given — to the pool's manager with the fewest open tasks (ties by name);
+3. for a **retain**-family signal, opens a **retention case** — one open case per customer,
+   shared by its retain tasks — with ``retention``: a ``vw.ProcessEngine`` (starts the bundled
+   ``retention_case`` process as ``SYSTEM``) or any callable ``(task) -> case id``;
+4. sends a ``task_assigned`` notice through the ``notifier`` (any object with
+   ``send(notice)``, e.g. ``vw.MemoryNotifier``), addressed to the assignee.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import polars as pl
+from attrs import define, field
+
+from vip_workflow.errors import EvaluationError, NotFoundError
+from vip_workflow.processes.instance import SYSTEM, Notice
+from vip_workflow.rules.triggers.signal import Signal
+
+__all__ = ["IngestReport", "Task", "TaskBoard"]
+
+TaskStatus = Literal["open", "done", "dismissed"]
+
+
+@define
+class Task:
+    """Work for one customer and trigger, opened by a signal."""
+
+    id: str
+    customer_id: Any
+    trigger: str
+    family: str
+    severity: str
+    action: str
+    period: date
+    assignee: str | None
+    evidence: tuple[tuple[str, float | None], ...]
+    created_at: datetime
+    status: TaskStatus = "open"
+    case_id: str | None = None
+    seen: list[date] = field(factory=list)
+    closed_at: datetime | None = None
+    note: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "customer_id": self.customer_id, "trigger": self.trigger,
+                "family": self.family, "severity": self.severity, "action": self.action,
+                "period": self.period, "assignee": self.assignee, "status": self.status,
+                "case_id": self.case_id, "seen": len(self.seen), "created_at": self.created_at}
+
+
+@define
+class IngestReport:
+    """What one ``ingest`` call did."""
+
+    created: list[Task] = field(factory=list)
+    duplicates: int = 0
+    cases: list[str] = field(factory=list)
+    unassigned: int = 0
+
+    def __repr__(self) -> str:
+        return (f"<IngestReport: {len(self.created)} task(s), {self.duplicates} duplicate(s), "
+                f"{len(self.cases)} retention case(s), {self.unassigned} unassigned>")
+
+
+Retention = Callable[[Task], str | None]
+
+
+class TaskBoard:
+    """In-memory task board fed by signals.
+
+    Args:
+        managers: the pool for fallback assignment (and the only valid assignees, if given).
+        notifier: receives a ``task_assigned`` Notice per new task (optional).
+        retention: a ``ProcessEngine`` or a callable ``(task) -> case id`` for retain signals.
+        clock: returns the current aware datetime (default UTC now).
+    """
+
+    def __init__(
+        self,
+        *,
+        managers: Iterable[str] = (),
+        notifier: Any | None = None,
+        retention: Any | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.pool: list[str] = sorted(dict.fromkeys(managers))
+        self.notifier = notifier
+        self.retention = _retention(retention)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.tasks: dict[str, Task] = {}
+        self._open: dict[tuple[Any, str], str] = {}
+        self._cases: dict[Any, str] = {}
+        self._ids = itertools.count(1)
+
+    # -- reading -------------------------------------------------------------------------
+    def open_tasks(self, assignee: str | None = None) -> list[Task]:
+        return [t for t in self.tasks.values()
+                if t.is_open and (assignee is None or t.assignee == assignee)]
+
+    def load(self) -> dict[str, int]:
+        """Open tasks per manager of the pool (and any other assignee)."""
+        counts = Counter(t.assignee for t in self.tasks.values() if t.is_open and t.assignee)
+        return {m: counts.get(m, 0) for m in sorted({*self.pool, *counts})}
+
+    def frame(self) -> pl.DataFrame:
+        """Every task as a row."""
+        rows = [t.as_dict() for t in self.tasks.values()]
+        return pl.DataFrame(rows) if rows else pl.DataFrame(
+            schema={"id": pl.String, "customer_id": pl.String, "trigger": pl.String,
+                    "family": pl.String, "severity": pl.String, "action": pl.String,
+                    "period": pl.Date, "assignee": pl.String, "status": pl.String,
+                    "case_id": pl.String, "seen": pl.Int64,
+                    "created_at": pl.Datetime("us", "UTC")})
+
+    def task(self, task_id: str) -> Task:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            raise NotFoundError(f"no task {task_id!r}") from None
+
+    # -- commands ------------------------------------------------------------------------
+    def ingest(self, signals: Any, *, managers: Any = None) -> IngestReport:
+        """Turn signals into tasks (see the module docstring).
+
+        ``managers`` gives each customer's account manager: a mapping customer → manager, or
+        a DataFrame with ``customer_id`` and ``account_manager`` (e.g. the history; the last
+        row per customer counts).
+        """
+        owners = _owners(managers)
+        report = IngestReport()
+        for signal in _signals(signals):
+            key = (signal.customer_id, signal.trigger)
+            if key in self._open:
+                self.tasks[self._open[key]].seen.append(signal.period)
+                report.duplicates += 1
+                continue
+            task = self._create(signal, owners.get(signal.customer_id))
+            report.created.append(task)
+            report.unassigned += task.assignee is None
+            if signal.family == "retain" and self.retention is not None:
+                case = self._case_for(task)
+                if case is not None and case not in report.cases:
+                    report.cases.append(case)
+            self._notify(task)
+        return report
+
+    def close(self, task_id: str, *, status: TaskStatus = "done", note: str = "") -> Task:
+        """Close a task (done or dismissed); a new signal may then open a new one."""
+        if status == "open":
+            raise EvaluationError("close a task with status done or dismissed")
+        task = self.task(task_id)
+        if task.is_open:
+            task.status = status
+            task.note = note
+            task.closed_at = self.clock()
+            self._open.pop((task.customer_id, task.trigger), None)
+            if task.case_id and not any(t.case_id == task.case_id for t in self.open_tasks()):
+                self._cases.pop(task.customer_id, None)
+        return task
+
+    def reassign(self, task_id: str, manager: str) -> Task:
+        task = self.task(task_id)
+        task.assignee = manager
+        self._notify(task)
+        return task
+
+    # -- internals -----------------------------------------------------------------------
+    def _create(self, signal: Signal, owner: str | None) -> Task:
+        assignee = owner if owner and (not self.pool or owner in self.pool) else self._least()
+        task = Task(id=f"T{next(self._ids):06d}", customer_id=signal.customer_id,
+                    trigger=signal.trigger, family=signal.family, severity=signal.severity,
+                    action=signal.action, period=signal.period, assignee=assignee,
+                    evidence=signal.evidence, created_at=self.clock())
+        self.tasks[task.id] = task
+        self._open[(task.customer_id, task.trigger)] = task.id
+        return task
+
+    def _least(self) -> str | None:
+        if not self.pool:
+            return None
+        load = self.load()
+        return min(self.pool, key=lambda m: (load.get(m, 0), m))
+
+    def _case_for(self, task: Task) -> str | None:
+        case = self._cases.get(task.customer_id)
+        if case is None:
+            assert self.retention is not None
+            case = self.retention(task)
+            if case is not None:
+                self._cases[task.customer_id] = case
+        task.case_id = case
+        return case
+
+    def _notify(self, task: Task) -> None:
+        if self.notifier is None:
+            return
+        self.notifier.send(Notice(
+            "task_assigned", task.id, "trigger_task", task.status, self.clock(),
+            roles=("account_manager",), users=(task.assignee,) if task.assignee else (),
+            data={"customer_id": task.customer_id, "trigger": task.trigger,
+                  "family": task.family, "severity": task.severity, "action": task.action,
+                  "period": task.period.isoformat(), "case_id": task.case_id}))
+
+
+def _retention(retention: Any) -> Retention | None:
+    if retention is None or (callable(retention) and not hasattr(retention, "start")):
+        return retention
+    engine = retention
+
+    def start(task: Task) -> str:
+        context = {"customer_id": str(task.customer_id), "trigger": task.trigger}
+        if task.assignee:
+            context["account_manager_id"] = task.assignee
+        return engine.start("retention_case", context, actor=SYSTEM,
+                            comment=f"opened by {task.trigger}").id
+
+    return start
+
+
+def _owners(managers: Any) -> Mapping[Any, str]:
+    if managers is None:
+        return {}
+    if isinstance(managers, Mapping):
+        return managers
+    frame = managers if isinstance(managers, pl.DataFrame) else pl.from_pandas(managers)
+    if "account_manager" not in frame.columns:
+        raise EvaluationError("the managers frame needs customer_id and account_manager",
+                              field="account_manager")
+    if "period" in frame.columns:
+        frame = frame.sort("period")
+    last = frame.group_by("customer_id", maintain_order=True).agg(
+        pl.col("account_manager").drop_nulls().last())
+    return dict(zip(last["customer_id"].to_list(), last["account_manager"].to_list(),
+                    strict=True))
+
+
+def _signals(signals: Any) -> Iterable[Signal]:
+    if isinstance(signals, Signal):
+        return [signals]
+    if isinstance(signals, pl.DataFrame):
+        return (Signal.from_row(r) for r in signals.iter_rows(named=True))
+    if type(signals).__module__.startswith("pandas"):
+        return _signals(pl.from_pandas(signals))
+    return list(signals)

@@ -1,0 +1,167 @@
+"""Synthetic monthly histories (and KPI portfolios) for demos, tests and benchmarks.
+
+Everything is drawn with one seeded numpy ``Generator`` in whole arrays, so 100 000 customers ×
+24 months take about a second and the same seed gives the same frame. A share of customers is
+given a story the seed-001 triggers look for: spend declining, members churning, complaints
+rising, arrears, an agreement ending, a competitor holding a large share.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS, month_of
+
+__all__ = ["sample_history", "sample_kpi_portfolio"]
+
+
+def sample_history(
+    customers: int = 1_000,
+    months: int = 24,
+    *,
+    start: str | date = "2025-01",
+    seed: int = 1,
+    missing: float = 0.0,
+) -> pl.DataFrame:
+    """A long history: one row per customer and month with every snapshot column.
+
+    Args:
+        customers: number of customers (ids ``G0000001`` …).
+        months: number of consecutive months from ``start``.
+        start: the first month.
+        seed: the random seed.
+        missing: share of numeric cells set to null (unknown), to exercise missing data.
+    """
+    rng = np.random.default_rng(seed)
+    n, t = customers, months
+    first = month_of(start)
+    base = rng.lognormal(mean=9.0, sigma=1.1, size=n)  # monthly revenue, heavy-tailed
+    story = rng.random(n)
+    declining = story < 0.03
+    growing = (story >= 0.03) & (story < 0.07)
+    drift = np.where(declining, -0.06, np.where(growing, 0.04, 0.0))
+    trend = drift[:, None] * np.arange(t)[None, :]  # stationary noise around a trend
+    revenue = base[:, None] * np.exp(trend + rng.normal(0.0, 0.04, size=(n, t)))
+    spikes = rng.random((n, t)) < 0.004
+    revenue = np.where(spikes, revenue * rng.uniform(2.5, 5.0, size=(n, t)), revenue)
+    revenue = np.round(revenue, 2)
+
+    members0 = np.maximum(10, np.round(base / rng.uniform(60, 160, size=n))).astype(np.int64)
+    member_steps = np.where(rng.random((n, t)) < 0.01, rng.normal(0, 0.3, size=(n, t)),
+                            rng.normal(0.0, 0.01, size=(n, t)))
+    members = np.maximum(1, np.round(members0[:, None]
+                                     * np.exp(np.cumsum(member_steps, axis=1)))).astype(np.int64)
+    ramp = np.linspace(0.5, 2.0, t)[None, :]
+    churny = story > 0.96
+    churn_rate = np.where(churny[:, None], 0.02 * ramp, 0.005) * members
+    churned = rng.poisson(churn_rate)
+    returning = rng.poisson(0.002 * members)
+    complaints = rng.poisson(np.where((story > 0.93)[:, None], 0.8 * ramp, 0.1), size=(n, t))
+    cancellations = rng.poisson(np.where(churny[:, None], 1.0 * ramp, 0.1), size=(n, t))
+    competitor_calls = rng.poisson(np.where(churny[:, None], 2.0 * ramp, 0.3), size=(n, t))
+    service_changes = rng.poisson(0.3, size=(n, t))
+    data_anomalies = (rng.random((n, t)) < 0.01).astype(np.int64)
+    arrears_prone = rng.random(n) < 0.03
+    late = rng.random((n, t)) < np.where(arrears_prone, 0.5, 0.02)[:, None]
+    arrears = np.where(late, np.round(revenue * rng.uniform(0.2, 1.0, size=(n, t)), 2), 0.0)
+    key_contacts = rng.poisson(0.35, size=(n, t))
+    personalised = rng.poisson(np.where(growing[:, None], 0.6 * ramp, 0.2), size=(n, t))
+    share = np.round(rng.beta(1.2, 3.0, size=n), 3)
+    info_revenue = np.round(revenue * rng.uniform(0.0, 0.05, size=n)[:, None], 2)
+    arpu = np.round(revenue / members, 2)
+    end_offset = rng.integers(0, 36 * 31, size=n)
+    first_ordinal = first.toordinal()
+    agreement_end = np.array(first_ordinal + 120 + end_offset - 719_163, dtype="datetime64[D]")
+
+    ids = np.char.add("G", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+    managers_count = max(1, n // 50)
+    manager = np.char.add("AM", np.char.zfill(
+        (rng.integers(0, managers_count, size=n) + 1).astype(str), 4))
+    rank = np.argsort(np.argsort(-base)) / max(1, n - 1)
+    segment = np.where(rank < 0.05, "A", np.where(rank < 0.30, "B", "C"))
+
+    frame = pl.DataFrame({
+        "customer_id": np.repeat(ids, t),
+        "month": np.tile(np.arange(t), n),
+        "revenue": revenue.ravel(),
+        "members": members.ravel(),
+        "info_revenue": info_revenue.ravel(),
+        "arpu": arpu.ravel(),
+        "arrears": arrears.ravel(),
+        "complaints": complaints.ravel().astype(np.int64),
+        "service_cancellations": cancellations.ravel().astype(np.int64),
+        "churned_members": churned.ravel().astype(np.int64),
+        "returning_members": returning.ravel().astype(np.int64),
+        "competitor_calls": competitor_calls.ravel().astype(np.int64),
+        "service_changes": service_changes.ravel().astype(np.int64),
+        "data_anomalies": data_anomalies.ravel(),
+        "agreement_end": np.repeat(agreement_end, t),
+        "key_person_contacts": key_contacts.ravel().astype(np.int64),
+        "personalised_requests": personalised.ravel().astype(np.int64),
+        "competitor_share": np.repeat(share, t),
+        "account_manager": np.repeat(manager, t),
+        "segment": np.repeat(segment, t),
+    })
+    frame = frame.with_columns(
+        pl.lit(first).dt.offset_by(pl.format("{}mo", pl.col("month"))).alias("period"),
+        pl.col("agreement_end").cast(pl.Date),
+    ).drop("month")
+    if missing > 0:
+        numeric = [c for c, d in SNAPSHOT_COLUMNS.items() if d.is_numeric()]
+        masks = rng.random((len(numeric), frame.height)) < missing
+        frame = frame.with_columns(
+            pl.when(pl.Series(mask)).then(None).otherwise(pl.col(c)).alias(c)
+            for c, mask in zip(numeric, masks, strict=True))
+    return frame.select(list(SNAPSHOT_COLUMNS))
+
+
+def sample_kpi_portfolio(customers: int = 2_000, *, seed: int = 1) -> pl.DataFrame:
+    """A portfolio for KPI checks: one row per customer (group or individual VIP).
+
+    Columns: ``customer_id, kind (group|individual), segment (A/B/C for groups, VIP card tier
+    for individuals), account_manager, employees, members, verified_members, archive_complete,
+    stable, revenue, info_revenue, key_persons, key_person_services, return_cost``.
+    """
+    rng = np.random.default_rng(seed)
+    n = customers
+    is_group = rng.random(n) < 0.4
+    revenue = np.round(rng.lognormal(8.5, 1.2, size=n), 2)
+    rank = np.argsort(np.argsort(-(revenue + is_group * 1e9))) / max(1, n - 1)
+    group_share = is_group.mean() if n else 0.0
+    group_rank = rank / max(group_share, 1e-9)
+    segment = np.where(
+        is_group,
+        np.where(group_rank < 0.05, "A", np.where(group_rank < 0.30, "B", "C")),
+        rng.choice(["diamond", "gold", "silver"], size=n, p=[0.05, 0.25, 0.70]))
+    employees = np.where(is_group, rng.integers(10, 3000, size=n), 1)
+    members = np.where(is_group, np.round(employees * rng.uniform(0.1, 0.5, size=n)), 1)
+    verified = np.where(rng.random(n) < 0.9, members, np.round(members * 0.95))
+    group_managers = max(1, int(is_group.sum()) // 45)
+    vip_managers = max(1, int((~is_group).sum()) // 380)
+    manager = np.where(
+        is_group,
+        np.char.add("GM", rng.integers(1, group_managers + 1, size=n).astype(str)),
+        np.char.add("VM", rng.integers(1, vip_managers + 1, size=n).astype(str)))
+    complete_p = np.where(np.isin(segment, ["A", "B"]), 0.96, 0.82)
+    budget = np.select([segment == "A", segment == "B", segment == "C"], [15000, 8000, 2000], 0)
+    key_persons = np.where(is_group, rng.integers(1, 6, size=n), 0)
+    return pl.DataFrame({
+        "customer_id": [f"K{i:07d}" for i in range(1, n + 1)],
+        "kind": np.where(is_group, "group", "individual"),
+        "segment": segment,
+        "account_manager": manager,
+        "employees": employees.astype(np.int64),
+        "members": members.astype(np.int64),
+        "verified_members": verified.astype(np.int64),
+        "archive_complete": rng.random(n) < complete_p,
+        "stable": rng.random(n) < 0.72,
+        "revenue": revenue,
+        "info_revenue": np.round(revenue * rng.uniform(0.0, 0.03, size=n), 2),
+        "key_persons": key_persons.astype(np.int64),
+        "key_person_services": np.round(key_persons * rng.uniform(0.5, 2.2, size=n))
+        .astype(np.int64),
+        "return_cost": np.round(budget * rng.uniform(0.5, 1.1, size=n), 2),
+    })

@@ -1,0 +1,117 @@
+"""Agreement test: random engine commands on a candidate store and on the in-memory reference
+must give the same instances, ledgers, outboxes and due lists.
+
+Use it from an adapter's tests (needs hypothesis)::
+
+    TestSQLiteAgrees = store_agreement(lambda: SQLiteInstanceStore(":memory:")).TestCase
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import hypothesis.strategies as st
+from hypothesis import settings
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+
+from vip_workflow.adapters.storage.memory import MemoryInstanceStore
+from vip_workflow.errors import VipWorkflowError
+from vip_workflow.ports import InstanceStore
+from vip_workflow.processes.engine import ProcessEngine
+from vip_workflow.processes.instance import Actor
+from vip_workflow.testing import FrozenClock
+
+__all__ = ["store_agreement"]
+
+_ACTORS = [
+    Actor("am1", roles={"account_manager"}),
+    Actor("bm1", roles={"business_manager"}),
+    Actor("bm2", roles={"business_manager", "department_director"}),
+    Actor("dd1", roles={"department_director"}),
+    Actor("vp1", roles={"vp_business_development"}),
+]
+_EVENTS = ["plan_ready", "submit", "rework_plan", "sign", "enter_order", "file", "lose"]
+
+
+def store_agreement(
+    make_store: Callable[[], InstanceStore], *, max_examples: int = 30
+) -> type[RuleBasedStateMachine]:
+    """A state machine whose ``TestCase`` checks ``make_store()`` agrees with the memory store."""
+
+    class StoreAgreement(RuleBasedStateMachine):
+        instances = Bundle("instances")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.clock = FrozenClock()
+            self.engines = []
+            for store in (MemoryInstanceStore(), make_store()):
+                ids = itertools.count()
+                self.engines.append(ProcessEngine(
+                    store=store, clock=self.clock, id_factory=lambda ids=ids: f"i{next(ids)}"))
+            self.ids: list[str] = []
+
+        def _both(self, command: Callable[[ProcessEngine], Any]) -> Any:
+            outcomes = []
+            for engine in self.engines:
+                try:
+                    outcomes.append(("ok", command(engine)))
+                except VipWorkflowError as exc:
+                    outcomes.append(("error", type(exc).__name__))
+            assert outcomes[0] == outcomes[1], outcomes
+            return outcomes[0]
+
+        @rule(target=instances, value=st.sampled_from([0, 200_000, 900_000]))
+        def start(self, value: int) -> str:
+            _, inst = self._both(lambda e: e.start(
+                "sales", {"customer_id": "c", "contract_value": value}, actor=_ACTORS[0]))
+            self.ids.append(inst.id)
+            return inst.id
+
+        @rule(target=instances, value=st.sampled_from([0, 200_000, 900_000]))
+        def submitted(self, value: int) -> str:
+            instance_id = self.start(value)
+            for event in ("plan_ready", "submit"):
+                self._both(lambda e, event=event: e.fire(instance_id, event, actor=_ACTORS[0]))
+            return instance_id
+
+        @rule(instance=instances, event=st.sampled_from(_EVENTS),
+              actor=st.sampled_from(_ACTORS))
+        def fire(self, instance: str, event: str, actor: Actor) -> None:
+            self._both(lambda e: e.fire(instance, event, actor=actor))
+
+        @rule(instance=instances, actor=st.sampled_from(_ACTORS), approve=st.booleans())
+        def decide(self, instance: str, actor: Actor, approve: bool) -> None:
+            if approve:
+                self._both(lambda e: e.approve(instance, actor=actor))
+            else:
+                self._both(lambda e: e.reject(instance, actor=actor, comment="no"))
+
+        @rule(instance=instances, actor=st.sampled_from(_ACTORS), hours=st.integers(1, 30))
+        def delegate(self, instance: str, actor: Actor, hours: int) -> None:
+            until = self.clock() + timedelta(hours=hours)
+            self._both(lambda e: e.delegate(instance, actor=actor, to="deputy", until=until))
+
+        @rule(hours=st.integers(1, 60))
+        def tick(self, hours: int) -> None:
+            now = self.clock.advance(hours=hours)
+            self._both(lambda e: e.tick(now))
+
+        @invariant()
+        def stores_agree(self) -> None:
+            reference, candidate = (e.store for e in self.engines)
+            for instance_id in self.ids:
+                assert reference.get(instance_id) == candidate.get(instance_id)
+                assert reference.ledger(instance_id) == candidate.ledger(instance_id)
+            assert [n for _, n in reference.pending_notices()] == [
+                n for _, n in candidate.pending_notices()]
+            later = self.clock() + timedelta(days=400)
+            assert sorted(reference.due(later)) == sorted(candidate.due(later))
+            assert reference.find(include_final=False) == candidate.find(include_final=False)
+
+    StoreAgreement.TestCase.settings = settings(max_examples=max_examples,
+                                                stateful_step_count=30, deadline=None)
+    return StoreAgreement

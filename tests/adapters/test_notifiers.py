@@ -3,6 +3,7 @@ RabbitMQ and NATS JetStream on localhost, and apprise's generic JSON webhook for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -64,8 +65,10 @@ class TestWebhookNotifier(KeyedNotifierContract):
         notifier.close()
 
     @pytest.fixture
-    def broken(self) -> WebhookNotifier:
-        return WebhookNotifier(f"http://127.0.0.1:{free_port()}/hook", timeout=1)
+    def broken(self) -> Iterator[WebhookNotifier]:
+        notifier = WebhookNotifier(f"http://127.0.0.1:{free_port()}/hook", timeout=1)
+        yield notifier
+        notifier.close()
 
     def received(self, notifier: Any) -> list[Any]:
         return notifier.receiver.payloads()
@@ -205,8 +208,10 @@ class TestAMQPNotifier(KeyedNotifierContract):
         connection.close()
 
     @pytest.fixture
-    def broken(self) -> AMQPNotifier:
-        return AMQPNotifier(f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", timeout=1)
+    def broken(self) -> Iterator[AMQPNotifier]:
+        notifier = AMQPNotifier(f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", timeout=1)
+        yield notifier
+        notifier.close()
 
     def received(self, notifier: Any) -> list[Any]:
         import pika
@@ -255,8 +260,20 @@ class TestNATSNotifier(KeyedNotifierContract):
         notifier.close()
 
     @pytest.fixture
-    def broken(self) -> NATSNotifier:
-        return NATSNotifier(f"nats://127.0.0.1:{free_port()}", timeout=1)
+    def broken(self) -> Iterator[NATSNotifier]:
+        notifier = NATSNotifier(f"nats://127.0.0.1:{free_port()}", timeout=1)
+        yield notifier
+        notifier.close()
+
+    def test_an_unreachable_server_leaves_no_retry_loop_behind(self, broken) -> None:
+        """After a failed send, the background loop runs no task that keeps reconnecting."""
+        with pytest.raises(DeliveryError):
+            broken.send(NOTICE, key="k")
+
+        async def pending() -> int:
+            return len(asyncio.all_tasks()) - 1  # this coroutine's own task
+
+        assert broken._run(pending()) == 0
 
     def received(self, notifier: Any) -> list[Any]:
         async def fetch() -> list[Any]:

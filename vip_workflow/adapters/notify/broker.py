@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any
@@ -21,6 +22,13 @@ from vip_workflow.outbox import notice_payload
 from vip_workflow.processes.instance import Notice
 
 __all__ = ["AMQPNotifier", "NATSNotifier"]
+
+_log = logging.getLogger(__name__)
+
+
+async def _quiet_nats_error(exc: Exception) -> None:
+    # nats-py logs every failed attempt with a traceback; send() raises DeliveryError instead.
+    _log.debug("NATS connection error: %s: %s", type(exc).__name__, exc)
 
 
 def _body(notice: Notice, key: str | None) -> bytes:
@@ -153,7 +161,11 @@ class NATSNotifier:
                                             name="vw-nats")
             self._thread.start()
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(self.timeout * 3)
+        try:
+            return future.result(self.timeout * 3)
+        except BaseException:
+            future.cancel()  # never leave a coroutine retrying on the background loop
+            raise
 
     async def _connect(self) -> Any:
         import nats
@@ -161,7 +173,8 @@ class NATSNotifier:
         if self._nc is not None and self._nc.is_connected:
             return self._js
         self._nc = await nats.connect(servers=self.servers, connect_timeout=self.timeout,
-                                      max_reconnect_attempts=0, allow_reconnect=False)
+                                      allow_reconnect=False, max_reconnect_attempts=1,
+                                      reconnect_time_wait=0, error_cb=_quiet_nats_error)
         self._js = self._nc.jetstream(timeout=self.timeout)
         if self.create_stream:
             from nats.js.errors import NotFoundError

@@ -91,3 +91,28 @@ def _drop_agreement_schemas() -> Iterator[None]:
 
 
 TestPostgresAgreesWithMemory = store_agreement(_postgres_store, max_examples=10).TestCase
+
+
+class TestPostgresConnections:
+    """PostgreSQL commits survive the server dropping a pooled connection."""
+
+    def test_a_commit_after_the_server_dropped_the_connection_goes_through(
+            self, pg_schema) -> None:
+        """The first commit on a connection the server closed retries once on a new one."""
+        import sqlalchemy as sa
+
+        from tests.adapters.conftest import PG_BASE
+        from vip_workflow.testing.contract import advance, new_instance
+
+        with SQLInstanceStore(pg_schema) as store:
+            inst, entries = new_instance()
+            store.commit(inst, None, entries, [])
+            with store._pg_writer.connect() as c:  # the pooled connection the next commit gets
+                pid = c.exec_driver_sql("select pg_backend_pid()").scalar()
+            admin = sa.create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                assert c.exec_driver_sql(f"select pg_terminate_backend({pid})").scalar()
+            admin.dispose()
+            moved, new_entries = advance(inst, "signed", action="sign")
+            store.commit(moved, inst.version, new_entries, [])
+            assert store.get(inst.id) == moved

@@ -5,7 +5,8 @@ on SQLAlchemy 2 Core.
 the one the caller read (a stale write raises ``ConcurrentUpdateError`` and changes nothing),
 the new ledger entries are appended and the notices are enqueued in the outbox with their
 idempotency keys. The outbox also keeps each notice's delivery state (attempts, next attempt,
-dead letters) for ``vip_workflow.outbox.Dispatcher``.
+dead letters) for ``vip_workflow.outbox.Dispatcher``. On PostgreSQL the whole commit is a
+single statement (writable CTEs) sent on an autocommit connection: one round trip a commit.
 
 The schema is made by the Alembic migrations shipped in ``migrations/`` (``upgrade(url)``, or
 ``vip-workflow db upgrade URL``). On first use a store checks the database's revision; an empty
@@ -17,6 +18,7 @@ before anything is written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -256,6 +258,55 @@ _INSERT_LEDGER = s.ledger.insert()
 _INSERT_OUTBOX = s.outbox.insert()
 
 
+def _pg_param(name: str, column: sa.Column[Any]) -> str:
+    """A typed psycopg placeholder for a value of ``column``."""
+    if isinstance(column.type, sa.Boolean):
+        kind = "boolean"
+    else:
+        kind = "integer" if isinstance(column.type, sa.Integer) else "text"
+    return f"%({name})s::{kind}"
+
+
+@functools.lru_cache(maxsize=64)
+def _pg_commit(kind: str, entries: int, notices: int) -> str:
+    """One PostgreSQL statement that saves the instance, appends the ledger and enqueues the
+    notices: writable CTEs, so the whole commit is one round trip and one transaction.
+
+    ``kind`` is ``insert``, ``update`` or ``chained`` (an update whose new entries must follow
+    the stored ledger). The ledger and outbox rows are inserted only if the instance row was
+    written, so a stale version writes nothing; the statement returns the rows written.
+    """
+    table, c = s.instance.name, s.instance.c
+    if kind == "insert":
+        names = [col.name for col in s.instance.columns if col.name != "pk"]
+        head = (f"INSERT INTO {table} ({', '.join(names)}) VALUES ("
+                + ", ".join(_pg_param(n, c[n]) for n in names) + ") RETURNING 1")
+    else:
+        assignments = ", ".join(f"{n} = {_pg_param(n, c[n])}" for n in _COLUMNS)
+        where = f"id = {_pg_param('b_id', c.id)} AND version = {_pg_param('b_expected', c.version)}"
+        if kind == "chained":
+            where += (f" AND ledger_seq = {_pg_param('b_seq', c.ledger_seq)}"
+                      f" AND ledger_hash = {_pg_param('b_hash', c.ledger_hash)}")
+        head = f"UPDATE {table} SET {assignments} WHERE {where} RETURNING 1"
+    parts = [f"written AS ({head})"]
+    for prefix, rows_table, count in (("e", s.ledger, entries), ("n", s.outbox, notices)):
+        if not count:
+            continue
+        columns = _pg_columns(rows_table)
+        listed = ", ".join(col.name for col in columns)
+        rows = ", ".join("(" + ", ".join(_pg_param(f"{prefix}{i}_{col.name}", col)
+                                         for col in columns) + ")" for i in range(count))
+        parts.append(f"{rows_table.name} AS (INSERT INTO {rows_table.name} ({listed}) "
+                     f"SELECT {listed} FROM (VALUES {rows}) AS v ({listed}) "
+                     "WHERE EXISTS (SELECT FROM written))")
+    return f"WITH {', '.join(parts)} SELECT count(*) FROM written"
+
+
+def _pg_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns a commit writes (all but an autoincremented key)."""
+    return [col for col in table.columns if not (col.primary_key and col.autoincrement is True)]
+
+
 class SQLInstanceStore:
     """An ``InstanceStore`` (and ``OutboxStore``) in SQLite or PostgreSQL.
 
@@ -289,6 +340,11 @@ class SQLInstanceStore:
                                   **engine_kwargs)
         self._write = self.engine.execution_options(vw_write=True)
         self._postgres = self.engine.dialect.name == "postgresql"
+        # PostgreSQL commits go through their own pool of autocommit connections, unpinged:
+        # each commit is one statement, so it costs one round trip (see _commit_postgres).
+        self._pg_writer = make_engine(self.url, schema=schema, **{
+            **engine_kwargs, "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT",
+        }) if self._postgres else None
         try:
             self._check_schema(create)
         except BaseException:
@@ -301,6 +357,8 @@ class SQLInstanceStore:
     def close(self) -> None:
         """Release the connections."""
         self.engine.dispose()
+        if self._pg_writer is not None:
+            self._pg_writer.dispose()
 
     def __enter__(self) -> SQLInstanceStore:
         return self
@@ -372,6 +430,9 @@ class SQLInstanceStore:
              "status": "pending", "attempts": 0, "next_attempt_at": utc_text(n.at)}
             for i, n in enumerate(notices)
         ]
+        if self._postgres:
+            self._commit_postgres(instance, expected_version, row, entries, outbox_rows)
+            return
         with _translated(f"committing instance {instance.id}"), self._write.begin() as c:
             if expected_version is None:
                 try:
@@ -392,6 +453,50 @@ class SQLInstanceStore:
                 c.execute(_INSERT_LEDGER, [serial.entry_to_row(instance.id, e) for e in entries])
             if outbox_rows:
                 c.execute(_INSERT_OUTBOX, outbox_rows)
+
+    def _commit_postgres(self, instance: ProcessInstance, expected_version: int | None,
+                         row: dict[str, Any], entries: tuple[LedgerEntry, ...],
+                         outbox_rows: list[dict[str, Any]]) -> None:
+        """``commit`` as one statement in autocommit mode: one round trip to the server
+        instead of BEGIN, three statements and COMMIT."""
+        params = dict(row)
+        if expected_version is None:
+            kind = "insert"
+        else:
+            params["b_id"], params["b_expected"] = instance.id, expected_version
+            kind = "chained" if entries else "update"
+            if entries:
+                params["b_seq"], params["b_hash"] = entries[0].seq - 1, entries[0].prev_hash
+        for prefix, table, rows in (
+                ("e", s.ledger, [serial.entry_to_row(instance.id, e) for e in entries]),
+                ("n", s.outbox, outbox_rows)):
+            for i, values in enumerate(rows):
+                params.update({f"{prefix}{i}_{c.name}": values.get(c.name)
+                               for c in _pg_columns(table)})
+        statement = _pg_commit(kind, len(entries), len(outbox_rows))
+        assert self._pg_writer is not None
+        with _translated(f"committing instance {instance.id}"):
+            for attempt in (1, 2):
+                with self._pg_writer.connect() as c:
+                    try:
+                        written = c.exec_driver_sql(statement, params).scalar_one()
+                    except sa.exc.IntegrityError as exc:
+                        diag = getattr(exc.orig, "diag", None)
+                        if kind == "insert" and getattr(diag, "table_name", None) == \
+                                s.instance.name:
+                            raise ConflictError(
+                                f"instance {instance.id} already exists") from exc
+                        raise
+                    except sa.exc.DBAPIError as exc:
+                        # A pooled connection the server dropped (a restart): one more try
+                        # on a new one. Safe even if the first try committed unseen: the
+                        # version check then refuses the second.
+                        if attempt == 1 and exc.connection_invalidated:
+                            continue
+                        raise
+                    if written != 1:
+                        self._explain_stale(c, instance.id, expected_version or 0)
+                    return
 
     def _explain_stale(self, c: sa.Connection, instance_id: str, expected: int) -> None:
         version = c.execute(sa.select(s.instance.c.version).where(

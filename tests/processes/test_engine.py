@@ -117,6 +117,21 @@ class TestStartAndFire:
         assert started[0].history[0].actor == "system"
         assert notifier.of_kind("task_assigned")[-1].roles == ("account_manager",)
 
+    def test_deferred_dispatch_keeps_notices_in_the_outbox_until_dispatch(
+            self, engine, store, notifier):
+        """Inside deferred_dispatch() nothing is sent; the next dispatch() sends it all."""
+        with engine.deferred_dispatch():
+            for customer in ("c1", "c2"):
+                engine.open_for_trigger("retain", {"customer_id": customer, "trigger": "t"})
+            assert notifier.notices == []
+            assert len(store.pending_notices()) >= 2
+        assert notifier.notices == []
+        sent = engine.dispatch()
+        assert sent >= 2 and len(notifier.of_kind("task_assigned")) == 2
+        assert store.pending_notices() == []
+        engine.open_for_trigger("retain", {"customer_id": "c3", "trigger": "t"})
+        assert len(notifier.of_kind("task_assigned")) == 3  # outside the block: at once
+
 
 class TestLedger:
     """Every change is appended to a hash-chained ledger."""

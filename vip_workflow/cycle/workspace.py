@@ -235,9 +235,12 @@ class Workspace:
             judged if kpi_data is None else kpi_data))
         # -- commit phase: each step atomic and idempotent ---------------------------------
         timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
-        reviews = timed("open reviews", lambda: self._open_reviews(period, judged, changes)
-                        if self.config.reviews else ())
-        tasks = timed("open tasks and cases", lambda: self._work(period, signals, frame))
+        holding = (self.engine.deferred_dispatch()  # all sent in "dispatch notices"
+                   if self.config.reviews or signals is not None else contextlib.nullcontext())
+        with holding:
+            reviews = timed("open reviews", lambda: self._open_reviews(period, judged, changes)
+                            if self.config.reviews else ())
+            tasks = timed("open tasks and cases", lambda: self._work(period, signals, frame))
         sent = timed("dispatch notices", lambda: self.engine.dispatch()
                      if self._engine is not None else 0)
         outputs = timed("write outputs and report", lambda: self._write_outputs(

@@ -9,8 +9,9 @@ command that raises has changed nothing. Time comes only from the injected clock
 from __future__ import annotations
 
 import calendar
+import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,7 @@ class ProcessEngine:
         self._compiled: dict[str, dict[int, CompiledProcess]] = {}
         for definition in bundled_definitions() if bundled else ():
             self.deploy(definition)
+        self._deferred = 0
         for definition in definitions:
             self.deploy(definition)
 
@@ -600,6 +602,21 @@ class ProcessEngine:
             counts["event"],
         )
 
+    @contextlib.contextmanager
+    def deferred_dispatch(self) -> Iterator[ProcessEngine]:
+        """Within the block, commands leave their notices in the outbox instead of sending
+        them at once; they go out with the next ``dispatch()`` (or ``tick()``).
+
+        For bulk work: a command is then one store transaction, not three (commit, read the
+        outbox, acknowledge). Nothing is lost if the block fails: the notices of committed
+        changes are in the outbox. Blocks may nest.
+        """
+        self._deferred += 1
+        try:
+            yield self
+        finally:
+            self._deferred -= 1
+
     def dispatch(self, limit: int = 1000) -> int:
         """Deliver pending notices from the store's outbox; returns how many were sent.
 
@@ -635,7 +652,7 @@ class ProcessEngine:
         result = change.result()
         version = change.inst.version if expected is True else expected
         self.store.commit(result, version, change.entries, change.notices)  # type: ignore[arg-type]
-        if change.notices:
+        if change.notices and not self._deferred:
             self.dispatch()
         for action in change.after:
             action()

@@ -262,6 +262,7 @@ class TestEngineEndToEnd:
         assert {n.kind for _, n in pending} >= {"task_assigned", "approval_requested",
                                                  "approval_granted", "reminder"}
         notifier = vw.MemoryNotifier()
+        clock.advance(hours=2)  # past the backoff of the engine's failed attempts
         assert Dispatcher(again.store, notifier, clock=clock).dispatch().delivered == len(
             pending)
         assert [n.kind for n in notifier.notices] == [n.kind for _, n in pending]

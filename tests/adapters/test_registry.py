@@ -3,6 +3,8 @@ command functions and the composition root."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -144,6 +146,7 @@ class TestCommands:
                                           "timeout": 0.2})
         engine.start("sales", {"customer_id": "c1"}, actor=Actor("am1", {"account_manager"}))
         assert engine.store.pending_notices()
+        time.sleep(1.2)  # the engine's failed attempt backs off for about a second
         receiver = HTTPReceiver().start()
         try:
             result = CliRunner().invoke(app, ["dispatch", url, "-n", receiver.url])

@@ -226,6 +226,10 @@ class TestTimers:
         inst = engine.start("retention_case", {"customer_id": "c1"}, actor=AM)
         engine.tick(clock.advance(days=3))
         assert engine.get(inst.id).assignee == "industry_manager"
+        with pytest.raises(vw.PermissionDenied):  # the old owner can no longer act
+            engine.fire(inst.id, "dismiss", actor=AM)
+        with pytest.raises(vw.PermissionDenied):
+            engine.update_context(inst.id, {"note": "x"}, actor=AM)
         assert engine.fire(inst.id, "dismiss", actor=INDUSTRY).state == "no_action"
 
     def test_a_resolver_seat_is_reassigned_to_the_escalation_role(self, engine, clock):
@@ -302,6 +306,7 @@ class TestHandoffs:
         engine.fire(child.id, "submit", actor=PRODUCT_MANAGER)
         engine.approve(child.id, actor=NETWORK_PLANNER)
         engine.approve(child.id, actor=SUPPORT)
+        engine.approve(child.id, actor=BM)  # the business seat holds a veto: it must approve
         engine.fire(child.id, "launch", actor=PRODUCT_MANAGER)
         parent = engine.get(inst.id)
         assert parent.state == "evaluate"
@@ -460,9 +465,47 @@ class TestConcurrencyAndNotices:
         engine.start("sales", {"customer_id": "c1"}, actor=AM2)
         assert len(store.pending_notices()) == 1
         flaky.up = True
+        assert engine.dispatch() == 0  # backing off after the failed attempt
+        clock.advance(seconds=2)
         assert engine.dispatch() == 1
         assert store.pending_notices() == []
         assert flaky.got[0].kind == "task_assigned"
+
+    def test_a_notice_that_keeps_failing_is_dead_lettered(self, store, clock):
+        """After dispatcher.max_attempts failures the notice is kept but not sent again."""
+
+        class Down:
+            def send(self, notice, *, key=None):
+                raise vw.DeliveryError("down")
+
+        engine = vw.ProcessEngine(store=store, notifier=Down(), clock=clock)
+        engine.start("sales", {"customer_id": "c1"}, actor=AM2)
+        for _ in range(engine.dispatcher.max_attempts):
+            clock.advance(hours=2)
+            engine.dispatch()
+        (dead,) = engine.dispatcher.dead_letters()
+        assert dead.notice.kind == "task_assigned" and dead.attempts == 8
+
+    def test_notices_carry_an_idempotency_key_and_a_notifier_bug_does_not_undo_a_command(
+            self, store, clock):
+        """Each notice gets a key; a notifier raising after the commit leaves the change."""
+        keys = []
+
+        class Recording:
+            def send(self, notice, *, key=None):
+                keys.append(key)
+
+        engine = vw.ProcessEngine(store=store, notifier=Recording(), clock=clock)
+        engine.start("sales", {"customer_id": "c1"}, actor=AM2)
+        assert keys and all(keys)
+
+        class Broken:
+            def send(self, notice):
+                raise RuntimeError("a bug in the notifier")
+
+        engine = vw.ProcessEngine(store=store, notifier=Broken(), clock=clock)
+        inst = engine.start("sales", {"customer_id": "c2"}, actor=AM2)
+        assert engine.get(inst.id).state == inst.state
 
     def test_the_log_notifier_logs_each_notice(self, store, clock, caplog):
         """LogNotifier writes one line per notice."""

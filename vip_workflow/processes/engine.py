@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve, frozen
 
 from vip_workflow.errors import (
     ApprovalError,
     ConcurrentUpdateError,
-    DeliveryError,
     NotFoundError,
     PermissionDenied,
     ProcessDefinitionError,
@@ -52,7 +52,12 @@ from vip_workflow.processes.loader import (
 )
 from vip_workflow.processes.machine import CompiledProcess
 
+if TYPE_CHECKING:
+    from vip_workflow.outbox import Dispatcher
+
 __all__ = ["ADMIN_ROLE", "ProcessEngine", "TickReport", "add_duration", "utc_now"]
+
+_log = logging.getLogger(__name__)
 
 #: The role allowed to migrate instances between definition versions.
 ADMIN_ROLE = "process_admin"
@@ -201,6 +206,7 @@ class ProcessEngine:
         for definition in bundled_definitions() if bundled else ():
             self.deploy(definition)
         self._deferred = 0
+        self._dispatcher: Dispatcher | None = None
         for definition in definitions:
             self.deploy(definition)
 
@@ -397,8 +403,8 @@ class ProcessEngine:
         inst = self.store.get(instance_id)
         compiled = self.compiled(inst.definition, inst.definition_version)
         spec = compiled.states[inst.state]
-        allowed = {ADMIN_ROLE} | ({spec.owner} if spec.owner else set())
-        allowed |= {inst.assignee} if inst.assignee else set()
+        owner = inst.assignee or spec.owner  # an escalated step belongs to its new role
+        allowed = {ADMIN_ROLE} | ({owner} if owner else set())
         if inst.final or not actor.has_any(allowed):
             raise PermissionDenied(actor.id, f"update the context of {instance_id}")
         change = _Change(inst, compiled, self.clock())
@@ -617,21 +623,35 @@ class ProcessEngine:
         finally:
             self._deferred -= 1
 
-    def dispatch(self, limit: int = 1000) -> int:
-        """Deliver pending notices from the store's outbox; returns how many were sent.
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The engine's ``vip_workflow.outbox.Dispatcher`` over its store and notifier: keys,
+        retries with backoff on the engine's clock, dead letters. Replace it to tune those."""
+        if self._dispatcher is None:
+            from vip_workflow.outbox import Dispatcher
 
-        A notice whose delivery fails stays in the outbox for the next call.
+            self._dispatcher = Dispatcher(self.store, self.notifier, clock=self.clock)
+        return self._dispatcher
+
+    @dispatcher.setter
+    def dispatcher(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    def dispatch(self, limit: int = 1000) -> int:
+        """Deliver the due notices of the store's outbox; returns how many were delivered.
+
+        Each goes to the notifier with its idempotency key; a failed one is tried again after
+        a backoff and dead-lettered after ``dispatcher.max_attempts`` (see ``dispatcher``).
         """
-        sent = []
-        for outbox_id, notice in self.store.pending_notices(limit):
-            try:
-                self.notifier.send(notice)
-            except DeliveryError:
-                continue
-            sent.append(outbox_id)
-        if sent:
-            self.store.ack_notices(sent)
-        return len(sent)
+        return self.dispatcher.dispatch(limit).delivered
+
+    def _dispatch_after_commit(self) -> None:
+        # The command has committed: a notifier's failure must not look like the command's.
+        try:
+            self.dispatch()
+        except Exception:
+            _log.exception("dispatching the outbox after a commit failed; the notices wait "
+                           "for the next dispatch()")
 
     # ----------------------------------------------------------------- internals
 
@@ -653,17 +673,17 @@ class ProcessEngine:
         version = change.inst.version if expected is True else expected
         self.store.commit(result, version, change.entries, change.notices)  # type: ignore[arg-type]
         if change.notices and not self._deferred:
-            self.dispatch()
+            self._dispatch_after_commit()
         for action in change.after:
             action()
         return self.store.get(result.id) if change.after else result
 
     def _fire_roles(self, inst: ProcessInstance, ways: Iterable[Any]) -> set[str]:
+        if inst.assignee:  # escalated: the step now belongs to the role it was reassigned to
+            return {inst.assignee}
         roles: set[str] = set()
         for way in ways:
             roles |= way.roles
-        if inst.assignee:
-            roles.add(inst.assignee)
         return roles
 
     def _fire(

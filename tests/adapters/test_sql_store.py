@@ -116,3 +116,43 @@ class TestPostgresConnections:
             moved, new_entries = advance(inst, "signed", action="sign")
             store.commit(moved, inst.version, new_entries, [])
             assert store.get(inst.id) == moved
+
+
+class TestTrailingLedgerDeletion:
+    """Deleting the newest ledger rows behind the store's back fails verify_ledger()."""
+
+    @pytest.fixture(params=["sqlite-file", "postgresql"])
+    def url(self, request, tmp_path) -> str:
+        if request.param == "sqlite-file":
+            return f"sqlite:///{tmp_path / 'vip.db'}"
+        return request.getfixturevalue("pg_schema")
+
+    def test_a_deleted_last_entry_is_detected(self, url) -> None:
+        """The row's recorded head no longer matches the shortened (still chaining) ledger."""
+        import sqlalchemy as sa
+
+        from vip_workflow.testing.contract import advance, new_instance
+
+        inst, entries = new_instance()
+        with SQLInstanceStore(url) as store:
+            store.commit(inst, None, entries, [])
+            # a same-state entry last: without it the shorter chain still ends in the state
+            for state, action in [("review", "submit"), ("review", "approve")]:
+                nxt, new_entries = advance(inst, state, action=action)
+                store.commit(nxt, inst.version, new_entries, [])
+                inst = nxt
+            before = store.get(inst.id)
+            assert len(before.history) == 3 and before.verify_ledger()
+            raw = sa.create_engine(url)
+            try:
+                with raw.begin() as c:
+                    deleted = c.execute(
+                        sa.text("delete from vw_ledger where instance_id = :i and seq = :s"),
+                        {"i": inst.id, "s": 2})
+                    assert deleted.rowcount == 1
+            finally:
+                raw.dispose()
+            after = store.get(inst.id)
+        assert len(after.history) == 2
+        assert after.history[-1].dest == after.state  # the shorter chain alone looks intact
+        assert not after.verify_ledger()

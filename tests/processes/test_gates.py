@@ -3,12 +3,15 @@ delegation, recall and reject-to-step."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import vip_workflow as vw
 from tests.processes.conftest import AM, BM, BM2, DD, DD2, NOBODY, VP, to_gate
+from vip_workflow.processes.definitions import LevelSpec
+from vip_workflow.processes.gates import level_outcome
+from vip_workflow.processes.instance import Vote
 from vip_workflow.testing import FrozenClock
 
 PANEL = """
@@ -139,6 +142,50 @@ class TestQuorum:
         engine, iid = panel_engine("any", "[finance]")
         assert engine.reject(iid, actor=FIN, comment="over budget").state == "draft"
 
+    def test_a_quorum_without_the_veto_seat_does_not_pass(self):
+        """Two of three: two non-veto approvals wait for the veto seat; its approval passes."""
+        engine, iid = panel_engine("2", "[finance]")
+        assert engine.approve(iid, actor=NET).state == "review"
+        waiting = engine.approve(iid, actor=SUP)
+        assert (waiting.state, waiting.gate.level) == ("review", "panel")
+        assert engine.approve(iid, actor=FIN).state == "done"
+
+    def test_a_veto_seat_still_rejects_after_the_quorum_is_met(self):
+        """The veto holder can reject after the other seats have all approved."""
+        engine, iid = panel_engine("2", "[finance]")
+        engine.approve(iid, actor=NET)
+        engine.approve(iid, actor=SUP)
+        assert engine.reject(iid, actor=FIN, comment="over budget").state == "draft"
+
+    def test_the_veto_seat_counts_towards_the_quorum(self):
+        """The veto holder's approval is one of the N: it and one other seat pass."""
+        engine, iid = panel_engine("2", "[finance]")
+        assert engine.approve(iid, actor=FIN).state == "review"
+        assert engine.approve(iid, actor=NET).state == "done"
+
+    def test_any_with_a_veto_needs_the_veto_seat(self):
+        """Quorum any plus a veto: another seat's approval is not enough on its own."""
+        engine, iid = panel_engine("any", "[finance]")
+        assert engine.approve(iid, actor=NET).state == "review"
+        assert engine.approve(iid, actor=FIN).state == "done"
+
+    def test_level_outcome_waits_for_every_veto_seat(self):
+        """level_outcome itself: approved only with the quorum and every veto seat."""
+        level = LevelSpec.model_validate({
+            "name": "l", "quorum": 2, "veto": ["a", "b"],
+            "approvers": [{"name": k, "role": k} for k in "abcd"],
+        })
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+
+        def outcome(*decided: tuple[str, str]) -> str:
+            return level_outcome(level, [Vote("l", s, s, None, d, at) for s, d in decided])
+
+        assert outcome(("c", "approve"), ("d", "approve")) == "pending"
+        assert outcome(("a", "approve"), ("c", "approve")) == "pending"
+        assert outcome(("a", "approve"), ("c", "approve"), ("b", "approve")) == "approved"
+        assert outcome(("c", "approve"), ("d", "approve"), ("b", "reject")) == "rejected"
+        assert outcome(("a", "approve"), ("b", "approve")) == "approved"
+
     def test_one_person_fills_one_seat(self):
         """A person holding two seat roles still decides once per level."""
         engine, iid = panel_engine("all")
@@ -152,6 +199,16 @@ class TestQuorum:
         level = vw.ProcessEngine().definition("new_product_development").state(
             "product_review").gate.levels[0]
         assert (level.quorum, level.veto, len(level.approvers)) == (2, ("business",), 3)
+
+    def test_bundled_product_review_waits_for_business(self):
+        """Network and support agreeing is not enough: business, holding the veto, decides."""
+        engine = vw.ProcessEngine()
+        pm = vw.Actor("pm1", roles={"product_manager"})
+        inst = engine.start("new_product_development", {"customer_id": "c1"}, actor=pm)
+        engine.fire(inst.id, "submit", actor=pm)
+        engine.approve(inst.id, actor=NET)
+        assert engine.approve(inst.id, actor=SUP).state == "product_review"
+        assert engine.approve(inst.id, actor=BM).state == "development"
 
 
 class TestAuthority:

@@ -2,7 +2,8 @@
 
 Invariants: the state is always a state of the definition; no approval by an actor without
 authority or by the requester; one person per level and per gate; quorum counted right (a
-level decides exactly when its quorum is reached or can no longer be reached); a refused
+level decides exactly when its quorum is reached with every veto seat approving, or can no
+longer be reached, or a veto seat rejects); a refused
 command changes nothing; the ledger is complete and verifiable.
 """
 
@@ -237,6 +238,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert len(set(seats)) == len(seats), "one seat decided twice"
         decisions = [v.decision for v in votes] + [decision]
         approvals = decisions.count("approve")
+        approved_seats = {s for s, d in zip(seats, decisions, strict=True) if d == "approve"}
         rejections = decisions.count("reject")
         vetoed = decision == "reject" and (
             level.quorum == "all" or entry.data["seat"] in level.veto)
@@ -245,8 +247,8 @@ class EngineMachine(RuleBasedStateMachine):
             after.gate.level == level.name)
         if before.assignee:  # escalated: the new role's one decision settles the level
             assert not still_here
-        elif approvals >= level.needed:
-            assert not still_here and decision == "approve"
+        elif approvals >= level.needed and approved_seats.issuperset(level.veto):
+            assert not still_here and decision == "approve"  # quorum met, every veto approved
         elif vetoed or impossible:
             assert not still_here and after.state in gate.reject_targets
         else:

@@ -145,20 +145,24 @@ def level_outcome(level: LevelSpec, votes: Iterable[Vote]) -> str:
     """``approved``, ``rejected`` or ``pending`` for the votes cast on ``level``.
 
     ``all`` needs every seat and any rejection rejects; ``any`` needs one approval; an integer
-    N needs N approvals. A rejection on a veto seat rejects at once; otherwise the level is
-    rejected when too few seats are left to reach the quorum.
+    N needs N approvals. A level with veto seats is approved only once its quorum is met *and*
+    every veto seat has approved, so the quorum cannot be reached around a veto; a rejection on
+    a veto seat rejects at once. Otherwise the level is rejected when too few seats are left to
+    reach the quorum.
     """
     approvals = rejections = 0
+    approved_seats: set[str] = set()
     for vote in votes:
         if vote.level != level.name:
             continue
         if vote.decision == "approve":
             approvals += 1
+            approved_seats.add(vote.seat)
         else:
             if level.quorum == "all" or vote.seat in level.veto:
                 return "rejected"
             rejections += 1
-    if approvals >= level.needed:
+    if approvals >= level.needed and approved_seats.issuperset(level.veto):
         return "approved"
     if len(level.approvers) - rejections < level.needed:
         return "rejected"

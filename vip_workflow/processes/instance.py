@@ -176,7 +176,9 @@ class ProcessInstance:
     """A live (or finished) run of a process definition.
 
     ``version`` counts the instance's changes and is the optimistic-concurrency token;
-    ``definition_version`` is the version of the definition it runs on.
+    ``definition_version`` is the version of the definition it runs on. ``ledger_head`` is
+    the ``(seq, hash)`` of the last ledger entry as a store recorded it apart from the entries
+    (the SQL store keeps it in the instance row), or ``None``; it takes no part in equality.
     """
 
     id: str
@@ -193,6 +195,7 @@ class ProcessInstance:
     parent: str | None = None
     waiting_for: str | None = None
     final: bool = False
+    ledger_head: tuple[int, str] | None = field(default=None, eq=False, repr=False)
 
     @property
     def next_due(self) -> datetime | None:
@@ -205,10 +208,17 @@ class ProcessInstance:
         return self.gate.requester if self.gate else None
 
     def verify_ledger(self) -> bool:
-        """Whether the ledger is intact: every hash chains, and it ends in the current state."""
-        if first_bad_entry(self.id, self.history) is not None or not self.history:
+        """Whether the ledger is intact: every hash chains, it ends in the current state and,
+        if a ``ledger_head`` was recorded, it reaches that entry (so dropping trailing
+        entries shows too)."""
+        history = self.history
+        if first_bad_entry(self.id, history) is not None or not history:
             return False
-        return self.history[-1].dest == self.state
+        if self.ledger_head is not None:
+            seq, digest = self.ledger_head
+            if not 0 <= seq < len(history) or history[seq].hash != digest:
+                return False
+        return history[-1].dest == self.state
 
 
 @frozen

@@ -26,23 +26,30 @@ border-bottom:1px solid #ddd;text-align:left} .pass{color:#17803d} .fail{color:#
 """
 
 
-def _svg(figure: Any) -> str:
+def _svg(figure: Any, label: str | None = None) -> str:
+    """The figure as inline SVG, labelled for screen readers (``label`` or the axes title)."""
+    if label is None:
+        label = next((a.get_title() for a in figure.axes if a.get_title()), "chart")
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     import matplotlib.pyplot as plt
 
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.find("<svg"):]
+    text = text[text.find("<svg"):]
+    name = html.escape(label, quote=True)
+    opening = text.find(">") + 1
+    return (f'<svg role="img" aria-label="{name}"' + text[len("<svg"):opening]
+            + f"<title>{html.escape(label)}</title>" + text[opening:])
 
 
-def _figure() -> tuple[Any, Any]:
+def _figure(height: float = 3.4) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(6, 3.4))
+    return plt.subplots(figsize=(6, height))
 
 
 def tier_chart(shares: Mapping[str, float], reference: Mapping[str, float] | None) -> str:
@@ -87,6 +94,94 @@ def count_chart(counts: Mapping[str, int], title: str) -> str:
     axes.set_title(title)
     axes.set_ylabel("count")
     return _svg(figure)
+
+
+KPI_CHART_TITLE = "KPIs against targets"
+_KPI_CAP = 200.0  # bars beyond this % of target are cut off (their label gives the value)
+_KPI_ROWS = 40
+_STATUS_COLOURS = {"pass": "#17803d", "fail": "#b42318"}
+
+
+def _target_bounds(target: Any) -> tuple[float, float] | None:
+    """``(low, high)`` of a KPI target: ``"0.27"`` → (0.27, 0.27), ``"[1, 2]"`` → (1, 2)."""
+    if target is None:
+        return None
+    if isinstance(target, int | float):
+        return float(target), float(target)
+    text = str(target).strip()
+    try:
+        if text.startswith("["):
+            low, high = (float(x) for x in text.strip("[]").split(","))
+            return low, high
+        return float(text), float(text)
+    except ValueError:
+        return None
+
+
+def kpi_chart(kpis: pl.DataFrame) -> str:
+    """One horizontal bar per KPI (and group): its value as a % of its target, a line at 100 %.
+
+    KPIs in different units (shares, counts per manager, yuan) share one axis this way. A
+    ``between`` target is drawn against its upper bound, with the allowed range shaded. Bars
+    are coloured by status; the label beside each gives the value and the target in the KPI's
+    unit. Returns ``""`` when no KPI has both a value and a positive target.
+    """
+    from vip_workflow.rules.kpi import _fmt, _fmt_target
+
+    rows = []
+    for row in kpis.head(_KPI_ROWS).iter_rows(named=True):
+        bounds = _target_bounds(row.get("target"))
+        value = row.get("value")
+        name = str(row.get("title") or row.get("kpi") or "KPI")
+        name = name if len(name) <= 34 else name[:33] + "…"
+        if row.get("segment") is not None:
+            name += f" · {row['segment']}"
+        unit = row.get("unit") or "number"
+        symbol = {">=": "≥", "<=": "≤", "==": "=", "between": "in"}.get(
+            row.get("comparison") or "", row.get("comparison") or "target")
+        try:
+            shown_target = _fmt_target(str(row["target"]), unit) if bounds else "—"
+        except ValueError:
+            shown_target = str(row["target"])
+        if value is None or bounds is None or bounds[1] <= 0:
+            rows.append((name, None, None, f"{_fmt(value, unit)} ({symbol} {shown_target})",
+                         row.get("status")))
+            continue
+        share = value / bounds[1] * 100
+        band = (bounds[0] / bounds[1] * 100, 100.0) if bounds[0] != bounds[1] else None
+        label = f"{_fmt(value, unit)} ({symbol} {shown_target}) · {share:.0f} %"
+        rows.append((name, share, band, label, row.get("status")))
+    if not any(share is not None for _, share, _, _, _ in rows):
+        return ""
+    figure, axes = _figure(max(3.4, 0.42 * len(rows) + 1.2))
+    positions = list(range(len(rows)))
+    shares = [min(share, _KPI_CAP) if share is not None else 0.0 for _, share, _, _, _ in rows]
+    colours = [_STATUS_COLOURS.get(status or "", "#999") for *_, status in rows]
+    axes.barh(positions, shares, color=colours, height=0.6)
+    for position, (_, share, band, label, _) in zip(positions, rows, strict=True):
+        if band is not None:
+            axes.barh(position, band[1] - band[0], left=band[0], height=0.9, color="#c9a227",
+                      alpha=0.25, zorder=0)
+        shown = min(share, _KPI_CAP) if share is not None else 0.0
+        axes.text(max(shown, 100.0) + 3, position, label, va="center", fontsize=7,
+                  color="#333")
+    axes.axvline(100, color="#222", linestyle="--", linewidth=1)
+    from matplotlib.patches import Patch
+
+    present = {status for *_, status in rows}
+    handles = [Patch(color=colour, label=status) for status, colour in _STATUS_COLOURS.items()
+               if status in present]
+    if present - set(_STATUS_COLOURS):
+        handles.append(Patch(color="#999", label="no value / target"))
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
+    axes.set_yticks(positions, [name for name, *_ in rows], fontsize=8)
+    axes.invert_yaxis()
+    top = max(shares)
+    axes.set_xlim(min(0.0, min(shares)), max(top, 100.0) * 1.45)
+    axes.set_xlabel("value as % of target (dashed line: target; shaded: allowed range)")
+    more = f" (first {_KPI_ROWS} of {kpis.height})" if kpis.height > _KPI_ROWS else ""
+    axes.set_title(KPI_CHART_TITLE + more)
+    return _svg(figure, KPI_CHART_TITLE)
 
 
 def _table(frame: pl.DataFrame, *, status_column: str | None = None, limit: int = 50) -> str:
@@ -163,7 +258,9 @@ def render_report(
                      f"{_table(signals)}</section>")
     if kpis is not None:
         status = "status" if "status" in kpis.columns else None
-        parts.append(f"<section><h2>KPIs against targets</h2>"
+        chart = (kpi_chart(kpis) if kpis.height and {"value", "target"} <= set(kpis.columns)
+                 else "")
+        parts.append(f"<section><h2>KPIs against targets</h2>{chart}"
                      f"{_table(kpis, status_column=status)}</section>")
     body = "\n".join(parts)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"

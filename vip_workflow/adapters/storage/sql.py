@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from attrs import evolve
 
 from vip_workflow.adapters.storage import _schema as s
 from vip_workflow.errors import (
@@ -517,7 +518,10 @@ class SQLInstanceStore:
             if row is None:
                 raise NotFoundError(f"no instance {instance_id}")
             history = self._ledger(c, instance_id)
-        return serial.instance_from_row(row, history)
+        # The row's ledger head (written in the same transaction as the entries) lets
+        # verify_ledger() see trailing entries deleted behind the store's back.
+        return evolve(serial.instance_from_row(row, history),
+                      ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
 
     def _ledger(self, c: sa.Connection, instance_id: str) -> list[LedgerEntry]:
         rows = c.execute(sa.select(s.ledger).where(s.ledger.c.instance_id == instance_id)

@@ -291,11 +291,22 @@ def run(
     data: Annotated[Path, typer.Option("--data", help="Portfolio: CSV, Parquet, JSON lines.")],
     history: Annotated[Path | None, typer.Option(
         "--history", help="Monthly history for the triggers (CSV or Parquet).")] = None,
+    kpi_data: Annotated[Path | None, typer.Option(
+        "--kpi-data", help="Portfolio the KPIs are checked on (default: --data; KPIs it has "
+        "no columns for are skipped with a warning).")] = None,
 ) -> None:
     """Run the monthly cycle for one period: tiers, changes, reviews, signals, KPIs, report."""
-    workspace = vw.Workspace.from_file(config)
-    result = workspace.run_cycle(period, _read(data),
-                                 history=_read(history) if history else None)
+    try:
+        workspace = vw.Workspace.from_file(config)
+        result = workspace.run_cycle(period, _read(data),
+                                     history=_read(history) if history else None,
+                                     kpi_data=_read(kpi_data) if kpi_data else None)
+    except vw.RuleFileError as exc:
+        _print_rule_error(exc)
+        raise typer.Exit(1) from None
+    except vw.VipWorkflowError as exc:
+        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        raise typer.Exit(1) from None
     out.print(result.summary(), highlight=False)
 
 

@@ -138,6 +138,46 @@ class TestCycle:
         assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
         assert workspace.store.runs()[-1]["status"] == "failed"
 
+    def test_a_run_failing_in_its_report_writes_nothing(
+            self, tmp_path: Path, months: dict[str, pl.DataFrame], monkeypatch) -> None:
+        """The report is rendered before anything is stored: its failure leaves no trace."""
+        import vip_workflow.cycle.workspace as module
+
+        workspace = _workspace(tmp_path, TestSignalsAndKpis.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", ""))
+        from vip_workflow.sample_history import sample_history
+
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        period, data = next(iter(months.items()))
+
+        def broken(*args, **kwargs):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(module, "write_report", broken)
+        with pytest.raises(OSError, match="disk full"):
+            workspace.run_cycle(period, data, history=history)
+        assert workspace.store.periods() == []
+        assert workspace.store.tasks().height == 0
+        assert list(workspace.engine.store.find(definition="retention_case")) == []
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        assert workspace.store.runs()[-1]["status"] == "failed"
+        monkeypatch.undo()
+        done = workspace.run_cycle(period, data, history=history)  # a re-run completes it
+        assert workspace.store.tiers(period).height == data.height
+        assert done.tasks is not None and done.tasks.height == workspace.store.tasks().height > 0
+
+    def test_kpis_the_portfolio_lacks_columns_for_are_skipped_with_a_warning(
+            self, tmp_path: Path, months: dict[str, pl.DataFrame]) -> None:
+        """Without kpi_data the cycle checks only the KPIs its portfolio can answer."""
+        workspace = _workspace(tmp_path, CONFIG + "kpis: {preset: china-mobile-2006-kpis}\n")
+        period, data = next(iter(months.items()))
+        result = workspace.run_cycle(period, data)
+        missing = workspace.kpis.missing_columns(data.columns)
+        assert missing and len(result.warnings) == len(missing)
+        assert all("--kpi-data" in w for w in result.warnings)
+        assert set(result.kpis.get_column("kpi")).isdisjoint(missing)
+        assert "warning: KPI" in result.summary()
+
     def test_each_period_uses_the_rule_version_in_force(self, tmp_path: Path) -> None:
         """A version effective from 2026-10 applies to October, not to September."""
         old = vw.preset("hubei-2006").to_dict()
@@ -206,8 +246,9 @@ class TestSignalsAndKpis:
         assert stored.height == one.tasks.height + two.tasks.height
         assert stored.select("customer", "trigger").n_unique() == stored.height
         again = workspace.run_cycle(second_period, second, history=history, kpi_data=kpi_data)
-        assert again.tasks.height == 0
-        assert workspace.store.tasks().height == stored.height
+        assert workspace.store.tasks().height == stored.height  # nothing opened twice
+        assert again.tasks.sort("id").equals(two.tasks.sort("id"))  # the period's tasks
+        assert pl.read_csv(again.outputs / "tasks.csv").height == two.tasks.height
         retain = stored.filter(pl.col("family") == "retain")
         per_customer = retain.group_by("customer").agg(pl.col("case_id").n_unique())
         assert (per_customer.get_column("case_id") == 1).all()
@@ -215,6 +256,24 @@ class TestSignalsAndKpis:
         assert cases == set(retain.get_column("case_id"))
         assert {"kpi", "status"} <= set(one.kpis.columns)
         assert (one.outputs / "tasks.csv").exists() and (one.outputs / "kpis.csv").exists()
+
+    def test_task_notices_go_to_the_configured_notifiers_keyed_by_task_id(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """vip.yaml's notifiers get one task_assigned per new task, after it is stored."""
+        from vip_workflow.sample_history import sample_history
+
+        workspace = _workspace(tmp_path, self.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", "notifiers: ['memory://']\n"))
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        period, data = next(iter(months.items()))
+        result = workspace.run_cycle(period, data, history=history)
+        notifier = workspace.engine.notifier
+        assert isinstance(notifier, vw.MemoryNotifier)
+        task_notices = [n for n in notifier.notices if n.process == "trigger_task"]
+        assert sorted(n.instance_id for n in task_notices) == sorted(result.tasks["id"])
+        cases = {n.instance_id for n in notifier.notices if n.process == "retention_case"}
+        assert cases == set(result.tasks["case_id"].drop_nulls())
 
     def test_a_closed_task_lets_a_new_signal_open_another(
         self, tmp_path: Path, months: dict[str, pl.DataFrame]

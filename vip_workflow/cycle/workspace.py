@@ -10,20 +10,22 @@
    workspace has trigger and KPI rule files);
 5. writes the results (CSV and Parquet) and an HTML report.
 
-Everything is computed before anything is written; the writes are each atomic (a period's tier
-history in one transaction, the output folder renamed into place) and idempotent (processes are
-started under ids made of the period and the customer), so re-running a period gives the same
-result and a run that failed can simply be run again.
+Everything is computed, and the outputs rendered into a staging folder, before anything is
+written: a failure up to there leaves no trace. The writes that follow are each atomic (a
+period's tier history in one transaction, each process start, the output folder renamed into
+place) and idempotent (processes and tasks have ids made of the period and the customer), so
+re-running a period gives the same result and a run that failed can simply be run again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ import attrs
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from vip_workflow.cycle.history import CycleStore, open_cycle_store
+from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
 from vip_workflow.cycle.report import write_report
 from vip_workflow.errors import ConfigError, ConflictError
 from vip_workflow.rules.book import RuleBook, load_rules, preset
@@ -39,6 +41,17 @@ from vip_workflow.rules.loader import read_document, validate_document
 from vip_workflow.rules.versions import RuleVersions, period_start
 
 __all__ = ["CycleResult", "Workspace", "WorkspaceConfig"]
+
+_log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class _Work:
+    """The tasks and retention cases a cycle's signals become, before they are written."""
+
+    created: pl.DataFrame  # new tasks (TASK_COLUMNS)
+    cases: dict[str, dict[str, Any]]  # retention case id -> context, to start
+    report: pl.DataFrame  # every task of the period, earlier runs' included
 
 
 class _Config(BaseModel):
@@ -78,6 +91,9 @@ class WorkspaceConfig(_Config):
                           "downgrades and manual overrides.")
     reports: str = "reports"
     processes: list[str] = Field(default_factory=list, description="Extra process files.")
+    notifiers: list[str | dict[str, Any]] = Field(default_factory=list, description=(
+        "Where notices go: notifier URLs (log://, https://…, smtp://…, amqp://…, nats://…) "
+        "or notifier settings; none: the engine keeps them in memory."))
 
 
 @attrs.frozen
@@ -97,6 +113,7 @@ class CycleResult:
     report: Path
     timings: dict[str, float] = attrs.field(factory=dict, eq=False)
     notices_sent: int = 0
+    warnings: tuple[str, ...] = ()
 
     def summary(self) -> str:
         counts = dict(self.judged.get_column("tier").cast(pl.String).value_counts().iter_rows())
@@ -108,11 +125,11 @@ class CycleResult:
                  f"  tier changes: {self.changes.height:,}; tier reviews opened: "
                  f"{len(self.reviews):,}"]
         if self.signals is not None:
-            new_tasks = 0 if self.tasks is None else self.tasks.height
+            new_tasks = 0 if self.tasks is None else self.tasks.height  # of this period
             cases = 0 if self.tasks is None else self.tasks.filter(
                 pl.col("case_id").str.starts_with(f"retention:{self.period}:")
             ).get_column("case_id").n_unique()
-            lines.append(f"  signals: {self.signals.height:,}; new tasks: {new_tasks:,}; "
+            lines.append(f"  signals: {self.signals.height:,}; tasks: {new_tasks:,}; "
                          f"retention cases opened: {cases:,}")
         if self.kpis is not None and "status" in self.kpis.columns:
             failing = self.kpis.filter(pl.col("status") == "fail").height
@@ -120,6 +137,7 @@ class CycleResult:
         if self.notices_sent:
             lines.append(f"  notices that had waited in the outbox, now delivered: "
                          f"{self.notices_sent:,}")
+        lines += [f"  warning: {w}" for w in self.warnings]
         lines.append(f"  report: {self.report}")
         return "\n".join(lines)
 
@@ -177,7 +195,8 @@ class Workspace:
             from vip_workflow.bootstrap import bootstrap
 
             # the processes live in the workspace's storage too (memory://, SQLite, PostgreSQL)
-            self._engine = bootstrap(self._storage_url(self.config.storage), clock=self._clock)
+            self._engine = bootstrap(self._storage_url(self.config.storage), clock=self._clock,
+                                     notifier=self.config.notifiers or None)
             for extra in self.config.processes:
                 self._engine.deploy(self.base_dir / extra)
         return self._engine
@@ -231,22 +250,33 @@ class Workspace:
                          if previous_period else None)
         changes = timed("compare", lambda: self._changes(tiers, previous, book, frame))
         signals = timed("scan triggers", lambda: self._signals(period, frame, history))
+        warnings: list[str] = []
         kpis = timed("check KPIs", lambda: self._kpi_results(
-            judged if kpi_data is None else kpi_data))
-        # -- commit phase: each step atomic and idempotent ---------------------------------
-        timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
-        holding = (self.engine.deferred_dispatch()  # all sent in "dispatch notices"
-                   if self.config.reviews or signals is not None else contextlib.nullcontext())
-        with holding:
-            reviews = timed("open reviews", lambda: self._open_reviews(period, judged, changes)
-                            if self.config.reviews else ())
-            tasks = timed("open tasks and cases", lambda: self._work(period, signals, frame))
-        sent = timed("dispatch notices", lambda: self.engine.dispatch()
-                     if self._engine is not None else 0)
-        outputs = timed("write outputs and report", lambda: self._write_outputs(
-            period, book, judged, changes, signals, kpis, tasks, previous_period))
+            judged if kpi_data is None else kpi_data, explicit=kpi_data is not None,
+            warnings=warnings))
+        work = timed("plan tasks and cases", lambda: self._plan_work(period, signals, frame))
+        # -- outputs first, into a staging folder: a failure here has written nothing -------
+        staging = timed("write outputs and report", lambda: self._write_outputs(
+            period, book, judged, changes, signals, kpis,
+            None if work is None else work.report, previous_period))
+        # -- commit phase: each step atomic and idempotent (a re-run completes a failed one)
+        try:
+            timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
+            holding = (self.engine.deferred_dispatch()  # all sent in "dispatch notices"
+                       if self.config.reviews or work is not None
+                       else contextlib.nullcontext())
+            with holding:
+                reviews = timed("open reviews", lambda: self._open_reviews(
+                    period, judged, changes) if self.config.reviews else ())
+                timed("open tasks and cases", lambda: self._commit_work(work))
+            sent = timed("dispatch notices", lambda: self._dispatch(work))
+            outputs = timed("publish outputs", lambda: self._publish(period, staging))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return CycleResult(period, book.name, book.version, judged, changes, reviews, signals,
-                           kpis, tasks, outputs, outputs / "report.html", timings, sent)
+                           kpis, None if work is None else work.report, outputs,
+                           outputs / "report.html", timings, sent, tuple(warnings))
 
     def _tier_rows(self, judged: pl.DataFrame, book: RuleBook) -> pl.DataFrame:
         computed = (pl.col("computed_tier").cast(pl.String) if "computed_tier" in judged.columns
@@ -340,60 +370,103 @@ class Workspace:
             signals = signals.filter(pl.col("period").cast(pl.String).str.slice(0, 7) == period)
         return signals
 
-    def _work(self, period: str, signals: pl.DataFrame | None,
-              frame: pl.DataFrame) -> pl.DataFrame | None:
-        """Signals become tasks (one open task per customer and trigger, kept in the store
-        across cycles) and retain signals open retention cases."""
+    def _plan_work(self, period: str, signals: pl.DataFrame | None,
+                   frame: pl.DataFrame) -> _Work | None:
+        """What the signals become, written nowhere yet: one open task per customer and
+        trigger (kept in the store across cycles), and a retention case per customer with a
+        retain signal. ``report`` also holds the tasks an earlier run of the period opened."""
         if signals is None:
             return None
         from vip_workflow.rules.signals import TaskBoard
 
         key = self.config.id_field
-        open_keys = self.store.tasks(status="open").select(
-            pl.col("customer").alias("customer_id"), "trigger")
+        stored = self.store.tasks()
+        open_tasks = stored.filter(pl.col("status") == "open")
         fresh = signals.with_columns(pl.col("customer_id").cast(pl.String)).join(
-            open_keys, on=["customer_id", "trigger"], how="anti")
+            open_tasks.select(pl.col("customer").alias("customer_id"), "trigger"),
+            on=["customer_id", "trigger"], how="anti")
         managers = (frame.select(pl.col(key).cast(pl.String).alias("customer_id"),
                                  "account_manager")
                     if "account_manager" in frame.columns else None)
         pool = (frame.get_column("account_manager").drop_nulls().unique().to_list()
                 if managers is not None else [])
-        open_tasks = self.store.tasks(status="open").drop_nulls("case_id")
-        cases = dict(open_tasks.select("customer", "case_id").iter_rows())
+        cases = dict(open_tasks.drop_nulls("case_id").select("customer", "case_id").iter_rows())
+        to_open: dict[str, dict[str, Any]] = {}
 
         def retention(task: Any) -> str:
             """One open retention case per customer, across cycles and re-runs."""
-            from vip_workflow.processes import SYSTEM
-
             customer = str(task.customer_id)
             if customer not in cases:
                 case_id = f"retention:{period}:{customer}"
                 context = {"customer_id": customer, "trigger": task.trigger}
                 if task.assignee:
                     context["account_manager_id"] = task.assignee
-                with contextlib.suppress(ConflictError):  # opened by an earlier run
-                    self.engine.start("retention_case", context, actor=SYSTEM,
-                                      instance_id=case_id, comment=f"opened by {task.trigger}")
+                to_open[case_id] = context
                 cases[customer] = case_id
             return cases[customer]
 
-        board = TaskBoard(managers=pool, notifier=self.engine.notifier, retention=retention)
+        board = TaskBoard(managers=pool, retention=retention)  # notices go after the commit
         board.ingest(fresh, managers=managers)
-        created = board.frame()
-        tasks = created.select(
+        created = board.frame().select(
             pl.format("task:{}:{}:{}", pl.lit(period), pl.col("customer_id").cast(pl.String),
                       pl.col("trigger")).alias("id"),
             pl.lit(period).alias("period"), pl.col("customer_id").cast(pl.String)
             .alias("customer"), "trigger", "family", "severity", "action", "assignee",
             "status", "case_id",
-        )
-        self.store.add_tasks(tasks)
-        return tasks
+        ).cast(TASK_COLUMNS)  # type: ignore[arg-type]
+        earlier = stored.filter(pl.col("period") == period).cast(TASK_COLUMNS)  # type: ignore
+        return _Work(created, to_open, pl.concat([earlier, created]))
 
-    def _kpi_results(self, judged: pl.DataFrame) -> pl.DataFrame | None:
+    def _commit_work(self, work: _Work | None) -> None:
+        if work is None:
+            return
+        from vip_workflow.processes import SYSTEM
+
+        for case_id, context in work.cases.items():
+            with contextlib.suppress(ConflictError):  # opened by an earlier run
+                self.engine.start("retention_case", context, actor=SYSTEM,
+                                  instance_id=case_id,
+                                  comment=f"opened by {context['trigger']}")
+        self.store.add_tasks(work.created)
+
+    def _dispatch(self, work: _Work | None) -> int:
+        """The outbox's notices, then one ``task_assigned`` per new task, keyed by its id."""
+        sent = self.engine.dispatch() if self._engine is not None else 0
+        if work is None or work.created.height == 0:
+            return sent
+        from vip_workflow.outbox import send_with_key
+        from vip_workflow.processes.instance import Notice
+
+        now = (self._clock or (lambda: datetime.now(UTC)))()
+        for task in work.created.iter_rows(named=True):
+            notice = Notice("task_assigned", task["id"], "trigger_task", "open", now,
+                            roles=("account_manager",),
+                            users=(task["assignee"],) if task["assignee"] else (),
+                            data={k: task[k] for k in ("customer", "trigger", "family",
+                                                       "severity", "action", "case_id")})
+            try:
+                send_with_key(self.engine.notifier, notice, task["id"])
+            except Exception as exc:  # the task is stored: it is on the manager's workbench
+                _log.warning("task notice %s not sent: %s", task["id"], exc)
+                continue
+            sent += 1
+        return sent
+
+    def _kpi_results(self, portfolio: pl.DataFrame, *, explicit: bool,
+                     warnings: list[str]) -> pl.DataFrame | None:
+        """The KPIs on ``kpi_data`` (every KPI must be checkable) or, when none was given,
+        those the judged portfolio has the columns for (the others are named in
+        ``warnings``)."""
         if self.kpis is None:
             return None
-        return self.kpis.check(judged)
+        if explicit:
+            return self.kpis.check(portfolio)
+        missing = self.kpis.missing_columns(portfolio.columns)
+        for kpi, columns in missing.items():
+            warnings.append(f"KPI {kpi} not checked: the portfolio has no "
+                            f"{', '.join(columns)} (pass kpi_data / --kpi-data)")
+        usable = [k for k in self.kpis.ids() if k not in missing]
+        return self.kpis.check(portfolio, kpis=usable)
 
     def _write_outputs(self, period: str, book: RuleBook, judged: pl.DataFrame,
                        changes: pl.DataFrame, signals: pl.DataFrame | None,
@@ -401,7 +474,6 @@ class Workspace:
                        previous_period: str | None) -> Path:
         root = (self.base_dir / self.config.reports).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        target = root / period
         staging = Path(tempfile.mkdtemp(prefix=f".{period}-", dir=root))
         staging.chmod(0o755)  # mkdtemp makes it private; reports are for reading
         try:
@@ -425,16 +497,21 @@ class Workspace:
                          reference_shares=self.config.reference_shares,
                          value_column=self.config.value_field, changes=changes,
                          signals=signals, kpis=kpis, notes=notes)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{period}-old-", dir=root))
-                target.rename(old / "previous")
-                staging.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                staging.rename(target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        return staging
+
+    def _publish(self, period: str, staging: Path) -> Path:
+        """Put the staged outputs in place of the period's folder (two renames)."""
+        target = staging.parent / period
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{period}-old-", dir=staging.parent))
+            target.rename(old / "previous")
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(target)
         return target
 
 

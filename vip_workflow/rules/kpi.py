@@ -364,6 +364,17 @@ class KpiBook:
     def __len__(self) -> int:
         return len(self.rules.kpis)
 
+    def ids(self) -> tuple[str, ...]:
+        """The KPIs' ids, in file order."""
+        return tuple(k.id for k in self.rules.kpis)
+
+    def missing_columns(self, columns: Iterable[str]) -> dict[str, list[str]]:
+        """KPI id → the columns it reads that ``columns`` lacks (only KPIs lacking some)."""
+        have = set(columns)
+        missing = {k.id: sorted(c for c in _columns(k) if c not in have)
+                   for k in self.rules.kpis}
+        return {kpi: cols for kpi, cols in missing.items() if cols}
+
     def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame:
         """One result row per KPI (and group); see the module docstring for the columns."""
         frame = _frame(portfolio)

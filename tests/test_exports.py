@@ -14,9 +14,18 @@ def test_every_name_in_all_is_exported() -> None:
 
 def test_the_issue_contract_names_exist() -> None:
     """The names other systems rely on."""
-    for name in ("load_rules", "preset", "presets", "RuleBook", "Decision", "RuleFileError",
-                 "VipWorkflowError"):
-        assert name in vw.__all__
+    contract = (
+        # rules core
+        "load_rules", "preset", "presets", "RuleBook", "Decision", "RuleFileError",
+        "VipWorkflowError",
+        # process engine and adapters
+        "ProcessEngine", "Actor", "PermissionDenied", "ConcurrentUpdateError",
+        "retry_on_conflict", "MemoryInstanceStore", "MemoryNotifier",
+        # the monthly cycle
+        "Workspace",
+    )
+    for name in contract:
+        assert name in vw.__all__, name
 
 
 def test_every_error_is_a_vip_workflow_error_with_a_code() -> None:

@@ -112,6 +112,9 @@ class TestCycle:
         inst = workspace.engine.get("tier-override:2026-09:G7")
         assert inst.context["reason"] == "provincial party office"
         assert inst.context["computed_tier"] == "C"
+        assert workspace.run_cycle("2026-10", data).reviews == ()  # the same override: kept
+        changed = data.with_columns(pl.lit("A+").alias("override_tier"))
+        assert workspace.run_cycle("2026-11", changed).reviews == ("tier-override:2026-11:G7",)
 
     def test_rerunning_a_period_is_idempotent(
         self, tmp_path: Path, months: dict[str, pl.DataFrame]

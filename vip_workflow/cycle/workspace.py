@@ -267,7 +267,7 @@ class Workspace:
                        else contextlib.nullcontext())
             with holding:
                 reviews = timed("open reviews", lambda: self._open_reviews(
-                    period, judged, changes) if self.config.reviews else ())
+                    period, judged, changes, previous) if self.config.reviews else ())
                 timed("open tasks and cases", lambda: self._commit_work(work))
             sent = timed("dispatch notices", lambda: self._dispatch(work))
             outputs = timed("publish outputs", lambda: self._publish(period, staging))
@@ -322,8 +322,8 @@ class Workspace:
         rows = frame.filter(pl.col(spec.field).cast(pl.String).is_in(spec.values))
         return set(rows.get_column(self.config.id_field).cast(pl.String).to_list())
 
-    def _open_reviews(self, period: str, judged: pl.DataFrame,
-                      changes: pl.DataFrame) -> tuple[str, ...]:
+    def _open_reviews(self, period: str, judged: pl.DataFrame, changes: pl.DataFrame,
+                      previous: pl.DataFrame | None) -> tuple[str, ...]:
         from vip_workflow.processes import SYSTEM
 
         opened: list[str] = []
@@ -346,6 +346,13 @@ class Workspace:
         if "computed_tier" in judged.columns:
             override = self.tier_book(period).plan.override
             overrides = judged.filter(pl.col("rule") == "override")
+            if previous is not None and previous.height:  # the same override as last period
+                kept = previous.filter(pl.col("rule") == "override").select(
+                    pl.col("customer").alias(self.config.id_field), pl.col("tier").alias("_was"))
+                overrides = overrides.with_columns(
+                    pl.col(self.config.id_field).cast(pl.String)).join(
+                    kept, on=self.config.id_field, how="left").filter(
+                    pl.col("_was").is_null() | (pl.col("_was") != pl.col("tier").cast(pl.String)))
             for row in overrides.iter_rows(named=True):
                 customer = str(row[self.config.id_field])
                 start(customer, {

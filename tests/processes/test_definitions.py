@@ -293,6 +293,31 @@ transitions:
             for state in definition.states:
                 assert state.final or state.owner or state.handoff, (definition.name, state.name)
 
+    @pytest.mark.parametrize(("name", "steps"), [
+        ("segmentation", [("1.1", "researcher"), ("1.2", "industry_manager"),
+                          ("1.3", "industry_manager")]),
+        ("needs_analysis", [("2.1", "account_manager"), ("2.2", "account_manager"),
+                            ("2.3", "account_manager"), ("2.4", "account_manager"),
+                            ("2.5", "industry_manager")]),
+        ("solution_design", [("3.1", "solution_manager"), ("3.2", "solution_manager"),
+                             ("3.3", "solution_manager"), ("6.2", None), ("6.3", None),
+                             ("3.4", "solution_manager")]),
+        ("sales", [("4.1", "account_manager"), ("4.2", "account_manager"),
+                   ("4.3", "business_manager"), ("4.4", "account_manager"),
+                   ("4.5", "business_manager"), ("4.6", "account_manager"), ("6.1", None)]),
+        ("after_sales", [("5.1", "customer_service_centre"), ("5.2", "account_manager"),
+                         ("5.3", "account_manager")]),
+        ("service_activation", [("6.1", "network_operations")]),
+    ])
+    def test_each_stage_carries_the_manuals_steps_and_owners(self, name, steps):
+        """DOMAIN §4: every stage's numbered steps in order, each with its owner role (a
+        hand-off to another process, 6.x, has none: the other process owns it)."""
+        definition = vw.ProcessEngine().definition(name)
+        assert [(s.step, s.owner) for s in definition.states if s.step] == steps
+        for state in definition.states:
+            if state.step and state.owner is None:
+                assert state.handoff, (name, state.name)
+
     def test_stage_steps_are_numbered_as_in_the_manual(self):
         """Sales carries 4.1–4.6 and needs analysis 2.1–2.5."""
         engine = vw.ProcessEngine()

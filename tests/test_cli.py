@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 import vip_workflow as vw
@@ -101,6 +102,48 @@ class TestJudgeCommand:
         result = runner.invoke(app, ["judge", "--preset", "hubei-2006", "--rules", "x.yaml",
                                      str(tmp_path / "in.csv")])
         assert result.exit_code == 2
+
+    def test_rules_file_parquet_in_csv_out(self, tmp_path: Path) -> None:
+        """judge --rules FILE reads Parquet and writes CSV with judge_many's tiers."""
+        rules = vw.preset("hubei-2006").save(tmp_path / "rules.yaml")
+        source = tmp_path / "groups.parquet"
+        vw.sample_portfolio(200, seed=3).write_parquet(source)
+        target = tmp_path / "judged.csv"
+        result = runner.invoke(app, ["judge", "--rules", str(rules), str(source),
+                                     "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        written = pl.read_csv(target)
+        expected = vw.load_rules(rules).judge_many(pl.read_parquet(source))
+        assert written.height == 200
+        assert written.get_column("tier").to_list() == (
+            expected.get_column("tier").cast(pl.String).to_list())
+        assert f"wrote {target}" in result.output
+
+    def test_a_trigger_book_is_refused_with_exit_2(self, tmp_path: Path) -> None:
+        """A trigger preset has no tiers: a clear message, no AttributeError traceback."""
+        source = tmp_path / "groups.csv"
+        vw.sample_portfolio(20, seed=1).write_csv(source)
+        result = runner.invoke(app, ["judge", "-p", "seed-001-triggers", str(source)])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "not a tier rule book" in result.output
+        assert "seed-001-triggers" in result.output
+
+    def test_an_unknown_output_format_is_refused_before_judging(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """-o x.json fails at once with exit 2: nothing is read or judged first."""
+        def never(*args: object, **kwargs: object) -> None:
+            raise AssertionError("judged before checking the output format")
+
+        monkeypatch.setattr(vw.RuleBook, "judge_many", never)
+        source = tmp_path / "groups.csv"
+        vw.sample_portfolio(20, seed=1).write_csv(source)
+        result = runner.invoke(app, ["judge", "-p", "hubei-2006", str(source),
+                                     "-o", str(tmp_path / "x.json")])
+        assert result.exit_code == 2, result.output
+        assert "write .csv, .parquet or .ndjson" in result.output
+        assert not (tmp_path / "x.json").exists()
 
     def test_a_missing_input_file_fails_cleanly(self, tmp_path: Path) -> None:
         """No traceback for a missing file."""

@@ -32,18 +32,28 @@ PresetOption = Annotated[
 ]
 
 
-def _book(rules: Path | None, preset: str | None) -> vw.RuleBook:
+def _book(rules: Path | None, preset: str | None, *, tiers_only: bool = False) -> vw.RuleBook:
+    """The rule book named by --rules or --preset; ``tiers_only`` refuses (exit 2) a book of
+    another kind (triggers, KPIs), which cannot judge customers."""
     if (rules is None) == (preset is None):
         err.print("[red]give exactly one of --rules FILE or --preset NAME[/red]")
         raise typer.Exit(2)
     try:
-        return vw.load_rules(rules) if rules is not None else vw.preset(preset)  # type: ignore[arg-type]
+        book = vw.load_rules(rules) if rules is not None else vw.preset(preset)  # type: ignore[arg-type]
     except vw.RuleFileError as exc:
         _print_rule_error(exc)
         raise typer.Exit(1) from None
     except vw.UnknownPresetError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    if tiers_only and not isinstance(book, vw.RuleBook):
+        source = f"preset {preset}" if preset is not None else str(rules)
+        kind = getattr(getattr(book, "rules", None), "kind", type(book).__name__)
+        tier_presets = ", ".join(vw.presets(kind="tiers"))
+        err.print(f"[red]{source} is not a tier rule book (kind: {kind}); it cannot judge "
+                  f"customers. Tier presets: {tier_presets}[/red]", highlight=False)
+        raise typer.Exit(2)
+    return book
 
 
 def _print_rule_error(exc: vw.RuleFileError) -> None:
@@ -168,17 +178,25 @@ def _read(path: Path) -> pl.DataFrame:
     raise typer.Exit(2)
 
 
+_WRITTEN = (".parquet", ".csv", ".ndjson", ".jsonl")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse (exit 2) an output path whose format ``_write`` cannot write — before any work."""
+    if path.suffix.lower() not in _WRITTEN:
+        err.print(f"[red]{path}: write .csv, .parquet or .ndjson[/red]")
+        raise typer.Exit(2)
+
+
 def _write(frame: pl.DataFrame, path: Path) -> None:
+    _check_writable(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         frame.write_parquet(path)
     elif suffix == ".csv":
         frame.write_csv(path)
-    elif suffix in (".ndjson", ".jsonl"):
-        frame.write_ndjson(path)
     else:
-        err.print(f"[red]{path}: write .csv, .parquet or .ndjson[/red]")
-        raise typer.Exit(2)
+        frame.write_ndjson(path)
 
 
 def _judge_with_progress(book: vw.RuleBook, frame: pl.DataFrame, quiet: bool) -> pl.DataFrame:
@@ -219,7 +237,9 @@ def judge(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
 ) -> None:
     """Judge every customer in a file; write the result and print a tier summary."""
-    book = _book(rules, preset)
+    if output:
+        _check_writable(output)
+    book = _book(rules, preset, tiers_only=True)
     frame = _read(input)
     judged = _judge_with_progress(book, frame, quiet)
     if output:
@@ -256,7 +276,7 @@ def explain(
     preset: PresetOption = None,
 ) -> None:
     """Judge one customer given on the command line and explain the decision."""
-    book = _book(rules, preset)
+    book = _book(rules, preset, tiers_only=True)
     record: dict[str, Any] = {}
     for item in fields:
         name, sep, value = item.partition("=")

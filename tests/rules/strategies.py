@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -191,14 +192,16 @@ def rule_files(draw: st.DrawFn, *, portfolio: bool = False) -> dict[str, Any]:
 number_values = st.one_of(
     st.integers(-1, 9),
     st.integers(-1, 9).map(float),
-    st.sampled_from([0.5, 2.5, 7.999, 8.0001, float("nan"), -0.0]),
+    st.sampled_from([0.5, 2.5, 7.999, 8.0001, float("nan"), -0.0, float("inf"),
+                     float("-inf")]),
     st.none(),
 )
 text_values = st.one_of(st.sampled_from([*CATEGORIES, "e", ""]), st.none())
 bool_values = st.one_of(st.booleans(), st.none())
 month_values = st.one_of(
     st.none(),
-    st.lists(st.one_of(st.integers(0, 9).map(float), st.none(), st.just(float("nan"))),
+    st.lists(st.one_of(st.integers(0, 9).map(float), st.none(),
+                       st.sampled_from([float("nan"), float("inf"), float("-inf")])),
              max_size=4),
 )
 
@@ -218,7 +221,7 @@ def portfolios(draw: st.DrawFn, tier_names: list[str]) -> pl.DataFrame:
             continue
         values = draw(st.lists(number_values, min_size=rows, max_size=rows))
         if shape == "int":
-            values = [None if v is None or v != v else int(v) for v in values]
+            values = [None if v is None or not math.isfinite(v) else int(v) for v in values]
             columns[name] = pl.Series(name, values, dtype=pl.Int64)
         else:
             columns[name] = pl.Series(name, [None if v is None else float(v) for v in values],

@@ -225,6 +225,39 @@ scheme:
 {quotas}
 """
 
+_GOOD_DATA = {"name": "demo", "tiers": ["A", "B", "C"], "scheme": {
+    "type": "chain", "policy": "first", "default": "C", "factors": [
+        {"field": "revenue", "bands": [{"min": 100, "tier": "A"}]}]}}
+
+SCORING = """\
+name: s
+tiers: [A, B]
+scheme:
+  type: scoring
+  default: B
+  factors:
+    - field: revenue
+      otherwise: 0
+      bands:
+        - {min: 100, points: 5}
+  tiers:
+    - {min: 5, tier: A}
+"""
+
+WEIGHTED = """\
+name: w
+tiers: [A, B]
+scheme:
+  type: weighted
+  intercept: 1
+  default: B
+  terms:
+    - {field: revenue, weight: 2}
+    - {field: region, map: {wuhan: 10}}
+  tiers:
+    - {min: 5, tier: A}
+"""
+
 BAD_CASES = {
     "duplicate tier": (GOOD.replace("[A, B, C]", "[A, B, A]"), "listed twice"),
     "numbers as tiers": (GOOD.replace("[A, B, C]", "[1, 2]"), "valid string"),
@@ -262,13 +295,26 @@ BAD_CASES = {
                                  "    - {field: bills, window: 3, min: 5}\n",
                                  "aggregate and window go together"),
     "tab indentation": (GOOD.replace("  type: chain", "\ttype: chain"), "not valid YAML"),
+    "NaN bound": (GOOD.replace("{min: 100, tier: A}", "{min: .nan, tier: A}"), "not a number"),
+    "NaN bound in JSON": (json.dumps(_GOOD_DATA, indent=2).replace("100,", "NaN,", 1),
+                          "not a number", "tiers.json"),
+    "infinite points": (SCORING.replace("points: 5", "points: .inf"), "finite number"),
+    "infinite weight": (WEIGHTED.replace("weight: 2", "weight: -.inf"), "finite number"),
+    "infinite intercept": (WEIGHTED.replace("intercept: 1", "intercept: .inf"),
+                           "finite number"),
+    "NaN in a map": (WEIGHTED.replace("wuhan: 10", "wuhan: .nan"), "finite number"),
+    "infinite otherwise": (SCORING.replace("otherwise: 0", "otherwise: .inf"),
+                           "finite number"),
+    "infinite value in a list": (GOOD.replace("{min: 100, tier: A}", "{in: [1, .inf], tier: A}"),
+                                 "finite"),
 }
 
 
-@pytest.mark.parametrize(("text", "expected"), list(BAD_CASES.values()), ids=list(BAD_CASES))
-def test_bad_files_are_refused_with_a_reason(text: str, expected: str) -> None:
+@pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))
+def test_bad_files_are_refused_with_a_reason(case: tuple[str, ...]) -> None:
     """Each malformed file raises RuleFileError whose reason says what is wrong, and where."""
-    error = _error(text)
+    text, expected, *name = case
+    error = _error(text, *name)
     assert expected in error.reason, error.reason
     assert error.line is not None
 
@@ -296,3 +342,21 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     assert vw.load_rules(path).name == "demo"
+
+
+@pytest.mark.parametrize(("text", "name", "line", "field"), [
+    (GOOD.replace("{min: 100, tier: A}", "{min: .nan, tier: A}"), "tiers.yaml", 10,
+     "scheme.factors[0] (revenue).bands[0] (A).min"),
+    ('{\n "name": "demo", "tiers": ["A", "C"],\n "scheme": {"type": "chain", "default": "C",\n'
+     '  "factors": [{"field": "revenue", "bands": [\n    {"max": NaN, "tier": "A"}]}]}}\n',
+     "tiers.json", 5, "scheme.factors[0] (revenue).bands[0] (A).max"),
+    (SCORING.replace("points: 5", "points: .inf"), "s.yaml", 10,
+     "scheme.factors[0] (revenue).bands[0].points"),
+    (WEIGHTED.replace("weight: 2", "weight: .inf"), "w.yaml", 8,
+     "scheme.terms[0] (revenue).weight"),
+])
+def test_non_finite_numbers_are_located(text: str, name: str, line: int, field: str) -> None:
+    """A NaN bound or an infinite number is a RuleFileError at its file, line and field — not a
+    bare ValueError from deep inside the compiler."""
+    error = _error(text, name)
+    assert (error.path, error.line, error.field) == (name, line, field)

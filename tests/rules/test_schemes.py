@@ -175,6 +175,14 @@ class TestWeighted:
         decision = vw.load_rules(self.BOOK).judge({"revenue": 20, "region": "wuhan"})
         assert (decision.score, decision.tier) == (31.0, "A")
 
+    def test_the_explanation_shows_each_value_weight_and_contribution(self) -> None:
+        """Each term reads: value × weight = contribution (mapped categories show the map)."""
+        text = vw.load_rules(self.BOOK).judge({"revenue": 20, "region": "wuhan"}).explain()
+        assert "intercept: 1" in text
+        assert "revenue: 20 × 0.5 = 10" in text
+        assert "region: 'wuhan' → 10, × 2 = 20" in text
+        assert "score 31 in [30, inf) → A" in text
+
     def test_an_unmapped_category_cannot_be_judged(self) -> None:
         """Without `otherwise`, a category outside the map is not guessed."""
         decision = vw.load_rules(self.BOOK).judge({"revenue": 20, "region": "xiangyang"})
@@ -220,6 +228,56 @@ class TestQuota:
         counts = dict(tiers.value_counts().iter_rows())
         assert counts == {"A1": 3, "A2": 2, "B1": 12, "B2": 13, "C": 70}
 
+    @pytest.mark.parametrize(("quotas", "expected"), [
+        ([{"tier": "A", "share": 0.07}, {"tier": "C"}], {"A": 7, "C": 93}),
+        ([{"tier": "A", "share": 0.1}, {"tier": "B", "share": 0.2}, {"tier": "C"}],
+         {"A": 10, "B": 20, "C": 70}),
+        ([{"tier": "A", "share": 0.3}, {"tier": "B", "share": 0.6}, {"tier": "C"}],
+         {"A": 30, "B": 60, "C": 10}),
+    ])
+    def test_cuts_are_exact_decimal_shares(self, quotas: list[dict[str, Any]],
+                                           expected: dict[str, int]) -> None:
+        """0.07 of 100 is 7 (not 8), 0.1 + 0.2 of 100 is 30 (not 31): no float drift."""
+        book = vw.load_rules({"name": "abc", "tiers": ["A", "B", "C"],
+                              "scheme": {"type": "quota", "by": "size", "quotas": quotas}})
+        frame = pl.DataFrame({"size": [float(v) for v in range(100, 0, -1)]})
+        many = book.judge_many(frame).get_column("tier").cast(pl.String)
+        assert dict(many.value_counts().iter_rows()) == expected
+        rows = pd.Series([d.tier for d in book.judge_rows(frame.to_dicts())])
+        assert rows.value_counts().to_dict() == expected
+
+    def test_the_explanation_shows_the_value_the_rank_and_the_cut(self) -> None:
+        """A quota step says what was ranked, where the record stands and which cut it made."""
+        book = vw.load_rules(self.BOOK)
+        decisions = book.judge_rows([{"size": s} for s in range(10, 0, -1)])
+        text = decisions[0].explain()
+        assert "size 10 ranked 1 of 10, highest first" in text
+        assert "A takes the top 10 % (rank ≤ 1) → A" in text
+        assert "B takes the top 40 % (rank ≤ 4) → B" in decisions[3].explain()
+        assert "past the top 40 % (rank > 4) → C" in decisions[9].explain()
+
+    def test_a_score_ranked_quota_explains_the_score(self) -> None:
+        """Ranked by a score: the score's terms appear before the rank."""
+        book = vw.load_rules({"name": "s", "tiers": ["A", "B"], "scheme": {
+            "type": "quota", "order": "descending",
+            "score": {"type": "weighted", "terms": [{"field": "x", "weight": 2.0}]},
+            "quotas": [{"tier": "A", "share": 0.5}, {"tier": "B"}]}})
+        text = book.judge_rows([{"x": 3}, {"x": 1}])[0].explain()
+        assert "x: 3 × 2 = 6" in text
+        assert "score 6 ranked 1 of 2" in text
+
+    @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, None])
+    def test_non_finite_keys_are_not_ranked(self, bad: Any) -> None:
+        """An infinite or NaN ranking value cannot be judged and does not count."""
+        book = vw.load_rules(self.BOOK)
+        frame = pl.DataFrame({"size": [bad, 5.0, 4.0]}, schema={"size": pl.Float64})
+        many = book.judge_many(frame)
+        rows = book.judge_rows(frame.to_dicts())
+        assert many.get_column("tier").cast(pl.String).to_list() == [None, "A", "C"]
+        assert [d.tier for d in rows] == [None, "A", "C"]
+        assert many.get_column("reason")[0] == rows[0].reason
+        rows[0].explain()
+
 
 class TestEligibility:
     """credit-key-account: 3-month average bill ≥ 500 and no arrears."""
@@ -237,6 +295,23 @@ class TestEligibility:
     ) -> None:
         """Only the last 3 months count; any arrears disqualify."""
         assert self.BOOK.judge({"bills": bills, "arrears": arrears}).tier == tier
+
+    def test_the_explanation_says_each_condition_holds(self) -> None:
+        """A condition that holds reads "→ holds", not "→ None points"."""
+        text = self.BOOK.judge({"bills": [500, 500, 500], "arrears": 0}).explain()
+        assert "mean of last 3 monthly bills 500 in [500, inf) → holds" in text
+        assert "arrears 0 in (-inf, 0] → holds" in text
+        assert "None" not in text
+
+    @pytest.mark.parametrize("bad", [math.inf, -math.inf])
+    def test_an_infinite_month_cannot_be_judged(self, bad: float) -> None:
+        """An infinite monthly bill is not a number to average, in both paths."""
+        record = {"bills": [500.0, bad, 500.0], "arrears": 0.0}
+        decision = self.BOOK.judge(record)
+        assert decision.tier is None and "not a finite number" in decision.reason
+        many = self.BOOK.judge_many(pl.DataFrame([record]))
+        assert many.get_column("tier").to_list() == [None]
+        assert many.get_column("reason")[0] is not None
 
     def test_fewer_than_three_months_cannot_be_judged(self) -> None:
         """Two months of bills are not 3 consecutive months."""
@@ -312,3 +387,164 @@ class TestJudgeMany:
         """Decision and RuleBook have HTML reprs."""
         assert "<table>" in HUBEI.judge(group())._repr_html_()
         assert "hubei-2006" in HUBEI._repr_html_()
+
+
+class TestNonFiniteNumbers:
+    """NaN is missing and ±inf is not a finite number: either way the customer cannot be judged,
+    by judge, judge_many and judge_sql alike, and the explanation still prints."""
+
+    @pytest.mark.parametrize(("value", "reason"), [
+        (math.inf, "revenue is not a finite number"),
+        (-math.inf, "revenue is not a finite number"),
+        (math.nan, "revenue is missing"),
+    ])
+    def test_judge_and_judge_many_agree(self, value: float, reason: str) -> None:
+        """hubei-2006 with revenue=inf: tier None with the reason on both paths (was C vs A+)."""
+        record = group(revenue=value, headcount=5)
+        decision = HUBEI.judge(record)
+        assert (decision.tier, decision.rule, decision.reason) == (None, None, reason)
+        out = HUBEI.judge_many(pl.DataFrame([record]))
+        assert out.get_column("tier").to_list() == [None]
+        assert out.get_column("reason").to_list() == [reason]
+        assert reason in decision.explain()
+
+    def test_a_top_tier_reached_before_the_value_still_decides(self) -> None:
+        """Only values the decision needs count: provincial_gov is A+ whatever the revenue."""
+        record = group("provincial_gov", revenue=math.inf)
+        assert HUBEI.judge(record).tier == "A+"
+        assert HUBEI.judge_many(pl.DataFrame([record])).get_column("tier").cast(
+            pl.String).to_list() == ["A+"]
+
+    def test_numpy_decimal_and_pandas_infinities(self) -> None:
+        """Infinities of every number type are refused the same way."""
+        from decimal import Decimal
+
+        import numpy as np
+
+        for value in (np.float64("inf"), Decimal("-Infinity"), np.float32("inf")):
+            assert HUBEI.judge(group(revenue=value)).reason == "revenue is not a finite number"
+        assert HUBEI.judge(group(revenue=Decimal("NaN"))).reason == "revenue is missing"
+        out = HUBEI.judge_many(pd.DataFrame([group(revenue=math.inf), group(revenue=1.0)]))
+        assert [None if pd.isna(t) else t for t in out["tier"].astype(object)] == [None, "C"]
+
+    @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+    def test_explain_prints_non_finite_values(self, value: float) -> None:
+        """explain() never crashes on inf or NaN (it called int(value) first)."""
+        step = vw.Step("revenue", "miss", value=value)
+        decision = vw.Decision("C", "default", (step,))
+        assert str(value) in decision.explain()
+        overflow = vw.load_rules({"name": "o", "tiers": ["A", "B"], "scheme": {
+            "type": "weighted", "terms": [{"field": "x", "weight": 10.0}], "default": "B",
+            "tiers": [{"min": 0, "tier": "A"}]}})
+        assert "score inf: not a finite number → cannot judge" in overflow.judge(
+            {"x": 1e308}).explain()
+
+    @pytest.mark.parametrize("record", [{"x": 1e308, "y": 0.0}, {"x": 1e308, "y": 1e308}])
+    def test_a_score_that_overflows_cannot_be_judged(self, record: dict[str, float]) -> None:
+        """10·1e308 is inf and inf - inf is NaN: a computed score that is not finite cannot
+        judge either, by both paths (polars read inf as inside [0, inf))."""
+        book = vw.load_rules({"name": "o", "tiers": ["A", "B"], "scheme": {
+            "type": "weighted", "default": "B", "terms": [
+                {"field": "x", "weight": 10.0}, {"field": "y", "weight": -10.0}],
+            "tiers": [{"min": 0, "tier": "A"}]}})
+        decision = book.judge(record)
+        assert (decision.tier, decision.reason) == (None, "score is not a finite number")
+        out = book.judge_many(pl.DataFrame([record]))
+        assert out.get_column("reason").to_list() == ["score is not a finite number"]
+
+    def test_a_sum_of_months_that_overflows_cannot_be_judged(self) -> None:
+        """Finite months whose sum overflows: not a finite number, by both paths."""
+        book = vw.load_rules({"name": "e", "tiers": ["Y", "N"], "scheme": {
+            "type": "eligibility", "tier": "Y", "default": "N", "conditions": [
+                {"field": "bills", "aggregate": "sum", "window": 2, "min": 5}]}})
+        record = {"bills": [1.7e308, 1.7e308]}
+        decision = book.judge(record)
+        assert decision.reason == "sum of last 2 bills is not a finite number"
+        out = book.judge_many(pl.DataFrame([record]))
+        assert out.get_column("reason").to_list() == [decision.reason]
+
+
+def _judged_both_ways(book: vw.RuleBook, record: dict[str, Any]) -> str | None:
+    """The tier judge gives, after checking judge_many gives the same."""
+    tier = book.judge(record).tier
+    many = book.judge_many(pl.DataFrame([record])).get_column("tier").cast(pl.String)
+    assert many.to_list() == [tier]
+    return tier
+
+
+class TestChinaMobileABC:
+    """china-mobile-abc (DOMAIN §2, seed 004): policy highest over importance, top-500
+    taxpayers, key industries and handsets, [lower, upper)."""
+
+    BOOK = vw.preset("china-mobile-abc")
+
+    @staticmethod
+    def plain(**fields: Any) -> dict[str, Any]:
+        record = {"importance": "none", "top500_taxpayer": False, "industry": "retail",
+                  "handsets": 5}
+        return {**record, **fields}
+
+    @pytest.mark.parametrize(("handsets", "tier"), [
+        (5000, "A"), (500, "A"), (499, "B"), (100, "B"), (99, "C"), (10, "C"), (9, "C"),
+        (0, "C"),
+    ])
+    def test_handset_bounds(self, handsets: int, tier: str) -> None:
+        """≥ 500 handsets A, 100–499 B, 10–99 C (and fewer than 10 C by default)."""
+        assert _judged_both_ways(self.BOOK, self.plain(handsets=handsets)) == tier
+
+    @pytest.mark.parametrize("industry", ["telecom", "post", "banking", "power", "water", "gas",
+                                          "highway", "airport", "railway"])
+    def test_key_industries_are_a(self, industry: str) -> None:
+        """Every key industry of §2 gives A, even with few handsets."""
+        assert _judged_both_ways(self.BOOK, self.plain(industry=industry)) == "A"
+
+    @pytest.mark.parametrize("industry", ["securities", "insurance"])
+    def test_securities_and_insurance_are_b(self, industry: str) -> None:
+        """Securities and insurance give B; 500 handsets still lift them to A."""
+        assert _judged_both_ways(self.BOOK, self.plain(industry=industry)) == "B"
+        assert _judged_both_ways(self.BOOK, self.plain(industry=industry, handsets=500)) == "A"
+
+    @pytest.mark.parametrize("importance", ["provincial_gov", "municipal_gov", "county_gov",
+                                            "township_gov"])
+    def test_every_government_level_is_a(self, importance: str) -> None:
+        """Party, government and military bodies at any level are A."""
+        assert _judged_both_ways(self.BOOK, self.plain(importance=importance)) == "A"
+
+    @pytest.mark.parametrize(("taxpayer", "tier"), [(True, "A"), (False, "C")])
+    def test_top500_taxpayers_are_a(self, taxpayer: bool, tier: str) -> None:
+        """The province's top-500 taxpayers are A."""
+        assert _judged_both_ways(self.BOOK, self.plain(top500_taxpayer=taxpayer)) == tier
+
+    def test_a_government_body_needs_no_other_field(self) -> None:
+        """A is the top tier: once reached, later fields are not read."""
+        assert self.BOOK.judge({"importance": "county_gov"}).tier == "A"
+
+
+class TestSichuanVipArpu:
+    """sichuan-vip-arpu (DOMAIN §2, seed 000): C1 ≥ 3000 … C6 200–300, regular below 200."""
+
+    BOOK = vw.preset("sichuan-vip-arpu")
+
+    @pytest.mark.parametrize(("arpu", "tier"), [
+        (3000, "C1"), (2999.99, "C2"), (1500, "C2"), (1499.99, "C3"), (800, "C3"),
+        (799.99, "C4"), (500, "C4"), (499.99, "C5"), (300, "C5"), (299.99, "C6"), (200, "C6"),
+        (199, "regular"), (199.99, "regular"), (0, "regular"),
+    ])
+    def test_arpu_bounds(self, arpu: float, tier: str) -> None:
+        """Each ARPU threshold, on and just below it."""
+        assert _judged_both_ways(self.BOOK, {"arpu": arpu}) == tier
+
+
+class TestChinaMobileVipCards:
+    """china-mobile-vip-cards (DOMAIN §2, seed 004): diamond ≥ 3000, gold 1500–3000,
+    silver 666–1500, no card below 666."""
+
+    BOOK = vw.preset("china-mobile-vip-cards")
+
+    @pytest.mark.parametrize(("arpu", "tier"), [
+        (3000, "diamond"), (2999.99, "gold"), (1500, "gold"), (1499.99, "silver"),
+        (666, "silver"), (665.99, "regular"), (665, "regular"), (0, "regular"),
+    ])
+    def test_arpu_bounds(self, arpu: float, tier: str) -> None:
+        """Each card threshold, on and just below it."""
+        assert _judged_both_ways(self.BOOK, {"arpu": arpu}) == tier

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pytest
@@ -105,6 +105,41 @@ class TestSQLite:
         assert out.columns == ["customer_id", "tier", "rule", "reason"]
         assert out.get_column("tier").equals(expected.get_column("tier"))
         assert out.get_column("rule").equals(expected.get_column("rule"))
+
+    @pytest.mark.parametrize(("quotas", "expected"), [
+        ([{"tier": "A", "share": 0.07}, {"tier": "C"}], {"A": 7, "C": 93}),
+        ([{"tier": "A", "share": 0.1}, {"tier": "B", "share": 0.2}, {"tier": "C"}],
+         {"A": 10, "B": 20, "C": 70}),
+    ])
+    def test_quota_cuts_are_exact(self, quotas: list[dict[str, Any]],
+                                  expected: dict[str, int]) -> None:
+        """0.07 of 100 is 7 and 0.1 + 0.2 of 100 is 30 inside SQLite too, as in judge_many."""
+        book = vw.load_rules({"name": "abc", "tiers": ["A", "B", "C"],
+                              "scheme": {"type": "quota", "by": "size", "quotas": quotas}})
+        frame = pl.DataFrame({"size": [float(v) for v in range(100, 0, -1)]})
+        engine = sa.create_engine("sqlite://")
+        table = _load(frame, engine, "groups")
+        out = book.judge_sql(engine, table, order_by="row_no")
+        assert dict(out.get_column("tier").cast(pl.String).value_counts().iter_rows()) == expected
+        _compare(book, frame, out)
+
+    @pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+    def test_non_finite_numbers_cannot_be_judged(self, bad: float) -> None:
+        """±inf and NaN in a float column: tier None with judge's reason, in a chain and a
+        quota."""
+        frame = pl.DataFrame({"importance": ["none", "none"], "revenue": [bad, 20000.0],
+                              "headcount": [5, 5]})
+        engine = sa.create_engine("sqlite://")
+        table = _load(frame, engine, "groups")
+        for book in (vw.preset("hubei-2006"), vw.load_rules(TestSQLite.ABC)):
+            out = book.judge_sql(engine, table, order_by="row_no")
+            expected = book.judge_rows(frame.to_dicts())
+            assert out.get_column("tier").to_list()[0] is None
+            assert out.get_column("reason").to_list() == [d.reason for d in expected]
+            _compare(book, frame, out)
+
+    ABC: ClassVar[dict[str, Any]] = {"name": "abc", "tiers": ["A", "B"], "scheme": {
+        "type": "quota", "by": "revenue", "quotas": [{"tier": "A", "share": 0.5}, {"tier": "B"}]}}
 
     def test_monthly_lists_are_refused(self) -> None:
         """Eligibility over a window of months has no SQL form."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import Any, Literal
 
 from attrs import frozen
@@ -12,8 +13,11 @@ __all__ = ["Decision", "Override", "Step"]
 Outcome = Literal["match", "miss", "missing", "wrong-type", "note"]
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, float) and value == int(value) and abs(value) < 1e15:
+def show_value(value: Any) -> str:
+    """A value as an explanation prints it: ``17500`` for 17500.0, ``'none'`` for a text,
+    ``inf`` and ``nan`` for the non-finite floats."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value) \
+            and abs(value) < 1e15:
         return str(int(value))
     if isinstance(value, str):
         return repr(value)
@@ -40,13 +44,18 @@ class Step:
         if self.outcome == "missing":
             return f"{self.factor} is missing → cannot judge"
         if self.outcome == "wrong-type":
-            return f"{self.factor} {_show(self.value)}: {self.note} → cannot judge"
+            return f"{self.factor} {show_value(self.value)}: {self.note} → cannot judge"
         if self.outcome == "miss":
             extra = f"; {self.note}" if self.note else ""
-            return f"{self.factor} {_show(self.value)} in no band{extra}"
-        result = self.tier if self.tier is not None else f"{_show(self.points)} points"
+            return f"{self.factor} {show_value(self.value)} in no band{extra}"
+        if self.tier is not None:
+            result = self.tier
+        elif self.points is not None:
+            result = f"{show_value(self.points)} points"
+        else:  # an eligibility condition: it gives no tier and no points, it holds
+            result = "holds"
         extra = f" ({self.note})" if self.note else ""
-        return f"{self.factor} {_show(self.value)} in {self.band} → {result}{extra}"
+        return f"{self.factor} {show_value(self.value)} in {self.band} → {result}{extra}"
 
 
 @frozen

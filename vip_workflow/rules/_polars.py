@@ -9,6 +9,7 @@ import polars as pl
 
 from vip_workflow.rules import expressions as ex
 from vip_workflow.rules.compiled import Plan
+from vip_workflow.rules.evaluate import not_finite_reason
 
 __all__ = ["judge_frame"]
 
@@ -59,20 +60,22 @@ class _Compiler:
                 if self.state(col) != "ok":
                     return pl.lit(True)
                 missing = pl.col(col.name).is_null()
-                if self.schema[col.name].is_float():
-                    missing = missing | pl.col(col.name).is_nan()
+                if self.schema[col.name].is_float():  # NaN is missing, ±inf is not finite
+                    missing = missing | ~pl.col(col.name).is_finite()
                 return missing
             case ex.MonthsMissing(col=col, window=window):
                 if self.state(col) != "ok":
                     return pl.lit(True)
                 months = pl.col(col.name)
                 gaps = [self._month(col, back).is_null() for back in range(1, window + 1)]
-                gaps += [self._month(col, back).is_nan() for back in range(1, window + 1)]
+                gaps += [~self._month(col, back).is_finite() for back in range(1, window + 1)]
                 return months.is_null() | (months.list.len() < window) | pl.any_horizontal(gaps)
             case ex.Problem(col=col):
                 return self.problem(col)
             case ex.MonthItem(col=col, back=back):
                 return self._month(col, back)
+            case ex.NotFinite(value=value):
+                return ~self(value).is_finite()
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
                 parts = []
@@ -133,9 +136,9 @@ class _Compiler:
                 return self(value).is_null()
             case ex.Better(value=value, descending=descending):
                 rank = self(value).rank("min", descending=descending)
-                return (rank - 1).cast(pl.Float64)
+                return rank.cast(pl.Int64) - 1
             case ex.CountValid(value=value):
-                return self(value).count().cast(pl.Float64)
+                return self(value).count().cast(pl.Int64)
             case ex.NonEmptyText(col=col):
                 if self.state(col) != "ok":
                     return pl.lit(False)
@@ -180,6 +183,12 @@ class _Compiler:
         if state == "wrong":
             dtype = self.schema[col.name]
             return pl.lit(f"{col.label}: expected {_WORDS[col.kind]}, column holds {dtype}")
+        if col.kind == "number" and state == "ok" and self.schema[col.name].is_float():
+            return (
+                pl.when(pl.col(col.name).is_infinite())
+                .then(pl.lit(not_finite_reason(col.label)))
+                .otherwise(pl.lit(f"{col.label} is missing"))
+            )
         if col.kind == "months" and state == "ok":
             return (
                 pl.when(pl.col(col.name).is_not_null())

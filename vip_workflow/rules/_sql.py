@@ -17,10 +17,12 @@ import sqlalchemy as sa
 
 from vip_workflow.errors import ConfigError
 from vip_workflow.rules import expressions as ex
+from vip_workflow.rules.evaluate import not_finite_reason
 
 __all__ = ["select_judgement"]
 
 _WORDS = {"number": "a number", "text": "a text", "boolean": "true or false"}
+_LARGEST = 1.7976931348623157e308  # the largest finite double: only ±inf lie beyond it
 
 
 def _kind(sql_type: Any) -> str | None:
@@ -50,11 +52,21 @@ class _Compiler:
         return "ok" if self.kinds[col.name] == col.kind else "wrong"
 
     def _missing(self, name: str) -> Any:
+        """Null, NaN (PostgreSQL; SQLite stores NaN as null) or, in a number column, ±inf."""
         column = self.source.c[name]
         missing = column.is_(None)
         if self.dialect == "postgresql" and isinstance(column.type, sa.Float | sa.Numeric):
             missing = sa.or_(missing, column == sa.literal_column("'NaN'::float8"))
+        if self._may_be_infinite(name):
+            missing = sa.or_(missing, _infinite(column))
         return missing
+
+    def _may_be_infinite(self, name: str) -> bool:
+        column = self.source.c[name]
+        if isinstance(column.type, sa.Float | sa.Numeric):
+            return True
+        # SQLite's columns take any value whatever their declared type
+        return self.dialect == "sqlite" and self.kinds.get(name) == "number"
 
     def __call__(self, node: ex.Expr) -> Any:
         match node:
@@ -78,7 +90,14 @@ class _Compiler:
                     kind = self.kinds[col.name] or "another type"
                     text = f"{col.label}: expected {_WORDS[col.kind]}, column holds {kind}"
                     return sa.literal(text)
-                return sa.literal(f"{col.label} is missing")
+                missing = sa.literal(f"{col.label} is missing")
+                if state == "ok" and col.kind == "number" and self._may_be_infinite(col.name):
+                    return sa.case((_infinite(self.source.c[col.name]),
+                                    sa.literal(not_finite_reason(col.label))), else_=missing)
+                return missing
+            case ex.NotFinite(value=value):
+                computed = self(value)  # NaN: null in SQLite, above every number in PostgreSQL
+                return sa.or_(computed.is_(None), _infinite(computed))
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
                 parts = []
@@ -142,6 +161,12 @@ class _Compiler:
             case ex.MonthsMissing() | ex.MonthItem():
                 raise ConfigError("monthly lists cannot be judged in SQL; use judge_many")
         raise TypeError(f"no SQL translation for {type(node).__name__}")
+
+
+def _infinite(value: Any) -> Any:
+    """True where ``value`` is ±inf (or NaN in PostgreSQL, which sorts it above inf)."""
+    largest = sa.literal(_LARGEST, sa.Float())
+    return sa.or_(value > largest, value < sa.literal(-_LARGEST, sa.Float()))
 
 
 def select_judgement(query: ex.Query, table: sa.Table, *, dialect: str,

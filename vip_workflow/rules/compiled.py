@@ -9,6 +9,7 @@ A validated ``RuleFile`` is compiled once into these attrs values. The row evalu
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any, Literal
 
 from attrs import field, frozen
@@ -135,7 +136,20 @@ class Quota:
     by: str | None
     score: Scoring | Weighted | None
     descending: bool
-    cuts: tuple[tuple[str, float], ...]  # (tier, cumulative share); the last share is 1.0
+    # (tier, cumulative share) as exact fractions, e.g. 0.1 + 0.2 is 3/10, not
+    # 0.30000000000000004; the last share is 1. Every back end compares ranks with these
+    # in exact (integer) arithmetic, so all cut at the same customer.
+    cuts: tuple[tuple[str, Fraction], ...]
+
+
+MAX_SHARE_DENOMINATOR = 10**9  # shares are exact to 9 decimal places
+
+
+def exact_share(share: float) -> Fraction:
+    """A share as the decimal fraction it was written as: 0.07 is 7/100 (the float 0.07 is
+    not). Shares with more than 9 decimal places are rounded to the nearest fraction with a
+    denominator of at most 10**9 (0.3333333333333333 is 1/3)."""
+    return Fraction(str(share)).limit_denominator(MAX_SHARE_DENOMINATOR)
 
 
 @frozen
@@ -208,6 +222,8 @@ class Plan:
 
 
 def _number_text(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
@@ -412,24 +428,27 @@ class _Compiler:
                 score = Scoring(factors, (), "")
             else:
                 score = Weighted(s.score.intercept, self.terms(s.score.terms or [], where), (), "")
-        cuts: list[tuple[str, float]] = []
-        total = 0.0
+        cuts: list[tuple[str, Fraction]] = []
+        total = Fraction(0)
+        slack = Fraction(1, MAX_SHARE_DENOMINATOR)
         for i, q in enumerate(s.quotas):
             where = (*at, "quotas", i)
             last = i == len(s.quotas) - 1
             if q.share is None and not last:
                 self.fail("only the last quota may leave out its share (it takes the rest)", *where)
-            total = 1.0 if q.share is None else total + q.share
-            if total > 1 + 1e-9:
-                self.fail(f"the shares add up to {total:g}, more than the whole portfolio", *where)
-            if last and abs(total - 1.0) > 1e-9:
+            total = Fraction(1) if q.share is None else (
+                total + exact_share(q.share)).limit_denominator(MAX_SHARE_DENOMINATOR)
+            if total > 1 + slack:
+                self.fail(f"the shares add up to {float(total):g}, more than the whole "
+                          "portfolio", *where)
+            if last and abs(total - 1) > slack:
                 self.fail(
-                    f"the shares add up to {total:g}; leave out the last share so that it "
-                    "takes the rest",
+                    f"the shares add up to {float(total):g}; leave out the last share so that "
+                    "it takes the rest",
                     *where,
                 )
             tier = self.tier(q.tier, *where, "tier")
-            cuts.append((tier, 1.0 if last else total))
+            cuts.append((tier, Fraction(1) if last else min(total, Fraction(1))))
             self.rule_id(f"quota.{tier}", *where, "tier", tier=tier)
         return Quota(s.by, score, s.order == "descending", tuple(cuts))
 

@@ -5,23 +5,28 @@ Semantics, shared by both paths:
 
 * A value is *missing* when the field is absent, ``None`` or NaN; it has the *wrong type* when a
   number is not an int/float (booleans are not numbers), a text is not a ``str``, a flag not a
-  ``bool``. Either way the record cannot be judged — but only if the decision needed that value:
-  a chain stops reading once a factor decides.
+  ``bool``; a number is *not finite* when it is ±inf. In each case the record cannot be judged —
+  but only if the decision needed that value: a chain stops reading once a factor decides.
 * Bands are tried in file order; the first that holds the value is the one.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from vip_workflow.domain.decisions import Decision, Override, Step
+from attrs import frozen
+
+from vip_workflow.domain.decisions import Decision, Override, Step, show_value
 from vip_workflow.errors import PortfolioRequiredError
 from vip_workflow.rules.compiled import (
     Band,
     Chain,
+    Condition,
     Eligibility,
     Factor,
     Plan,
@@ -51,28 +56,56 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
     kind_of_value = type(value)
     if kind == "number":
         if kind_of_value is float:
-            if value != value:  # NaN
-                raise CannotJudge(f"{label} is missing", Step(label, "missing"))
-            return value
+            return _finite(value, label)
         if kind_of_value is int:
             return value
     elif (kind == "text" and kind_of_value is str) or (kind == "boolean" and kind_of_value is bool):
         return value
     if value is MISSING or value is None or type(value).__name__ in _NULL_TYPES:
         raise CannotJudge(f"{label} is missing", Step(label, "missing"))
-    if kind == "number" and isinstance(value, Decimal) and value.is_finite():
-        return float(value)
-    if kind == "number" and isinstance(value, numbers.Real) and not _is_bool(value):
-        number = float(value) if not isinstance(value, numbers.Integral) else int(value)
-        if number != number:
+    if kind == "number" and isinstance(value, Decimal):
+        if value.is_nan():
             raise CannotJudge(f"{label} is missing", Step(label, "missing"))
-        return number
+        return _finite(float(value), label, value)
+    if kind == "number" and isinstance(value, numbers.Real) and not _is_bool(value):
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        return _finite(float(value), label, value)
     if kind == "boolean" and _is_bool(value):
         return bool(value)
     if kind == "text" and isinstance(value, str):
         return str(value)
     note = f"expected {_KIND_WORDS[kind]}, got {type(value).__name__}"
     raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=value, note=note))
+
+
+def not_finite_reason(label: str) -> str:
+    """The reason a record with ±inf in ``label`` cannot be judged (the same on every path)."""
+    return f"{label} is not a finite number"
+
+
+def _finite(number: float, label: str, shown: Any = None) -> float:
+    """``number`` if finite; NaN is missing, ±inf is not a finite number."""
+    if math.isfinite(number):
+        return number
+    if number != number:  # NaN
+        raise CannotJudge(f"{label} is missing", Step(label, "missing"))
+    raise CannotJudge(not_finite_reason(label),
+                      Step(label, "wrong-type", value=number if shown is None else shown,
+                           note="not a finite number"))
+
+
+def _finite_score(total: float) -> float:
+    """A score or weighted y that overflowed (±inf, or NaN from inf - inf) cannot judge."""
+    if math.isfinite(total):
+        return total
+    raise CannotJudge(not_finite_reason("score"),
+                      Step("score", "wrong-type", value=total, note="not a finite number"))
+
+
+def aggregate_label(condition: Condition) -> str:
+    """How an aggregate condition is named in steps and reasons: ``mean of last 3 bills``."""
+    return f"{condition.aggregate} of last {condition.window} {condition.label}"
 
 
 def _is_bool(value: Any) -> bool:
@@ -111,7 +144,7 @@ class RowEvaluator:
             self._base = self._no_portfolio
 
     # -- one record ------------------------------------------------------------------------
-    def judge(self, record: Any, *, quota: tuple[str, str, float | None] | None = None) -> Decision:
+    def judge(self, record: Any, *, quota: Placement | None = None) -> Decision:
         get = _getter(record)
         customer = self._customer(get)
         steps: list[Step] = []
@@ -122,9 +155,12 @@ class RowEvaluator:
         base: str | None = None
         try:
             if quota is not None:
-                tier, rule, score = quota
+                scheme: Quota = self.plan.scheme  # type: ignore[assignment]
+                if scheme.score is not None:  # the score's terms, for the explanation
+                    self.score(get, scheme.score, steps)
+                tier, rule, score = quota.tier, quota.rule, quota.key
                 steps.append(Step("quota", "note", value=score, tier=tier, rule=rule,
-                                  note=f"{quota_note(self.plan)} → {tier}"))
+                                  note=quota.note(scheme)))
             else:
                 tier, rule, score = self._base(get, steps)
             base = tier
@@ -183,7 +219,7 @@ class RowEvaluator:
 
     def _scored(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
         scheme: Scoring | Weighted = self.plan.scheme  # type: ignore[assignment]
-        total = self.score(get, scheme, steps)
+        total = _finite_score(self.score(get, scheme, steps))
         band = _first_band(scheme.tier_bands, total)
         if band is None:
             steps.append(Step("score", "note", value=total, tier=scheme.default,
@@ -201,8 +237,10 @@ class RowEvaluator:
                 total = total + self._points(get, factor, steps)
             return total
         y = scheme.intercept
+        if y:
+            steps.append(Step("intercept", "note", value=y, note=show_value(y)))
         for term in scheme.terms:
-            y = y + term.weight * self._term_value(get, term, steps)
+            y = y + self._term_value(get, term, steps)
         return y
 
     @staticmethod
@@ -220,18 +258,25 @@ class RowEvaluator:
 
     @staticmethod
     def _term_value(get: Getter, term: Term, steps: list[Step]) -> float:
+        """The term's contribution, weight × value; the step shows the value read."""
         value = read_value(get, term.field, term.kind, term.label)
+        weight = show_value(term.weight)
         if term.mapping is None:
-            steps.append(Step(term.label, "note", value=value, note=f"× {term.weight:g}"))
-            return value  # type: ignore[no-any-return]
+            contribution = term.weight * value
+            steps.append(Step(term.label, "note", value=value, points=contribution,
+                              note=f"{show_value(value)} × {weight} = "
+                                   f"{show_value(contribution)}"))
+            return contribution  # type: ignore[no-any-return]
         mapped = dict(term.mapping).get(value, term.otherwise)
         if mapped is None:
             reason = f"{term.label} {value!r} has no number in the model's map"
             raise CannotJudge(reason, Step(term.label, "wrong-type", value=value,
                                            note="not in the model's map"))
-        steps.append(Step(term.label, "note", value=value,
-                          note=f"= {mapped:g}, × {term.weight:g}"))
-        return mapped
+        contribution = term.weight * mapped
+        steps.append(Step(term.label, "note", value=value, points=contribution,
+                          note=f"{show_value(value)} → {show_value(mapped)}, × {weight} = "
+                               f"{show_value(contribution)}"))
+        return contribution
 
     def _eligibility(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
         scheme: Eligibility = self.plan.scheme  # type: ignore[assignment]
@@ -242,13 +287,13 @@ class RowEvaluator:
             else:
                 value = self._aggregate(get, condition.field, condition.aggregate,
                                         condition.window, condition.label)  # type: ignore[arg-type]
-                label = f"{condition.aggregate} of last {condition.window} {condition.label}"
+                label = aggregate_label(condition)
+                value = _finite(value, label)  # a sum of finite months can still overflow
             if not condition.matcher.contains(value):
                 steps.append(Step(label, "miss", value=value,
                                   note=f"not in {condition.matcher.text} → {scheme.default}"))
                 return scheme.default, "default", None
-            steps.append(Step(label, "match", value=value, band=condition.matcher.text,
-                              note="condition holds"))
+            steps.append(Step(label, "match", value=value, band=condition.matcher.text))
         steps.append(Step("eligibility", "note", tier=scheme.tier,
                           note=f"all conditions hold → {scheme.tier}"))
         return scheme.tier, scheme.rule, None
@@ -324,19 +369,19 @@ class RowEvaluator:
         return Override(wanted, by, why)
 
     # -- a portfolio, row by row (the reference for quotas) --------------------------------
-    def quota_keys(self, records: Sequence[Any]) -> list[float | str]:
-        """Each record's ranking key, or the reason it has none."""
+    def quota_keys(self, records: Sequence[Any]) -> list[float | CannotJudge]:
+        """Each record's ranking key, or why it has none."""
         scheme: Quota = self.plan.scheme  # type: ignore[assignment]
-        keys: list[float | str] = []
+        keys: list[float | CannotJudge] = []
         for record in records:
             get = _getter(record)
             try:
                 if scheme.by is not None:
                     keys.append(float(read_value(get, scheme.by, "number", scheme.by)))
                 else:
-                    keys.append(self.score(get, scheme.score, []))  # type: ignore[arg-type]
+                    keys.append(_finite_score(self.score(get, scheme.score, [])))  # type: ignore[arg-type]
             except CannotJudge as problem:
-                keys.append(problem.reason)
+                keys.append(problem)
         return keys
 
     def judge_rows(self, records: Iterable[Any]) -> list[Decision]:
@@ -345,50 +390,81 @@ class RowEvaluator:
         if not isinstance(self.plan.scheme, Quota):
             return [self.judge(record) for record in records]
         keys = self.quota_keys(records)
-        outcomes = quota_tiers(self.plan.scheme, keys)
+        places = quota_tiers(self.plan.scheme, [k.reason if isinstance(k, CannotJudge) else k
+                                                for k in keys])
         return [
-            self.judge(record, quota=outcome) if not isinstance(outcome, str)
-            else self._quota_failure(record, outcome)
-            for record, outcome in zip(records, outcomes, strict=True)
+            self.judge(record, quota=place) if isinstance(place, Placement)
+            else self._quota_failure(record, key)  # type: ignore[arg-type]
+            for record, key, place in zip(records, keys, places, strict=True)
         ]
 
-    def _quota_failure(self, record: Any, reason: str) -> Decision:
+    def _quota_failure(self, record: Any, problem: CannotJudge) -> Decision:
         get = _getter(record)
-        steps = [Step("quota", "missing", note=reason)]
+        steps = [problem.step]
         override = self._override(get, steps)
         customer = self._customer(get)
         if isinstance(override, Override):
             return Decision(override.tier, "override", tuple(steps), override=override,
                             customer=customer, book=self.plan.name)
-        return Decision(None, None, tuple(steps), reason=override or reason, customer=customer,
-                        book=self.plan.name)
+        return Decision(None, None, tuple(steps), reason=override or problem.reason,
+                        customer=customer, book=self.plan.name)
 
 
-def quota_note(plan: Plan) -> str:
-    """How a quota book ranks, in words."""
-    scheme: Quota = plan.scheme  # type: ignore[assignment]
-    by = scheme.by or "score"
-    order = "highest" if scheme.descending else "lowest"
-    return f"ranked by {by}, {order} first"
+@frozen
+class Placement:
+    """Where a quota put one record: its tier, its rank and the cut that rank made."""
+
+    tier: str
+    rule: str
+    key: float
+    rank: int  # 1 is the best; equal keys share the best rank among them
+    count: int  # how many records were ranked
+    index: int  # position of the tier's cut in ``Quota.cuts``
+
+    def note(self, scheme: Quota) -> str:
+        """E.g. ``size 95 ranked 6 of 100, highest first; B takes the top 30 % (rank ≤ 30) → B``."""
+        what = f"{scheme.by or 'score'} {show_value(self.key)}"
+        order = "highest" if scheme.descending else "lowest"
+        head = f"{what} ranked {self.rank} of {self.count}, {order} first"
+        cumulative = scheme.cuts[self.index][1]
+        if self.index < len(scheme.cuts) - 1:
+            return (f"{head}; {self.tier} takes the top {_percent(cumulative)} "
+                    f"(rank ≤ {cut_rank(cumulative, self.count)}) → {self.tier}")
+        if self.index == 0:
+            return f"{head}; {self.tier} takes everyone → {self.tier}"
+        before = scheme.cuts[self.index - 1][1]
+        return (f"{head}; past the top {_percent(before)} "
+                f"(rank > {cut_rank(before, self.count)}) → {self.tier}")
 
 
-def quota_tiers(scheme: Quota, keys: list[float | str]) -> list[tuple[str, str, float] | str]:
-    """Cut ranked keys by cumulative shares; equal keys share the better tier."""
+def _percent(share: Fraction) -> str:
+    return f"{float(share * 100):g} %"
+
+
+def cut_rank(cumulative: Fraction, count: int) -> int:
+    """The last rank inside a cumulative share: ``better < cumulative × count`` is
+    ``rank ≤ ceil(cumulative × count)`` (exact: shares are fractions)."""
+    return math.ceil(cumulative * count)
+
+
+def quota_tiers(scheme: Quota, keys: list[float | str]) -> list[Placement | str]:
+    """Cut ranked keys by cumulative shares; equal keys share the better tier.
+
+    A record is in the first tier whose cumulative share *s* satisfies
+    ``better < s × n`` (``better``: records strictly better, ``n``: records ranked), computed
+    exactly: *s* is a fraction, so 0.07 of 100 is 7, never 7.000000000000001."""
     valid = sorted((k for k in keys if not isinstance(k, str)), reverse=scheme.descending)
     n = len(valid)
-    result: list[tuple[str, str, float] | str] = []
+    result: list[Placement | str] = []
     for key in keys:
         if isinstance(key, str):
             result.append(key)
             continue
         better = _count_better(valid, key, scheme.descending)
-        for tier, cumulative in scheme.cuts:
-            if better < cumulative * n:
-                result.append((tier, f"quota.{tier}", key))
+        for index, (tier, cumulative) in enumerate(scheme.cuts):
+            if better < cumulative * n or index == len(scheme.cuts) - 1:
+                result.append(Placement(tier, f"quota.{tier}", key, better + 1, n, index))
                 break
-        else:  # unreachable: the last cut is the whole portfolio
-            tier = scheme.cuts[-1][0]
-            result.append((tier, f"quota.{tier}", key))
     return result
 
 
@@ -402,4 +478,3 @@ def _count_better(ordered: list[float], key: float, descending: bool) -> int:
         else:
             high = middle
     return low
-

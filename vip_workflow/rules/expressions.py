@@ -28,6 +28,7 @@ from vip_workflow.rules.compiled import (
     Scoring,
     Weighted,
 )
+from vip_workflow.rules.evaluate import aggregate_label, not_finite_reason
 
 __all__ = ["Query", "build_query"]
 
@@ -40,8 +41,8 @@ class Expr:
 
 @frozen
 class Col(Expr):
-    """An input column read as ``kind``; unusable values (absent, wrong type, null, NaN) are
-    null."""
+    """An input column read as ``kind``; unusable values (absent, wrong type, null, NaN, ±inf)
+    make the record unjudgeable (see ``Missing``)."""
 
     name: str
     kind: Kind
@@ -56,14 +57,15 @@ class Lit(Expr):
 
 @frozen
 class Missing(Expr):
-    """True where ``col`` cannot be read as its kind (absent, wrong type, null or NaN)."""
+    """True where ``col`` cannot be read as its kind (absent, wrong type, null, NaN, or ±inf in
+    a number column)."""
 
     col: Col
 
 
 @frozen
 class MonthsMissing(Expr):
-    """True where a list column lacks ``window`` usable trailing numbers."""
+    """True where a list column lacks ``window`` usable (finite) trailing numbers."""
 
     col: Col
     window: int
@@ -71,9 +73,17 @@ class MonthsMissing(Expr):
 
 @frozen
 class Problem(Expr):
-    """The reason text for a Missing column (``"revenue is missing"``, wrong type …)."""
+    """The reason text for a Missing column (``"revenue is missing"``, ``"revenue is not a
+    finite number"`` for ±inf, wrong type …)."""
 
     col: Col
+
+
+@frozen
+class NotFinite(Expr):
+    """True where a computed number (a score, an aggregate of months) is NaN or ±inf."""
+
+    value: Expr
 
 
 @frozen
@@ -154,7 +164,7 @@ class MonthItem(Expr):
 
 @frozen
 class Better(Expr):
-    """Window: how many rows have a strictly better (non-null) value."""
+    """Window: how many rows have a strictly better (non-null) value, as an integer."""
 
     value: Expr
     descending: bool
@@ -162,7 +172,7 @@ class Better(Expr):
 
 @frozen
 class CountValid(Expr):
-    """Window: how many rows have a non-null value."""
+    """Window: how many rows have a non-null value, as an integer."""
 
     value: Expr
 
@@ -317,6 +327,7 @@ class _Builder:
 
     def scored(self, scheme: Scoring | Weighted) -> tuple[Expr, Expr]:
         total, fails = self.score(scheme)
+        fails.append((NotFinite(total), Lit(not_finite_reason("score"), "text")))
         whens = [(cond, NULL) for cond, _ in fails]
         whens += [(self.matches(total, b), self.rule(b)) for b in scheme.tier_bands]
         default = self.rule("default")
@@ -329,14 +340,18 @@ class _Builder:
             key: Expr = col
         else:
             key, fails = self.score(scheme.score)  # type: ignore[arg-type]
+            fails.append((NotFinite(key), Lit(not_finite_reason("score"), "text")))
         failed = _or(*(cond for cond, _ in fails))
         valid_key = self.let(Case(((failed, Lit(None, "float")),), key), "key")
         better = Better(valid_key, scheme.descending)
         count = CountValid(valid_key)
         whens: list[tuple[Expr, Expr]] = [(failed, NULL)]
         for tier, cumulative in scheme.cuts[:-1]:
-            limit = Arith("*", Lit(cumulative, "float"), count)
-            whens.append((Compare("<", better, limit), self.rule(f"quota.{tier}")))
+            # better < (p/q) × count, exactly: better × q < p × count in integers (shares are
+            # fractions with q ≤ 10**9, so the products fit in 64 bits for any real portfolio)
+            scaled = Arith("*", better, Lit(cumulative.denominator))
+            limit = Arith("*", Lit(cumulative.numerator), count)
+            whens.append((Compare("<", scaled, limit), self.rule(f"quota.{tier}")))
         last = scheme.cuts[-1][0]
         return Case(tuple(whens), self.rule(f"quota.{last}")), Case(
             tuple(fails), Lit(None, "text")
@@ -351,10 +366,15 @@ class _Builder:
             holds = (InInterval(value, condition.matcher)
                      if isinstance(condition.matcher, Interval)
                      else InSet(value, condition.matcher.values))
-            whens += [(missing, NULL), (_not(holds), default)]
+            whens += [(missing, NULL)]
             problems += [(missing, Problem(self._months_col(condition))
-                          if condition.aggregate else Problem(value)),  # type: ignore[arg-type]
-                         (_not(holds), Lit(None, "text"))]
+                          if condition.aggregate else Problem(value))]  # type: ignore[arg-type]
+            if condition.aggregate is not None:  # a sum of finite months can still overflow
+                label = aggregate_label(condition)
+                whens += [(NotFinite(value), NULL)]
+                problems += [(NotFinite(value), Lit(not_finite_reason(label), "text"))]
+            whens += [(_not(holds), default)]
+            problems += [(_not(holds), Lit(None, "text"))]
         return (Case(tuple(whens), self.rule(scheme.rule)),
                 Case(tuple(problems), Lit(None, "text")))
 

@@ -7,6 +7,7 @@ that a misspelt key is an error, not a silently ignored line.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Annotated, Literal
@@ -15,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Closed = Literal["left", "right", "both", "neither"]
 Scalar = str | bool | int | float
+# Points, weights, intercepts, map values and shares are finite: NaN and ±inf are refused with
+# a located error. Bounds (min/max) may be ±inf (no bound, as in a range) but never NaN.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 _NUMBER = r"[-+]?(?:inf|infinity|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _RANGE = re.compile(rf"^\s*([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])\s*$", re.IGNORECASE)
@@ -57,6 +61,13 @@ class Match(_Model):
         "file's setting.",
     )
 
+    @field_validator("min", "max")
+    @classmethod
+    def _bound_is_a_number(cls, value: float | None) -> float | None:
+        if value is not None and math.isnan(value):
+            raise ValueError("a bound is not a number (NaN); leave it out for no bound")
+        return value
+
     @field_validator("range")
     @classmethod
     def _range_parses(cls, value: str | None) -> str | None:
@@ -71,6 +82,8 @@ class Match(_Model):
             return None
         if not value:
             raise ValueError("the list of values is empty")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+            raise ValueError("the values must be finite numbers, not NaN or ±inf")
         kinds = {_kind_of(v) for v in value}
         if len(kinds) > 1:
             raise ValueError(f"mixes kinds of values ({', '.join(sorted(kinds))}); use one kind")
@@ -116,7 +129,7 @@ class PointBand(Match):
     """A band of a scoring factor: values that match are worth ``points``."""
 
     id: str | None = None
-    points: float = Field(description="Points a value in this band is worth.")
+    points: Finite = Field(description="Points a value in this band is worth.")
     note: str | None = None
 
 
@@ -150,7 +163,7 @@ class ScoreFactor(_Factor):
     """A factor of a scoring model: the first band that matches gives its points."""
 
     bands: list[PointBand] = Field(min_length=1)
-    otherwise: float | None = Field(
+    otherwise: Finite | None = Field(
         default=None,
         description="Points for a value no band covers. Unset means 0 points, and lint warns "
         "about the gap.",
@@ -161,11 +174,11 @@ class Term(_Model):
     """A term ``weight × value`` of a weighted model; ``map`` turns categories into numbers."""
 
     field: str
-    weight: float = 1.0
-    map: dict[str, float] | None = Field(
+    weight: Finite = 1.0
+    map: dict[str, Finite] | None = Field(
         default=None, description="Numbers for the values of a categorical field."
     )
-    otherwise: float | None = Field(
+    otherwise: Finite | None = Field(
         default=None,
         description="Number for a category missing from `map`; unset means such a record "
         "cannot be judged.",
@@ -199,7 +212,7 @@ class WeightedScheme(_Model):
     """Weighted model: y = intercept + Σ weight × value; y picks the tier."""
 
     type: Literal["weighted"]
-    intercept: float = 0.0
+    intercept: Finite = 0.0
     terms: list[Term] = Field(min_length=1)
     tiers: list[TierBand] = Field(min_length=1, description="Bands on y.")
     default: str
@@ -210,7 +223,7 @@ class ScoreSpec(_Model):
 
     type: Literal["scoring", "weighted"]
     factors: list[ScoreFactor] | None = None
-    intercept: float = 0.0
+    intercept: Finite = 0.0
     terms: list[Term] | None = None
 
     @model_validator(mode="after")
@@ -224,7 +237,7 @@ class ScoreSpec(_Model):
 
 class Quota(_Model):
     tier: str
-    share: float | None = Field(
+    share: Finite | None = Field(
         default=None,
         gt=0,
         le=1,

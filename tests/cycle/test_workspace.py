@@ -36,6 +36,18 @@ def _groups(rows: list[dict[str, Any]]) -> pl.DataFrame:
                                       "revenue": pl.Float64, "headcount": pl.Int64})
 
 
+def _spend_triggers(version: str, effective: str | None, value: float) -> Any:
+    """One risk trigger, revenue > value."""
+    data: dict[str, Any] = {
+        "kind": "triggers", "name": "spend", "version": version,
+        "triggers": [{"id": "risk.high_spend", "family": "risk", "action": "call",
+                      "when": {"type": "threshold", "field": "revenue", "op": ">",
+                               "value": value}}]}
+    if effective:
+        data["effective"] = effective
+    return vw.load_rules(data)
+
+
 class TestCycle:
     """run_cycle judges, keeps history, finds changes and writes the report."""
 
@@ -195,6 +207,80 @@ class TestCycle:
                          "headcount": 0}])
         assert workspace.run_cycle("2026-09", data).judged["tier"].cast(pl.String)[0] == "C"
         assert workspace.run_cycle("2026-10", data).judged["tier"].cast(pl.String)[0] == "B"
+
+    def test_a_past_period_replays_with_its_trigger_version(self, tmp_path: Path) -> None:
+        """A threshold raised from 2026-10 fires for September's customers, then not; a
+        September re-run after October still uses September's version."""
+        (tmp_path / "triggers").mkdir()
+        _spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
+        _spend_triggers("2", "2026-10", 1000).save(tmp_path / "triggers" / "v2.yaml")
+        workspace = _workspace(tmp_path, CONFIG + "triggers: {files: [triggers]}\n")
+        history = pl.DataFrame({"customer_id": ["G1", "G2"] * 2,
+                                "period": ["2026-09"] * 2 + ["2026-10"] * 2,
+                                "revenue": [500.0, 2000.0] * 2})
+        data = _groups([{"customer_id": c, "importance": "none", "revenue": r, "headcount": 0}
+                        for c, r in (("G1", 500), ("G2", 2000))])
+
+        def fired(result: vw.CycleResult) -> list[str]:
+            assert result.signals is not None
+            return sorted(result.signals.get_column("customer_id").cast(pl.String))
+
+        september = workspace.run_cycle("2026-09", data, history=history)
+        october = workspace.run_cycle("2026-10", data, history=history)
+        assert (fired(september), fired(october)) == (["G1", "G2"], ["G2"])
+        assert (september.trigger_version, october.trigger_version) == ("1", "2")
+        assert october.rules == {"tiers": "hubei-2006 v2006.1", "triggers": "spend v2"}
+        assert "(triggers: spend v2)" in october.summary()
+        assert "trigger rules: spend v2 (effective 2026-10-01)" in \
+            october.report.read_text(encoding="utf-8")
+        assert workspace.store.runs()[-1]["summary"]["rules"]["triggers"] == "spend v2"
+        again = workspace.run_cycle("2026-09", data, history=history)
+        assert fired(again) == ["G1", "G2"] and again.trigger_version == "1"
+        assert workspace.triggers is not None and workspace.triggers.version == "2"  # latest
+        assert workspace.trigger_book("2026-09").version == "1"  # type: ignore[union-attr]
+
+    def test_a_past_period_is_checked_against_its_kpi_targets(self, tmp_path: Path) -> None:
+        """A revenue target raised from 2026-10: September passes, October fails."""
+        (tmp_path / "kpis").mkdir()
+        for version, effective, target in (("1", None, 1000), ("2", "2026-10", 5000)):
+            data: dict[str, Any] = {
+                "kind": "kpis", "name": "revenue-kpis", "version": version,
+                "kpis": [{"id": "revenue", "measure": {"type": "sum", "field": "revenue"},
+                          "target": target}]}
+            if effective:
+                data["effective"] = effective
+            vw.load_rules(data).save(tmp_path / "kpis" / f"v{version}.yaml")
+        workspace = _workspace(tmp_path, CONFIG + "kpis: {files: [kpis/v1.yaml, kpis/v2.yaml]}\n")
+        data = _groups([{"customer_id": "G1", "importance": "none", "revenue": 2000,
+                         "headcount": 0}])
+        october = workspace.run_cycle("2026-10", data)
+        september = workspace.run_cycle("2026-09", data)  # replayed after October
+        assert september.kpis is not None and october.kpis is not None
+        assert (september.kpis["status"][0], october.kpis["status"][0]) == ("pass", "fail")
+        assert (september.kpis["target"][0], october.kpis["target"][0]) == ("1000", "5000")
+        assert (september.kpi_version, october.kpi_version) == ("1", "2")
+        assert "(KPIs: revenue-kpis v2)" in october.summary()
+        assert "<li>KPI rules: revenue-kpis v1</li>" in september.report.read_text(
+            encoding="utf-8")  # a version in force from always has no effective date
+
+    def test_a_rule_file_with_a_bad_effective_date_is_located(self, tmp_path: Path) -> None:
+        """The workspace refuses to start, naming the file and line."""
+        (tmp_path / "triggers").mkdir()
+        path = _spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "version:", 'effective: "2026-13"\nversion:'), encoding="utf-8")
+        with pytest.raises(vw.RuleFileError, match="effective") as caught:
+            _workspace(tmp_path, CONFIG + "triggers: {files: [triggers]}\n")
+        assert caught.value.path is not None and caught.value.path.endswith("v1.yaml")
+        assert caught.value.line is not None
+
+    def test_a_rule_source_of_the_wrong_kind_is_refused(self, tmp_path: Path) -> None:
+        """A KPI preset under triggers: (or a tier file under kpis:) is a config error."""
+        with pytest.raises(vw.ConfigError, match="kpis rules, not triggers"):
+            _workspace(tmp_path, CONFIG + "triggers: {preset: china-mobile-2006-kpis}\n")
+        vw.preset("hubei-2006").save(tmp_path / "tiers.yaml")
+        with pytest.raises(vw.ConfigError, match="holds tiers rules, not kpis"):
+            _workspace(tmp_path, CONFIG + "kpis: {files: [tiers.yaml]}\n")
 
     def test_a_bad_config_is_located(self, tmp_path: Path) -> None:
         """A misspelt key in vip.yaml names its line."""

@@ -2,7 +2,8 @@
 
 ``Workspace.run_cycle(period, data)``:
 
-1. judges every customer with the tier rules in force for the period;
+1. judges every customer with the tier rules in force for the period (trigger and KPI rules
+   too are the versions in force for the period, so a past period replays as of its rules);
 2. compares with the previous period's tiers and keeps the tier history;
 3. opens a tier-review approval for every downgrade of an important account and every manual
    override (one per customer and period, however often the period is re-run);
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
@@ -36,9 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
 from vip_workflow.cycle.report import write_report
 from vip_workflow.errors import ConfigError, ConflictError
-from vip_workflow.rules.book import RuleBook, load_rules, preset
+from vip_workflow.rules.book import RuleBook, preset
 from vip_workflow.rules.loader import read_document, validate_document
 from vip_workflow.rules.versions import RuleVersions, period_start
+
+if TYPE_CHECKING:
+    from vip_workflow.rules.kpi import KpiBook
+    from vip_workflow.rules.triggers import TriggerBook
 
 __all__ = ["CycleResult", "Workspace", "WorkspaceConfig"]
 
@@ -59,7 +64,8 @@ class _Config(BaseModel):
 
 
 class RuleSource(_Config):
-    """Where rules come from: a bundled preset, or rule files / folders of versions."""
+    """Where rules come from: a bundled preset, or rule files / folders of versions (the one
+    in force for a period is the latest ``effective`` on or before its first day)."""
 
     preset: str | None = None
     files: list[str] | None = None
@@ -114,6 +120,21 @@ class CycleResult:
     timings: dict[str, float] = attrs.field(factory=dict, eq=False)
     notices_sent: int = 0
     warnings: tuple[str, ...] = ()
+    trigger_book: str | None = None  # the trigger rules in force (None: no triggers ran)
+    trigger_version: str | None = None
+    kpi_book: str | None = None  # the KPI rules in force (None: no KPIs checked)
+    kpi_version: str | None = None
+
+    @property
+    def rules(self) -> dict[str, str]:
+        """The rule versions the cycle used: ``{"tiers": "hubei-2006 v1", "triggers": …,
+        "kpis": …}`` (triggers and kpis only when they ran)."""
+        used = {"tiers": f"{self.book} v{self.book_version}"}
+        if self.trigger_book:
+            used["triggers"] = f"{self.trigger_book} v{self.trigger_version}"
+        if self.kpi_book:
+            used["kpis"] = f"{self.kpi_book} v{self.kpi_version}"
+        return used
 
     def summary(self) -> str:
         counts = dict(self.judged.get_column("tier").cast(pl.String).value_counts().iter_rows())
@@ -130,10 +151,14 @@ class CycleResult:
                 pl.col("case_id").str.starts_with(f"retention:{self.period}:")
             ).get_column("case_id").n_unique()
             lines.append(f"  signals: {self.signals.height:,}; tasks: {new_tasks:,}; "
-                         f"retention cases opened: {cases:,}")
+                         f"retention cases opened: {cases:,}"
+                         + (f" (triggers: {self.trigger_book} v{self.trigger_version})"
+                            if self.trigger_book else ""))
         if self.kpis is not None and "status" in self.kpis.columns:
             failing = self.kpis.filter(pl.col("status") == "fail").height
-            lines.append(f"  KPIs: {self.kpis.height:,} checked, {failing:,} below target")
+            lines.append(f"  KPIs: {self.kpis.height:,} checked, {failing:,} below target"
+                         + (f" (KPIs: {self.kpi_book} v{self.kpi_version})"
+                            if self.kpi_book else ""))
         if self.notices_sent:
             lines.append(f"  notices that had waited in the outbox, now delivered: "
                          f"{self.notices_sent:,}")
@@ -142,15 +167,24 @@ class CycleResult:
         return "\n".join(lines)
 
 
-def _load_source(source: RuleSource, base: Path) -> Any:
+def _load_source(source: RuleSource, base: Path, kind: str) -> RuleVersions[Any]:
+    """The versions of a rule source: a preset is one version in force from always."""
     if (source.preset is None) == (source.files is None):
-        raise ConfigError("give exactly one of preset or files for a rule source")
+        raise ConfigError(f"give exactly one of preset or files for the {kind} rules")
     if source.preset is not None:
-        return preset(source.preset)
-    paths = [base / p for p in source.files or []]
-    if len(paths) == 1 and paths[0].is_file():
-        return load_rules(paths[0])
-    return RuleVersions.load(paths)
+        book = preset(source.preset)
+        if book.rules.kind != kind:
+            raise ConfigError(f"the preset {source.preset!r} holds {book.rules.kind} rules, "
+                              f"not {kind}")
+        return RuleVersions([book])
+    return RuleVersions.load([base / p for p in source.files or []], kind=kind)
+
+
+def _named(label: str, book: Any) -> str:
+    """A report note: which version of a rule book was used."""
+    effective = book.rules.effective
+    return (f"{label}: {book.name} v{book.version}"
+            + (f" (effective {effective})" if effective else ""))
 
 
 class Workspace:
@@ -168,10 +202,12 @@ class Workspace:
         self.config = config
         self.base_dir = Path(base_dir)
         self.store = store or open_cycle_store(self._storage_url(config.storage))
-        tiers = _load_source(config.tiers, self.base_dir)
-        self.tier_versions = tiers if isinstance(tiers, RuleVersions) else RuleVersions([tiers])
-        self.triggers = _load_source(config.triggers, self.base_dir) if config.triggers else None
-        self.kpis = _load_source(config.kpis, self.base_dir) if config.kpis else None
+        self.tier_versions: RuleVersions[RuleBook] = _load_source(
+            config.tiers, self.base_dir, "tiers")
+        self.trigger_versions: RuleVersions[TriggerBook] | None = _load_source(
+            config.triggers, self.base_dir, "triggers") if config.triggers else None
+        self.kpi_versions: RuleVersions[KpiBook] | None = _load_source(
+            config.kpis, self.base_dir, "kpis") if config.kpis else None
         self._engine = engine
         self._clock = clock
 
@@ -205,6 +241,24 @@ class Workspace:
         """The tier rules in force for ``period``."""
         return self.tier_versions.in_force(period)
 
+    def trigger_book(self, period: str | date) -> TriggerBook | None:
+        """The trigger rules in force for ``period`` (None: the workspace has none)."""
+        return None if self.trigger_versions is None else self.trigger_versions.in_force(period)
+
+    def kpi_book(self, period: str | date) -> KpiBook | None:
+        """The KPI rules in force for ``period`` (None: the workspace has none)."""
+        return None if self.kpi_versions is None else self.kpi_versions.in_force(period)
+
+    @property
+    def triggers(self) -> TriggerBook | None:
+        """The latest trigger rules; ``trigger_book(period)`` gives a period's."""
+        return None if self.trigger_versions is None else self.trigger_versions.latest
+
+    @property
+    def kpis(self) -> KpiBook | None:
+        """The latest KPI rules; ``kpi_book(period)`` gives a period's."""
+        return None if self.kpi_versions is None else self.kpi_versions.latest
+
     # -- the cycle -------------------------------------------------------------------------
     def run_cycle(self, period: str, data: Any, *, history: Any = None,
                   kpi_data: Any = None) -> CycleResult:
@@ -224,13 +278,15 @@ class Workspace:
             raise
         self.store.record_run(period, "finished", {
             "customers": result.judged.height, "changes": result.changes.height,
-            "reviews": len(result.reviews),
+            "reviews": len(result.reviews), "rules": result.rules,
         })
         return result
 
     def _run(self, period: str, frame: pl.DataFrame, history: Any,
              kpi_data: pl.DataFrame | None) -> CycleResult:
         book = self.tier_book(period)
+        triggers = self.trigger_book(period) if history is not None else None
+        kpi_book = self.kpi_book(period)
         key = self.config.id_field
         if key not in frame.columns:
             raise ConfigError(f"the data has no {key!r} column to identify customers")
@@ -249,16 +305,18 @@ class Workspace:
         previous = timed("load previous tiers", lambda: self.store.tiers(previous_period)
                          if previous_period else None)
         changes = timed("compare", lambda: self._changes(tiers, previous, book, frame))
-        signals = timed("scan triggers", lambda: self._signals(period, frame, history))
+        signals = timed("scan triggers", lambda: self._signals(period, triggers, history))
         warnings: list[str] = []
         kpis = timed("check KPIs", lambda: self._kpi_results(
-            judged if kpi_data is None else kpi_data, explicit=kpi_data is not None,
+            kpi_book, judged if kpi_data is None else kpi_data, explicit=kpi_data is not None,
             warnings=warnings))
         work = timed("plan tasks and cases", lambda: self._plan_work(period, signals, frame))
         # -- outputs first, into a staging folder: a failure here has written nothing -------
         staging = timed("write outputs and report", lambda: self._write_outputs(
             period, book, judged, changes, signals, kpis,
-            None if work is None else work.report, previous_period))
+            None if work is None else work.report, previous_period,
+            triggers=triggers if signals is not None else None,
+            kpi_book=kpi_book if kpis is not None else None))
         # -- commit phase: each step atomic and idempotent (a re-run completes a failed one)
         try:
             timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
@@ -274,9 +332,15 @@ class Workspace:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        ran = triggers if signals is not None else None
+        checked = kpi_book if kpis is not None else None
         return CycleResult(period, book.name, book.version, judged, changes, reviews, signals,
                            kpis, None if work is None else work.report, outputs,
-                           outputs / "report.html", timings, sent, tuple(warnings))
+                           outputs / "report.html", timings, sent, tuple(warnings),
+                           trigger_book=ran.name if ran else None,
+                           trigger_version=ran.version if ran else None,
+                           kpi_book=checked.name if checked else None,
+                           kpi_version=checked.version if checked else None)
 
     def _tier_rows(self, judged: pl.DataFrame, book: RuleBook) -> pl.DataFrame:
         computed = (pl.col("computed_tier").cast(pl.String) if "computed_tier" in judged.columns
@@ -364,15 +428,18 @@ class Workspace:
                 }, "tier-override", str(row.get(override.by)) if override else None)
         return tuple(opened)
 
-    def _signals(self, period: str, frame: pl.DataFrame, history: Any) -> pl.DataFrame | None:
-        if self.triggers is None or history is None:
+    def _signals(self, period: str, triggers: TriggerBook | None,
+                 history: Any) -> pl.DataFrame | None:
+        """The period's signals, from the trigger rules in force for the period (the earlier
+        months of the history are read as evidence, by the same rules)."""
+        if triggers is None or history is None:
             return None
         frame = _polars(history)
         if "period" in frame.columns and frame.schema["period"] == pl.Date:
             # only the months the triggers can look back on (plus one to tell an onset)
-            first = _add_months(period_start(period), -(self.triggers.lookback + 1))
+            first = _add_months(period_start(period), -(triggers.lookback + 1))
             frame = frame.filter(pl.col("period").is_between(first, period_start(period)))
-        signals = self.triggers.scan(frame)
+        signals = triggers.scan(frame)
         if isinstance(signals, pl.DataFrame) and "period" in signals.columns:
             signals = signals.filter(pl.col("period").cast(pl.String).str.slice(0, 7) == period)
         return signals
@@ -459,26 +526,27 @@ class Workspace:
             sent += 1
         return sent
 
-    def _kpi_results(self, portfolio: pl.DataFrame, *, explicit: bool,
+    def _kpi_results(self, book: KpiBook | None, portfolio: pl.DataFrame, *, explicit: bool,
                      warnings: list[str]) -> pl.DataFrame | None:
-        """The KPIs on ``kpi_data`` (every KPI must be checkable) or, when none was given,
-        those the judged portfolio has the columns for (the others are named in
-        ``warnings``)."""
-        if self.kpis is None:
+        """The KPIs (of the version in force) on ``kpi_data`` (every KPI must be checkable)
+        or, when none was given, those the judged portfolio has the columns for (the others
+        are named in ``warnings``)."""
+        if book is None:
             return None
         if explicit:
-            return self.kpis.check(portfolio)
-        missing = self.kpis.missing_columns(portfolio.columns)
+            return book.check(portfolio)
+        missing = book.missing_columns(portfolio.columns)
         for kpi, columns in missing.items():
             warnings.append(f"KPI {kpi} not checked: the portfolio has no "
                             f"{', '.join(columns)} (pass kpi_data / --kpi-data)")
-        usable = [k for k in self.kpis.ids() if k not in missing]
-        return self.kpis.check(portfolio, kpis=usable)
+        usable = [k for k in book.ids() if k not in missing]
+        return book.check(portfolio, kpis=usable)
 
     def _write_outputs(self, period: str, book: RuleBook, judged: pl.DataFrame,
                        changes: pl.DataFrame, signals: pl.DataFrame | None,
                        kpis: pl.DataFrame | None, tasks: pl.DataFrame | None,
-                       previous_period: str | None) -> Path:
+                       previous_period: str | None, *, triggers: TriggerBook | None = None,
+                       kpi_book: KpiBook | None = None) -> Path:
         root = (self.base_dir / self.config.reports).resolve()
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{period}-", dir=root))
@@ -495,10 +563,13 @@ class Workspace:
                 kpis.write_csv(staging / "kpis.csv")
             if tasks is not None:
                 tasks.write_csv(staging / "tasks.csv")
-            notes = [f"tier rules: {book.name} v{book.version}"
-                     + (f" (effective {book.rules.effective})" if book.rules.effective else ""),
-                     f"compared with {previous_period}" if previous_period
-                     else "first recorded period: no tier changes yet"]
+            notes = [_named("tier rules", book)]
+            if triggers is not None:
+                notes.append(_named("trigger rules", triggers))
+            if kpi_book is not None:
+                notes.append(_named("KPI rules", kpi_book))
+            notes.append(f"compared with {previous_period}" if previous_period
+                         else "first recorded period: no tier changes yet")
             write_report(staging / "report.html", title=f"{self.config.name}: monthly cycle",
                          period=period, judged=judged, tiers=book.tiers,
                          reference_shares=self.config.reference_shares,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules.loader import Document, validate_document
@@ -141,10 +143,27 @@ class KpiFile(_Model):
 
     kind: Literal["kpis"]
     name: str
-    version: str = "1"
+    version: str = Field(default="1", description="Version of this KPI book.")
+    effective: date | None = Field(
+        default=None,
+        description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
+        "first day of a month).",
+    )
     description: str | None = None
     source: str | None = None
     kpis: list[Kpi] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("effective", mode="before")
+    @classmethod
+    def _month_is_its_first_day(cls, value: object) -> object:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
+            return f"{value.strip()}-01"
+        return value
 
 
 # -- evaluation ----------------------------------------------------------------------------

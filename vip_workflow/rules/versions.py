@@ -1,20 +1,20 @@
 """Rule versions in time, and previews of what a rule change would do.
 
-A rule book carries a ``version`` and an ``effective`` date. ``RuleVersions`` holds the versions
-of one rule book and answers which is in force for a period: the version with the latest
-effective date on or before the period's first day (a version without a date is in force from
-the beginning of time). ``diff_tiers`` judges the same portfolio under two books and reports
-who would change tier.
+A rule book — tiers, triggers or KPIs — carries a ``version`` and an ``effective`` date.
+``RuleVersions`` holds the versions of one rule book and answers which is in force for a
+period: the version with the latest effective date on or before the period's first day (a
+version without a date is in force from the beginning of time). ``diff_tiers`` judges the
+same portfolio under two books and reports who would change tier.
 """
 
 from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import polars as pl
 
@@ -38,51 +38,107 @@ def period_start(period: str | date) -> date:
         raise ConfigError(f"{period!r} is not a period: write YYYY-MM or YYYY-MM-DD") from None
 
 
-class RuleVersions:
-    """The versions of one rule book, ordered by effective date."""
+class VersionedBook(Protocol):
+    """What ``RuleVersions`` needs of a book: a name, a version and ``rules.effective``.
 
-    def __init__(self, books: Iterable[RuleBook]) -> None:
+    Tier books (``RuleBook``), trigger books and KPI books all have them.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def rules(self) -> Any: ...
+
+
+B = TypeVar("B", bound=VersionedBook)
+
+
+def _effective(book: VersionedBook) -> date:
+    return getattr(book.rules, "effective", None) or date.min
+
+
+def _kind(book: VersionedBook) -> str:
+    return str(getattr(book.rules, "kind", None) or "tiers")
+
+
+class RuleVersions(Generic[B]):
+    """The versions of one rule book, ordered by effective date.
+
+    The book may be a tier book, a trigger book or a KPI book — every version of the same
+    kind and name.
+    """
+
+    def __init__(self, books: Iterable[B]) -> None:
         books = list(books)
         if not books:
             raise ConfigError("RuleVersions needs at least one rule book")
+        kinds = {_kind(b) for b in books}
+        if len(kinds) > 1:
+            raise ConfigError(f"the versions must be of one kind of rule file, not "
+                              f"{', '.join(sorted(kinds))}")
         names = {b.name for b in books}
         if len(names) > 1:
             raise ConfigError(f"the versions must be of one rule book, not {sorted(names)}")
-        dated = sorted(books, key=lambda b: b.rules.effective or date.min)
+        dated = sorted(books, key=_effective)
         for earlier, later in itertools.pairwise(dated):
-            if (earlier.rules.effective or date.min) == (later.rules.effective or date.min):
+            if _effective(earlier) == _effective(later):
                 raise ConfigError(
                     f"versions {earlier.version} and {later.version} of {earlier.name} take "
                     f"effect on the same date ({later.rules.effective or 'always'})"
                 )
-        self.books = tuple(dated)
+        self.books: tuple[B, ...] = tuple(dated)
 
     @classmethod
-    def load(cls, paths: Iterable[str | Path]) -> RuleVersions:
-        """Load rule files (or every *.yaml / *.json in a folder) as versions."""
+    def load(cls, paths: Iterable[str | Path], *, kind: str | None = None) -> RuleVersions[Any]:
+        """Load rule files (or every *.yaml / *.json in a folder) as versions.
+
+        ``kind`` (tiers, triggers or kpis) refuses a file of another kind.
+        """
         files: list[Path] = []
         for path in map(Path, paths):
             if path.is_dir():
                 files += sorted([*path.glob("*.yaml"), *path.glob("*.yml"), *path.glob("*.json")])
             else:
                 files.append(path)
-        return cls(load_rules(f) for f in files)
+        books = []
+        for file in files:
+            book = load_rules(file)
+            if kind is not None and _kind(book) != kind:
+                raise ConfigError(f"{file} holds {_kind(book)} rules, not {kind}")
+            books.append(book)
+        if not books:
+            raise ConfigError(f"no rule files in {', '.join(map(str, paths))}")
+        return cls(books)
 
     @property
     def name(self) -> str:
         return self.books[0].name
 
-    def in_force(self, period: str | date) -> RuleBook:
+    @property
+    def kind(self) -> str:
+        """tiers, triggers or kpis."""
+        return _kind(self.books[0])
+
+    @property
+    def latest(self) -> B:
+        """The version with the latest effective date."""
+        return self.books[-1]
+
+    def in_force(self, period: str | date) -> B:
         """The version that applies to ``period``."""
         start = period_start(period)
-        chosen = [b for b in self.books if (b.rules.effective or date.min) <= start]
+        chosen = [b for b in self.books if _effective(b) <= start]
         if not chosen:
             first = self.books[0].rules.effective
             raise ConfigError(f"no version of {self.name} is in force on {start}; the first "
                               f"takes effect on {first}")
         return chosen[-1]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[B]:
         return iter(self.books)
 
     def __len__(self) -> int:

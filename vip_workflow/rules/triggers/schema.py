@@ -17,6 +17,8 @@ all / any  every / at least one of ``conditions``
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -185,7 +187,12 @@ class TriggerFile(_Model):
 
     kind: Literal["triggers"]
     name: str
-    version: str = "1"
+    version: str = Field(default="1", description="Version of this trigger book.")
+    effective: date | None = Field(
+        default=None,
+        description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
+        "first day of a month).",
+    )
     description: str | None = None
     source: str | None = None
     triggers: list[Trigger] = Field(min_length=1)
@@ -194,3 +201,10 @@ class TriggerFile(_Model):
     @classmethod
     def _version_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("effective", mode="before")
+    @classmethod
+    def _month_is_its_first_day(cls, value: object) -> object:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
+            return f"{value.strip()}-01"
+        return value

@@ -88,12 +88,33 @@ def band_list(draw: st.DrawFn, kind: str, tier_names: list[str] | None) -> list[
 
 
 @st.composite
+def declared_values(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """Often nothing; else a factor's ``values`` of its kind, and maybe ``unknown``."""
+    if draw(st.integers(0, 2)) == 0:
+        return {}
+    values: list[Any]
+    if kind == "number":
+        values = sorted(draw(st.sets(bound, min_size=1, max_size=4)))
+    elif kind == "text":
+        values = sorted(draw(st.sets(st.sampled_from([*CATEGORIES, "e", ""]), min_size=1,
+                                     max_size=4)))
+    else:
+        values = draw(st.sampled_from([[True], [False], [True, False]]))
+    result: dict[str, Any] = {"values": values}
+    unknown = draw(st.sampled_from(["reject", "reject", "pass", None]))
+    if unknown is not None:
+        result["unknown"] = unknown
+    return result
+
+
+@st.composite
 def score_part(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         factors = []
         for i in range(draw(st.integers(1, 3))):
             name, kind = draw(field_and_kind())
-            factor = {"id": f"s{i}", "field": name, "bands": draw(band_list(kind, None))}
+            factor = {"id": f"s{i}", "field": name, "bands": draw(band_list(kind, None)),
+                      **draw(declared_values(kind))}
             if draw(st.booleans()):
                 factor["otherwise"] = draw(st.integers(-1, 3))
             factors.append(factor)
@@ -138,7 +159,8 @@ def rule_files(draw: st.DrawFn, *, portfolio: bool = False) -> dict[str, Any]:
         for i in range(draw(st.integers(1, 3))):
             name, field_kind = draw(field_and_kind())
             factors.append({"id": f"f{i}", "field": name,
-                            "bands": draw(band_list(field_kind, names))})
+                            "bands": draw(band_list(field_kind, names)),
+                            **draw(declared_values(field_kind))})
         scheme = {"type": "chain", "policy": draw(st.sampled_from(["first", "highest"])),
                   "default": draw(st.sampled_from(names)), "factors": factors}
     elif kind in ("scoring", "weighted"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -260,7 +261,8 @@ scheme:
 
 BAD_CASES = {
     "duplicate tier": (GOOD.replace("[A, B, C]", "[A, B, A]"), "listed twice"),
-    "numbers as tiers": (GOOD.replace("[A, B, C]", "[1, 2]"), "valid string"),
+    "numbers as tiers": (GOOD.replace("[A, B, C]", "[1, 2]"), "expected a text, found the "
+                                                              "number 1"),
     "empty in list": (GOOD.replace("{min: 100, tier: A}", "{in: [], tier: A}"), "empty"),
     "mixed in list": (GOOD.replace("{min: 100, tier: A}", "{in: [a, 1], tier: A}"),
                       "mixes kinds"),
@@ -332,9 +334,165 @@ def test_non_utf8_and_oversized_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_in_json_are_refused() -> None:
-    """JSON objects may not repeat a key either."""
-    with pytest.raises(vw.RuleFileError, match="appears twice"):
-        vw.loads_rules('{"name": "a", "name": "b"}', name="t.json")
+    """JSON objects may not repeat a key either; the error points at the second one."""
+    with pytest.raises(vw.RuleFileError, match="appears twice") as caught:
+        vw.loads_rules('{"name": "a",\n "name": "b"}', name="t.json")
+    assert (caught.value.line, caught.value.column, caught.value.field) == (2, 2, "name")
+
+
+class TestJsonLocations:
+    """JSON errors are located however the file is indented."""
+
+    DATA: ClassVar[dict[str, Any]] = {
+        "name": "demo", "tiers": ["A", "B", "C"],
+        "scheme": {"type": "chain", "policy": "first", "default": "C", "factors": [
+            {"field": "revenue", "bands": [{"min": 100, "tier": "A"},
+                                           {"min": "ten", "tier": "B"}]}]}}
+
+    @pytest.mark.parametrize(("indent", "line", "column"), [
+        ("\t", 21, 14), (2, 21, 20), (None, 1, 185),
+    ])
+    def test_a_validation_error_has_line_and_column(self, indent: str | int | None, line: int,
+                                                    column: int) -> None:
+        """Tabs (which the YAML reader refuses) count as one column, like spaces."""
+        text = json.dumps(self.DATA, indent=indent)
+        error = _error(text, "t.json")
+        assert (error.line, error.column) == (line, column)
+        assert text.splitlines()[line - 1][column - 1:].startswith('"ten"')
+        assert error.field == "scheme.factors[0] (revenue).bands[1] (B).min"
+        assert f"t.json:{line}:{column}: in scheme.factors[0]" in str(error)
+
+    def test_a_duplicate_key_inside_a_tab_indented_file_is_located(self) -> None:
+        """The second `tier` of a band, at its own line and column."""
+        text = json.dumps(self.DATA, indent="\t").replace(
+            '"tier": "A"', '"tier": "A",\n\t\t\t\t\t\t"tier": "B"')
+        error = _error(text, "t.json")
+        assert "the key 'tier' appears twice" in error.reason
+        assert (error.line, error.column) == (19, 7)
+        assert error.field == "scheme.factors.0.bands.0.tier"
+
+    def test_escaped_keys_are_compared_as_read(self) -> None:
+        """"ty\\u0070e" is the key "type"."""
+        error = _error('{"name": "a", "scheme": {"type": "x", "ty\\u0070e": 1}}', "t.json")
+        assert "'type' appears twice" in error.reason
+        assert (error.line, error.column) == (1, 39)
+
+    def test_nan_and_infinity_are_scanned(self) -> None:
+        """Python's JSON extensions (NaN, Infinity) keep the later fields located."""
+        data = {**self.DATA, "scheme": {**self.DATA["scheme"], "factors": [
+            {"field": "revenue", "bands": [{"max": float("inf"), "tier": "A"},
+                                           {"min": float("-inf"), "max": "x", "tier": "B"}]}]}}
+        error = _error(json.dumps(data, indent="\t"), "t.json")
+        assert error.line == 22 and "'x' is not a number" in error.reason
+
+    def test_deep_nesting_is_an_error_not_a_crash(self) -> None:
+        """A file nested thousands deep is refused, not a RecursionError."""
+        assert "nested too deeply" in _error("[" * 100_000 + "]" * 100_000, "t.json").reason
+
+
+class TestAnalystWording:
+    """Validation messages are in analyst words, not pydantic's."""
+
+    @pytest.mark.parametrize(("old", "new", "reason", "field"), [
+        ("type: chain", "type: chian",
+         "unknown type 'chian'; expected one of chain, scoring, weighted, quota, eligibility; "
+         "did you mean 'chain'?", "scheme.type"),
+        ("min: 10,", "min: ten,", "'ten' is not a number",
+         "scheme.factors[0] (revenue).bands[1] (B).min"),
+        ("policy: first", "policy: frist",
+         "unknown policy 'frist'; expected 'first' or 'highest'; did you mean 'first'?",
+         "scheme.policy"),
+        ("name: demo", "name: [demo]", "expected a text, found a list", "name"),
+        ("name: demo", "name: demo\noverride: true",
+         "expected a mapping of keys or false, found true", "override"),
+        ("name: demo", "name: demo\noverride: {tier: 5}",
+         'expected a text, found the number 5; quote it ("5") if it is a name', "override.tier"),
+        ("{min: 100, tier: A}", "{in: [[1]], tier: A}",
+         "expected a text, true or false, or a number, found a list",
+         "scheme.factors[0] (revenue).bands[0] (A).in[0]"),
+        ("name: demo", "name: demo\neffective: 2026-1-5", "'2026-1-5' is not a date; write it as "
+         "YYYY-MM-DD", "effective"),
+        ("name: demo", "name: demo\neffective: 2026-02-30",
+         "'2026-02-30' is not a date: day is out of range for month", "effective"),
+        ("  type: chain\n", "",
+         "the required key 'type' is missing: it says which kind of scheme this is", "scheme"),
+        ("      bands:\n        - {min: 100, tier: A}\n        - {min: 10, max: 100, tier: B}\n",
+         "      bands: []\n", "needs at least 1 entry, has none",
+         "scheme.factors[0] (revenue).bands"),
+    ])
+    def test_common_mistakes_read_plainly(self, old: str, new: str, reason: str,
+                                          field: str) -> None:
+        """Each mistake is one problem, in plain words, at its field and line."""
+        error = _error(GOOD.replace(old, new))
+        assert (error.reason, error.field) == (reason, field)
+        assert len(error.problems) == 1
+        assert error.line is not None
+
+    @pytest.mark.parametrize(("quotas", "reason"), [
+        ("    - {tier: A, share: abc}\n    - {tier: C}", "'abc' is not a number"),
+        ("    - {tier: A, share: 1.5}\n    - {tier: C}",
+         "must be less than or equal to 1 (found 1.5)"),
+        ("    - {tier: A, share: 0}\n    - {tier: C}", "must be greater than 0 (found 0)"),
+    ])
+    def test_numbers_out_of_bounds(self, quotas: str, reason: str) -> None:
+        """Bounds are stated with the number found."""
+        assert _error(QUOTA.format(quotas=quotas)).reason == reason
+
+    def test_a_fractional_window_is_not_a_whole_number(self) -> None:
+        """window counts months."""
+        text = ("name: e\ntiers: [Y, N]\nscheme:\n  type: eligibility\n  tier: Y\n"
+                "  default: N\n  conditions:\n"
+                "    - {field: bills, aggregate: mean, window: 1.5, min: 5}\n")
+        assert _error(text).reason == "1.5 is not a whole number"
+
+    @pytest.mark.parametrize("text", [
+        GOOD.replace("type: chain", "type: chian"), GOOD.replace("min: 10,", "min: ten,"),
+        GOOD.replace("[A, B, C]", "[1, 2]"), GOOD.replace("policy: first", "policy: best"),
+        GOOD.replace("name: demo", "name: demo\noverride: 3"),
+        GOOD.split("  factors:")[0] + "  factors: []\n",
+    ])
+    def test_no_pydantic_wording_is_left(self, text: str) -> None:
+        """Not "Input should be", "Input tag", "List should have"."""
+        for problem in _error(text).problems:
+            assert "Input" not in problem.reason and "should have" not in problem.reason
+
+
+class TestEveryCompileProblem:
+    """Problems of meaning (unknown tiers, duplicate ids, empty intervals …) are all
+    reported at once, each at its file, line and field."""
+
+    def test_an_unknown_default_and_an_unknown_band_tier_are_both_reported(self) -> None:
+        """default D and a band tier Z: two problems, in file order."""
+        error = _error(GOOD.replace("default: C", "default: D").replace("tier: B}", "tier: Z}"))
+        assert [(p.line, p.field, p.reason) for p in error.problems] == [
+            (6, "scheme.default", "unknown tier 'D'; the file declares: A, B, C"),
+            (11, "scheme.factors[0] (revenue).bands[1] (Z).tier",
+             "unknown tier 'Z'; the file declares: A, B, C"),
+        ]
+        assert all(p.path == "tiers.yaml" for p in error.problems)
+        assert str(error).startswith("tiers.yaml:6:")
+        assert "(and 1 more problem(s))" in str(error)
+
+    def test_problems_across_the_file_are_all_listed(self) -> None:
+        """An empty interval, an unknown tier, a duplicate rule id and a bad sub-tier."""
+        text = (GOOD.replace("{min: 100, tier: A}", "{id: r, min: 100, max: 50, tier: A}")
+                .replace("{min: 10, max: 100, tier: B}", "{id: r, min: 10, max: 100, tier: Q}")
+                + "subtiers:\n  Z:\n    field: f\n    bands: [{in: [true], tier: A}]\n"
+                  "    default: B\n")
+        reasons = [p.reason for p in _error(text).problems]
+        assert len(reasons) == 4, reasons
+        assert any("holds no value" in r for r in reasons)
+        assert any("unknown tier 'Q'" in r for r in reasons)
+        assert any("'r' is used twice" in r for r in reasons)
+        assert any("unknown tier 'Z'" in r for r in reasons)
+
+    def test_two_factors_with_one_name_are_one_problem(self) -> None:
+        """Their generated rule ids would clash too; only the name is reported."""
+        text = GOOD + "    - field: revenue\n      bands:\n        - {min: 5, tier: C}\n"
+        error = _error(text)
+        assert [p.reason for p in error.problems] == [
+            "two factors are named 'revenue'; give one an id"]
+        assert error.line == 12
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:

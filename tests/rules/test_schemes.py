@@ -42,11 +42,22 @@ class TestHubeiChain:
 
     @pytest.mark.parametrize(("importance", "tier"), [
         ("provincial_gov", "A+"), ("municipal_gov", "A+"), ("county_gov", "A"),
-        ("township_gov", "B+"), ("none", "C"), ("unheard_of", "C"),
+        ("township_gov", "B+"), ("none", "C"),
     ])
     def test_importance_levels(self, importance: str, tier: str) -> None:
-        """Government levels map to A+, A, B+; anything else passes on."""
+        """Government levels map to A+, A, B+; none passes on to revenue and headcount."""
         assert HUBEI.judge(group(importance=importance)).tier == tier
+
+    @pytest.mark.parametrize("importance", ["unheard_of", "provincal_gov", "Provincial_gov", ""])
+    def test_an_importance_outside_the_five_values_cannot_be_judged(self,
+                                                                   importance: str) -> None:
+        """importance is one of five values (unknown: reject): a typo is not silently C."""
+        decision = HUBEI.judge(group(importance=importance, revenue=70000))
+        assert (decision.tier, decision.rule) == (None, None)
+        assert decision.reason == (
+            f"importance '{importance}' is not one of the declared values ('provincial_gov', "
+            "'municipal_gov', 'county_gov', 'township_gov', 'none')")
+        assert "not one of the declared values → cannot judge" in decision.explain()
 
     def test_highest_takes_the_best_factor(self) -> None:
         """Township (B+) with revenue in A → A, decided by the revenue rule."""
@@ -154,11 +165,30 @@ class TestScoring:
         assert decision.tier == "A+"
 
     def test_unknown_category_scores_otherwise(self) -> None:
-        """A value no band covers scores the factor's `otherwise` points."""
-        book = vw.preset("hubei-scoring")
+        """A value no band covers scores the factor's `otherwise` points (unknown: pass)."""
+        data = vw.preset("hubei-scoring").to_dict()
+        for factor in data["scheme"]["factors"]:
+            factor.pop("unknown", None)
+        book = vw.load_rules(data)
         decision = book.judge({"importance": "party", "revenue": 0, "info_revenue": 0,
                                "payment_mode": "cash", "arpu": 0})
         assert (decision.score, decision.tier) == (0, "C")
+
+    @pytest.mark.parametrize(("field", "value", "reason"), [
+        ("importance", "party", "importance 'party' is not one of the declared values"),
+        ("payment_mode", "cash", "payment mode 'cash' is not one of the declared values "
+                                 "('unified', 'individual')"),
+    ])
+    def test_the_preset_rejects_values_outside_its_lists(self, field: str, value: str,
+                                                         reason: str) -> None:
+        """hubei-scoring's importance and payment mode are closed lists."""
+        record = {"importance": "none", "revenue": 0, "info_revenue": 0,
+                  "payment_mode": "unified", "arpu": 0, field: value}
+        book = vw.preset("hubei-scoring")
+        decision = book.judge(record)
+        assert decision.tier is None and decision.reason.startswith(reason)
+        out = book.judge_many(pl.DataFrame([record]))
+        assert out.get_column("reason").to_list() == [decision.reason]
 
 
 class TestWeighted:
@@ -518,6 +548,111 @@ class TestChinaMobileABC:
     def test_a_government_body_needs_no_other_field(self) -> None:
         """A is the top tier: once reached, later fields are not read."""
         assert self.BOOK.judge({"importance": "county_gov"}).tier == "A"
+
+    def test_importance_is_a_closed_list_but_industry_is_open(self) -> None:
+        """A misspelt importance cannot be judged; any industry value may appear (no
+        industry rule applies to an unlisted one)."""
+        assert _judged_both_ways(self.BOOK, self.plain(importance="goverment")) is None
+        assert _judged_both_ways(self.BOOK, self.plain(industry="fishing")) == "C"
+
+
+CLOSED = """\
+name: closed
+tiers: [A, B, C]
+scheme:
+  type: chain
+  policy: first
+  default: C
+  factors:
+    - field: segment
+      values: [gold, silver, bronze]
+      {unknown}
+      bands:
+        - {{in: [gold], tier: A}}
+        - {{in: [silver], tier: B}}
+    - field: revenue
+      bands:
+        - {{min: 100, tier: A}}
+"""
+
+
+class TestUnknownValues:
+    """`unknown: reject` makes a value outside a factor's `values` "could not judge" — the
+    same on every path; unset (or `pass`) keeps it an ordinary value no band covers."""
+
+    RECORDS: ClassVar[list[dict[str, Any]]] = [
+        {"segment": "gold", "revenue": 0}, {"segment": "bronze", "revenue": 500},
+        {"segment": "platinum", "revenue": 500}, {"segment": None, "revenue": 500},
+        {"segment": "sliver", "revenue": 0},
+    ]
+
+    @pytest.mark.parametrize(("unknown", "tiers"), [
+        ("", ["A", "A", "A", None, "C"]),
+        ("unknown: pass", ["A", "A", "A", None, "C"]),
+        ("unknown: reject", ["A", "A", None, None, None]),
+    ])
+    def test_judge_judge_many_and_sql_agree(self, unknown: str,
+                                           tiers: list[str | None]) -> None:
+        """The three paths give the same tiers and the same reasons, word for word."""
+        import sqlalchemy as sa
+
+        book = vw.loads_rules(CLOSED.format(unknown=unknown))
+        decisions = [book.judge(r) for r in self.RECORDS]
+        assert [d.tier for d in decisions] == tiers
+        frame = pl.DataFrame(self.RECORDS, schema={"segment": pl.String, "revenue": pl.Int64})
+        many = book.judge_many(frame)
+        engine = sa.create_engine("sqlite://")
+        frame.with_row_index("row_no").write_database("groups", engine)
+        in_sql = book.judge_sql(engine, "groups", order_by="row_no")
+        reasons = [d.reason for d in decisions]
+        for out in (many, in_sql):
+            assert out.get_column("tier").cast(pl.String).to_list() == tiers
+            assert out.get_column("reason").to_list() == reasons
+        if unknown == "unknown: reject":
+            assert reasons[2] == ("segment 'platinum' is not one of the declared values "
+                                  "('gold', 'silver', 'bronze')")
+            assert reasons[3] == "segment is missing"
+
+    def test_a_categorical_column_is_checked_too(self) -> None:
+        """A polars Categorical column holds texts like any other."""
+        book = vw.loads_rules(CLOSED.format(unknown="unknown: reject"))
+        frame = pl.DataFrame({"segment": ["gold", "tin"], "revenue": [0, 0]}).with_columns(
+            pl.col("segment").cast(pl.Categorical))
+        assert book.judge_many(frame).get_column("tier").cast(pl.String).to_list() == ["A", None]
+
+    def test_a_later_factor_is_not_checked_once_the_first_decides(self) -> None:
+        """Only values the decision needs count: policy first stops at the deciding factor."""
+        text = CLOSED.replace("    - field: revenue\n", "    - field: region\n"
+                              "      values: [east]\n      unknown: reject\n      bands:\n"
+                              "        - {{in: [east], tier: B}}\n    - field: revenue\n")
+        book = vw.loads_rules(text.format(unknown=""))
+        assert book.judge({"segment": "gold", "region": "west"}).tier == "A"
+        assert book.judge({"segment": "tin", "region": "west"}).tier is None
+
+    @pytest.mark.parametrize(("change", "reason"), [
+        ("      values: [gold, silver, bronze]\n", "unknown: reject needs the factor's `values`"),
+        ("values: [gold, silver, bronze]", "values: [1, 2]"),
+    ])
+    def test_reject_needs_values_of_the_factor_s_kind(self, change: str, reason: str) -> None:
+        """Without values, or with values of another kind, reject would reject everything."""
+        text = CLOSED.format(unknown="unknown: reject")
+        if change.startswith("values"):
+            text, reason = text.replace(change, reason), "must be of the bands' kind (text)"
+        else:
+            text = text.replace(change, "")
+        with pytest.raises(vw.RuleFileError) as caught:
+            vw.loads_rules(text, name="t.yaml")
+        assert reason in caught.value.reason
+        assert caught.value.line is not None
+
+
+@pytest.mark.parametrize("name", vw.presets(kind="tiers"))
+def test_the_sample_portfolio_is_judged_as_fully_as_before(name: str) -> None:
+    """Closing the presets' category lists leaves no sample customer unjudged that was judged:
+    every preset but the two whose fields the sample lacks judges all 2 000 groups."""
+    out = vw.preset(name).judge_many(vw.load_sample_portfolio())
+    unjudged = {"credit-key-account": 2000, "hubei-abc": 601}.get(name, 0)
+    assert out.get_column("tier").null_count() == unjudged
 
 
 class TestSichuanVipArpu:

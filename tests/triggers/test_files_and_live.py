@@ -35,7 +35,7 @@ class TestBadFiles:
         ("family: retain", "family: keep", "develop", 5),
         ("periods: 3", "periods: 0", "greater than or equal to 1", 7),
         ("direction: decline", "direction: down", "decline", 7),
-        ("type: consecutive", "type: trend", "does not match any of the expected tags", 7),
+        ("type: consecutive", "type: trend", "unknown type 'trend'", 7),
         ("    action: call\n", "    action: call\n    acton: x\n", "unknown key 'acton'", 7),
         ("    action: call\n", "", "the required key 'action' is missing", 4),
         ("field: revenue", "field: 'rev enue'", "should match pattern", 7),

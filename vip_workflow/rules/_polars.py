@@ -76,6 +76,8 @@ class _Compiler:
                 return self._month(col, back)
             case ex.NotFinite(value=value):
                 return ~self(value).is_finite()
+            case ex.Concat(items=items):
+                return pl.concat_str([self(item).cast(pl.String) for item in items])
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
                 parts = []

@@ -95,6 +95,12 @@ class _Compiler:
                     return sa.case((_infinite(self.source.c[col.name]),
                                     sa.literal(not_finite_reason(col.label))), else_=missing)
                 return missing
+            case ex.Concat(items=items):
+                parts = [sa.cast(self(item), sa.String()) for item in items]
+                result = parts[0]
+                for part in parts[1:]:
+                    result = result.concat(part)
+                return result
             case ex.NotFinite(value=value):
                 computed = self(value)  # NaN: null in SQLite, above every number in PostgreSQL
                 return sa.or_(computed.is_(None), _infinite(computed))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from vip_workflow.errors import RuleFileError
 from vip_workflow.rules import schema
 from vip_workflow.rules.loader import Document
 
@@ -95,6 +96,8 @@ class Factor:
     bands: tuple[Band, ...]
     otherwise: float | None = None
     values: tuple[Any, ...] | None = None
+    #: a value outside ``values`` makes the record unjudgeable (``unknown: reject``)
+    reject_unknown: bool = False
 
 
 @frozen
@@ -221,6 +224,12 @@ class Plan:
         return tuple(dict.fromkeys(names))
 
 
+def _kind_of_value(value: Any) -> Kind:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
 def _number_text(value: float) -> str:
     if math.isnan(value):
         return "nan"
@@ -249,15 +258,30 @@ _CLOSED = {
 
 
 class _Compiler:
+    """Compiles a validated file, collecting every problem of meaning (``fail`` records one and
+    compilation goes on, so that one run reports them all)."""
+
     def __init__(self, document: Document, rules: schema.RuleFile) -> None:
         self.doc = document
         self.rules = rules
         self.rule_ids: list[str] = []
         self.rule_tiers: list[str] = []
+        self.problems: list[RuleFileError] = []
 
     # -- helpers ---------------------------------------------------------------------------
     def fail(self, reason: str, *where: str | int) -> None:
-        raise self.doc.error(reason, where)
+        self.problems.append(self.doc.error(reason, where))
+
+    def raise_problems(self) -> None:
+        """Raise one RuleFileError listing every problem found, in file order."""
+        if not self.problems:
+            return
+        far = float("inf")
+        problems = tuple(sorted(self.problems, key=lambda p: (
+            far if p.line is None else p.line, far if p.column is None else p.column)))
+        first = problems[0]
+        raise RuleFileError(first.reason, path=first.path, line=first.line,
+                            column=first.column, field=first.field, problems=problems)
 
     def tier(self, name: str, *where: str | int) -> str:
         if name not in self.rules.tiers:
@@ -334,6 +358,9 @@ class _Compiler:
                 bands.append(Band(self.rule_id(rule_id, *at, "id", tier=tier), matcher, tier=tier))
         kind = self.kind_of(matchers, *where, "bands")
         values = tuple(spec.values) if getattr(spec, "values", None) else None
+        reject = getattr(spec, "unknown", None) == "reject"
+        if reject and values is not None:
+            values = self.declared_values(values, kind, *where, "values")
         return Factor(
             id=factor_id,
             field=spec.field,
@@ -342,17 +369,32 @@ class _Compiler:
             bands=tuple(bands),
             otherwise=getattr(spec, "otherwise", None),
             values=values,
+            reject_unknown=reject,
         )
+
+    def declared_values(self, values: tuple[Any, ...], kind: Kind,
+                        *where: str | int) -> tuple[Any, ...]:
+        """The allowed values of an ``unknown: reject`` factor: of the factor's kind, finite."""
+        found = {_kind_of_value(v) for v in values}
+        if found != {kind}:
+            self.fail(f"the values must be of the bands' kind ({kind}), found "
+                      f"{', '.join(sorted(found))}: a value of another kind would reject "
+                      "every record", *where)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            self.fail("the values must be finite numbers, not NaN or ±inf", *where)
+        return tuple(dict.fromkeys(values))
 
     def factors(
         self, specs: list[Any], where: tuple[str | int, ...], *, points: bool = False
     ) -> tuple[Factor, ...]:
-        result = []
+        result: list[Factor] = []
         for i, spec in enumerate(specs):
-            factor = self.factor(spec, (*where, i), points=points)
-            if any(f.id == factor.id for f in result):
-                self.fail(f"two factors are named {factor.id!r}; give one an id", *where, i, "id")
-            result.append(factor)
+            name = spec.id or spec.field
+            prefix = None
+            if any(f.id == name for f in result):
+                self.fail(f"two factors are named {name!r}; give one an id", *where, i, "id")
+                prefix = f"{name}#{i}"  # so that its bands' ids do not repeat the problem
+            result.append(self.factor(spec, (*where, i), points=points, rule_prefix=prefix))
         return tuple(result)
 
     def tier_bands(self, specs: list[schema.TierBand], where: tuple[str | int, ...]) -> tuple[
@@ -468,6 +510,7 @@ def compile_rules(document: Document, rules: schema.RuleFile) -> Plan:
     scheme = compiler.scheme()
     subtiers = compiler.subtiers()
     compiler.rule_id("override", "override", tier=rules.tiers[0])
+    compiler.raise_problems()
     return Plan(
         name=rules.name,
         version=rules.version,

@@ -36,7 +36,7 @@ from vip_workflow.rules.compiled import (
     Weighted,
 )
 
-__all__ = ["RowEvaluator", "read_value"]
+__all__ = ["RowEvaluator", "read_factor", "read_value", "undeclared_reason"]
 
 MISSING: Any = object()
 Getter = Callable[[str], Any]
@@ -77,6 +77,33 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
         return str(value)
     note = f"expected {_KIND_WORDS[kind]}, got {type(value).__name__}"
     raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=value, note=note))
+
+
+def undeclared_reason(factor: Factor, shown: str) -> str:
+    """The reason a value outside an ``unknown: reject`` factor's values cannot be judged;
+    ``shown`` is the value as text (quoted for a text). The same on every path."""
+    allowed = ", ".join(value_text(v) for v in factor.values or ())
+    return f"{factor.label} {shown} is not one of the declared values ({allowed})"
+
+
+def value_text(value: Any) -> str:
+    """A declared value as a reason shows it: texts quoted, true/false, numbers plainly."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return show_value(value)
+
+
+def read_factor(get: Getter, factor: Factor) -> Any:
+    """The factor's value (see ``read_value``); under ``unknown: reject`` it must also be one
+    of the factor's declared values."""
+    value = read_value(get, factor.field, factor.kind, factor.label)
+    if factor.reject_unknown and value not in (factor.values or ()):
+        raise CannotJudge(undeclared_reason(factor, value_text(value)),
+                          Step(factor.label, "wrong-type", value=value,
+                               note="not one of the declared values"))
+    return value
 
 
 def not_finite_reason(label: str) -> str:
@@ -195,7 +222,7 @@ class RowEvaluator:
         best: Band | None = None
         best_rank = len(self.rank)
         for factor in scheme.factors:
-            value = read_value(get, factor.field, factor.kind, factor.label)
+            value = read_factor(get, factor)
             band = _first_band(factor.bands, value)
             if band is None:
                 steps.append(Step(factor.label, "miss", value=value))
@@ -245,7 +272,7 @@ class RowEvaluator:
 
     @staticmethod
     def _points(get: Getter, factor: Factor, steps: list[Step]) -> float:
-        value = read_value(get, factor.field, factor.kind, factor.label)
+        value = read_factor(get, factor)
         band = _first_band(factor.bands, value)
         if band is None:
             points = factor.otherwise if factor.otherwise is not None else 0.0
@@ -337,7 +364,7 @@ class RowEvaluator:
         if split is None:
             return tier
         factor = split.factor
-        value = read_value(get, factor.field, factor.kind, factor.label)
+        value = read_factor(get, factor)
         band = _first_band(factor.bands, value)
         if band is None:
             steps.append(Step(factor.label, "miss", value=value, tier=split.default,

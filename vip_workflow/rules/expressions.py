@@ -28,7 +28,11 @@ from vip_workflow.rules.compiled import (
     Scoring,
     Weighted,
 )
-from vip_workflow.rules.evaluate import aggregate_label, not_finite_reason
+from vip_workflow.rules.evaluate import (
+    aggregate_label,
+    not_finite_reason,
+    undeclared_reason,
+)
 
 __all__ = ["Query", "build_query"]
 
@@ -77,6 +81,13 @@ class Problem(Expr):
     finite number"`` for ±inf, wrong type …)."""
 
     col: Col
+
+
+@frozen
+class Concat(Expr):
+    """A text joined from parts: literal texts, and column values shown as text."""
+
+    items: tuple[Expr, ...]
 
 
 @frozen
@@ -250,6 +261,19 @@ class _Builder:
     def col(factor: Factor) -> Col:
         return Col(factor.field, factor.kind, factor.label)
 
+    def fails(self, factor: Factor) -> list[tuple[Expr, Expr]]:
+        """(condition, reason) pairs, in order, that stop a record at this factor: an unusable
+        value, then (``unknown: reject``) a value outside the declared ones."""
+        col = self.col(factor)
+        result: list[tuple[Expr, Expr]] = [(Missing(col), Problem(col))]
+        if factor.reject_unknown:
+            quote = "'" if factor.kind == "text" else ""
+            marker = "\x00value\x00"  # where the value goes in the reason
+            head, tail = undeclared_reason(factor, marker).split(marker)
+            reason = Concat((Lit(head + quote, "text"), col, Lit(quote + tail, "text")))
+            result.append((_not(InSet(col, factor.values or ())), reason))
+        return result
+
     def band_value(self, factor: Factor, value_of: Any, default: Expr, kind: str) -> Expr:
         """The first band's value for the factor's column (rule index or points)."""
         col = self.col(factor)
@@ -278,9 +302,12 @@ class _Builder:
         problems: list[tuple[Expr, Expr]] = []
         if scheme.policy == "first":
             for factor in scheme.factors:
-                col, decided = self.col(factor), _not(IsNull(rule_of[factor.id]))
-                whens += [(Missing(col), NULL), (decided, rule_of[factor.id])]
-                problems += [(Missing(col), Problem(col)), (decided, Lit(None, "text"))]
+                decided = _not(IsNull(rule_of[factor.id]))
+                for cond, why in self.fails(factor):
+                    whens.append((cond, NULL))
+                    problems.append((cond, why))
+                whens += [(decided, rule_of[factor.id])]
+                problems += [(decided, Lit(None, "text"))]
             return Case(tuple(whens), default), Case(tuple(problems), Lit(None, "text"))
         # highest: the best tier any factor reaches, stopping at the top tier
         tier_of = {f.id: self.let(Gather(self.table, rule_of[f.id]), "tier")
@@ -288,9 +315,12 @@ class _Builder:
         least = Least(tuple(tier_of.values()))
         top = Lit(0)
         for factor in scheme.factors:
-            col, at_top = self.col(factor), Compare("==", tier_of[factor.id], top)
-            whens += [(Missing(col), NULL), (at_top, top)]
-            problems += [(Missing(col), Problem(col)), (at_top, Lit(None, "text"))]
+            at_top = Compare("==", tier_of[factor.id], top)
+            for cond, why in self.fails(factor):
+                whens.append((cond, NULL))
+                problems.append((cond, why))
+            whens += [(at_top, top)]
+            problems += [(at_top, Lit(None, "text"))]
         default_rank = Lit(self.tier_rank[scheme.default])
         best = self.let(Case(tuple(whens), Case(((IsNull(least), default_rank),), least)),
                         "best")
@@ -305,8 +335,7 @@ class _Builder:
         if isinstance(scheme, Scoring):
             total: Expr = Lit(0.0, "float")
             for factor in scheme.factors:
-                col = self.col(factor)
-                fails.append((Missing(col), Problem(col)))
+                fails += self.fails(factor)
                 otherwise = Lit(factor.otherwise if factor.otherwise is not None else 0.0, "float")
                 points = self.let(self.band_value(factor, lambda b: Lit(b.points, "float"),
                                                   otherwise, "float"), "points")
@@ -425,15 +454,14 @@ class _Builder:
             split_reasons: list[tuple[Expr, Expr]] = []
             for base, split in self.plan.subtiers:
                 is_base = Compare("==", tier, Lit(self.tier_rank[base]))
-                col = self.col(split.factor)
-                fail = _and(is_base, Missing(col))
-                split_fail.append(fail)
-                split_reasons.append((fail, Problem(col)))
+                fails = [(_and(is_base, cond), why) for cond, why in self.fails(split.factor)]
+                split_fail += [fail for fail, _ in fails]
+                split_reasons += fails
                 sub_rank = self.let(self.band_value(
                     split.factor, lambda b: Lit(self.tier_rank[b.tier]),
                     Lit(self.tier_rank[split.default]), "int",
                 ), "split")
-                split_whens += [(fail, NULL), (is_base, sub_rank)]
+                split_whens += [(fail, NULL) for fail, _ in fails] + [(is_base, sub_rank)]
             tier = self.let(Case(tuple(split_whens), tier), "subtier")
             rule = self.let(Case(tuple((f, NULL) for f in split_fail), rule), "subrule")
             reason = Case(tuple(split_reasons), reason)

@@ -8,6 +8,7 @@ are booleans (YAML 1.1 would read ``no`` or ``on`` as booleans, a trap for categ
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import re
@@ -124,8 +125,10 @@ def _read_yaml(text: str, path: str) -> Document:
         if node is None:
             raise RuleFileError("the file is empty", path=path, line=1)
         locations: dict[PathKey, tuple[int, int]] = {}
-        _index(node, (), locations, set(), path)
+        _index(node, (), locations, set(), path, loader)
         data = loader.construct_document(node)
+    except RecursionError:
+        raise RuleFileError("not valid YAML: nested too deeply", path=path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -145,8 +148,10 @@ def _index(
     locations: dict[PathKey, tuple[int, int]],
     seen: set[int],
     path: str,
+    loader: yaml.SafeLoader,
 ) -> None:
-    """Record each node's position; refuse aliases, custom tags and duplicate keys."""
+    """Record each node's position; refuse aliases, custom tags, duplicate keys and dates that
+    do not exist (2026-02-30)."""
     mark = node.start_mark
     if id(node) in seen or getattr(node, "anchor", None):
         raise RuleFileError(
@@ -168,6 +173,17 @@ def _index(
             column=mark.column + 1,
         )
     locations[where] = (mark.line + 1, mark.column + 1)
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        try:
+            loader.construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise RuleFileError(
+                f"{node.value!r} is not a date: {exc}",
+                path=path,
+                line=mark.line + 1,
+                column=mark.column + 1,
+                field=".".join(str(w) for w in where) or None,
+            ) from None
     if isinstance(node, yaml.MappingNode):
         keys: set[Any] = set()
         for key_node, value_node in node.value:
@@ -188,35 +204,95 @@ def _index(
                     field=".".join(str(w) for w in (*where, key)),
                 )
             keys.add(key)
-            _index(value_node, (*where, key), locations, seen, path)
+            _index(value_node, (*where, key), locations, seen, path, loader)
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
-            _index(item, (*where, position), locations, seen, path)
+            _index(item, (*where, position), locations, seen, path, loader)
 
 
 def _read_json(text: str, path: str) -> Document:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise RuleFileError(f"the key {key!r} appears twice", path=path)
-            result[key] = value
-        return result
-
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RuleFileError(
             f"not valid JSON: {exc.msg}", path=path, line=exc.lineno, column=exc.colno
         ) from None
-    locations: dict[PathKey, tuple[int, int]] = {}
-    try:  # JSON is YAML: use the YAML composer only to learn where each field stands
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
-            _index(node, (), locations, set(), path)
-    except (yaml.YAMLError, RuleFileError):
-        locations = {}
-    return Document(data, locations, path)
+    except RecursionError:
+        raise RuleFileError("not valid JSON: nested too deeply", path=path) from None
+    # The text is valid JSON: scan it once more for where each value stands (and for keys
+    # written twice, which json.loads would silently keep the last of).
+    return Document(data, _JsonPositions(text, path).scan(), path)
+
+
+class _JsonPositions:
+    """Where each value of a valid JSON text starts (1-based line and column), by its path.
+
+    A column counts characters, so a tab is one column, as in JSON parse errors and editors'
+    "column" readouts. Raises RuleFileError for a key that appears twice in one object."""
+
+    _SPACE = frozenset(" \t\n\r")
+    _SCALAR = re.compile(r"-?(?:Infinity|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|true|false|null|NaN")
+
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        self.path = path
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.locations: dict[PathKey, tuple[int, int]] = {}
+
+    def scan(self) -> dict[PathKey, tuple[int, int]]:
+        try:
+            self.value(self.skip(0), ())
+        except RecursionError:
+            return {}
+        return self.locations
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+    def skip(self, offset: int) -> int:
+        text, space = self.text, self._SPACE
+        while offset < len(text) and text[offset] in space:
+            offset += 1
+        return offset
+
+    def value(self, offset: int, where: PathKey) -> int:
+        """Record the value at ``offset`` (and everything inside it); return where it ends."""
+        self.locations[where] = self.position(offset)
+        first = self.text[offset]
+        if first == "{":
+            return self.object(offset + 1, where)
+        if first == "[":
+            offset = self.skip(offset + 1)
+            index = 0
+            while self.text[offset] != "]":
+                offset = self.skip(self.value(offset, (*where, index)))
+                index += 1
+                if self.text[offset] == ",":
+                    offset = self.skip(offset + 1)
+            return offset + 1
+        if first == '"':
+            return json.decoder.scanstring(self.text, offset + 1)[1]
+        found = self._SCALAR.match(self.text, offset)
+        assert found is not None, "the text was valid JSON"
+        return found.end()
+
+    def object(self, offset: int, where: PathKey) -> int:
+        keys: set[str] = set()
+        offset = self.skip(offset)
+        while self.text[offset] != "}":
+            key, end = json.decoder.scanstring(self.text, offset + 1)
+            if key in keys:
+                line, column = self.position(offset)
+                raise RuleFileError(f"the key {key!r} appears twice", path=self.path, line=line,
+                                    column=column,
+                                    field=".".join(str(w) for w in (*where, key)))
+            keys.add(key)
+            offset = self.skip(end)  # the colon
+            offset = self.skip(self.value(self.skip(offset + 1), (*where, key)))
+            if self.text[offset] == ",":
+                offset = self.skip(offset + 1)
+        return offset + 1
 
 
 def validate_document(document: Document, model: type[BaseModel]) -> Any:
@@ -230,7 +306,7 @@ def validate_document(document: Document, model: type[BaseModel]) -> Any:
         return model.model_validate(document.data)
     except ValidationError as exc:
         vocabulary = _known_keys(model)
-        problems = tuple(_problem(document, error, vocabulary) for error in exc.errors())
+        problems = _problems(document, exc.errors(), vocabulary)
         first = problems[0]
         raise RuleFileError(
             first.reason,
@@ -242,23 +318,189 @@ def validate_document(document: Document, model: type[BaseModel]) -> Any:
         ) from None
 
 
-def _problem(document: Document, error: Any, vocabulary: list[str]) -> RuleFileError:
-    where, missing_key = _data_path(document.data, error["loc"], error["type"])
+# What a pydantic type error expected, in an analyst's words.
+_EXPECTED = {
+    "string_type": "a text",
+    "float_type": "a number", "float_parsing": "a number",
+    "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+    "dict_type": "a mapping of keys", "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+    "list_type": "a list",
+    "date_type": "a date (YYYY-MM-DD)", "date_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "a date (YYYY-MM-DD)",
+}
+_MISMATCH = {*_EXPECTED, "literal_error"}
+
+
+def _problems(document: Document, errors: list[Any], vocabulary: list[str]) -> tuple[
+    RuleFileError, ...
+]:
+    """One located error per problem. A value that fits no member of a union gives one
+    error per member; they become one ("expected a text or a number, found a list"), and a
+    member whose kind the value does not even have is dropped when another member went deeper
+    (``override: {tier: 5}`` is about the tier, not about ``false``)."""
+    placed = [(_data_path(document.data, e["loc"], e["type"]), e) for e in errors]
+    kept = [
+        ((where, key), e) for (where, key), e in placed
+        if not (e["type"] in _MISMATCH and isinstance(e.get("input"), dict | list)
+                and any(len(other) > len(where) and other[:len(where)] == where
+                        for (other, _), _ in placed))
+    ]
+    groups: dict[PathKey, list[Any]] = {}
+    for (where, _key), e in kept:
+        groups.setdefault(where, []).append(e)
+    problems: list[RuleFileError] = []
+    done: set[PathKey] = set()
+    for (where, key), e in kept:
+        group = groups[where]
+        if len(group) > 1 and all(g["type"] in _MISMATCH for g in group):
+            if where in done:
+                continue
+            done.add(where)
+            problems.append(document.error(_union_reason(group), where))
+            continue
+        problems.append(_problem(document, e, where, key, vocabulary))
+    return tuple(problems)
+
+
+def _union_reason(errors: list[Any]) -> str:
+    wanted: list[str] = []
+    for e in errors:
+        if e["type"] == "literal_error":
+            words = [_literal_text(option) for option in _options(e["ctx"]["expected"])]
+        else:
+            words = [_EXPECTED[e["type"]]]
+        wanted += [w for w in words if w not in wanted]
+    if "a number" in wanted and "a whole number" in wanted:
+        wanted.remove("a whole number")
+    return f"expected {_either(wanted)}, found {_shown(errors[0].get('input'))}"
+
+
+def _either(words: list[str]) -> str:
+    """[a, b, c] → ``a, b, or c``; [a, b] → ``a or b``."""
+    if len(words) <= 2:
+        return " or ".join(words)
+    return ", ".join(words[:-1]) + f", or {words[-1]}"
+
+
+def _options(expected: str) -> list[str]:
+    """``'first' or 'highest'`` → [first, highest] (pydantic's text of a literal's options)."""
+    quoted = re.findall(r"'((?:[^'\\]|\\.)*)'", expected)
+    return quoted or [part.strip() for part in re.split(r",| or ", expected) if part.strip()]
+
+
+def _literal_text(option: str) -> str:
+    return {"False": "false", "True": "true", "None": "null"}.get(option, repr(option))
+
+
+def _shown(value: Any) -> str:
+    """A found value in words: ``'ten'``, ``the number 5``, ``true``, ``a list``."""
+    if isinstance(value, dict):
+        return "a mapping of keys"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return repr(value)
+
+
+def _did_you_mean(value: Any, options: list[str]) -> str:
+    close = difflib.get_close_matches(str(value), options, n=1) if options else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _problem(document: Document, error: Any, where: PathKey, missing_key: str | None,
+             vocabulary: list[str]) -> RuleFileError:
     kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if isinstance(value, dict | list):
+        found = ""
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        found = f" (found {_plain(value)})"
+    else:
+        found = f" (found {_shown(value)})"
+    name = next((str(step) for step in reversed(where) if isinstance(step, str)), "value")
     if kind == "missing":
         reason = f"the required key {missing_key!r} is missing"
     elif kind == "extra_forbidden":
         unknown = str(error["loc"][-1])
-        reason = f"unknown key {unknown!r}"
-        close = difflib.get_close_matches(unknown, vocabulary, n=1)
-        if close:
-            reason += f"; did you mean {close[0]!r}?"
+        reason = f"unknown key {unknown!r}" + _did_you_mean(unknown, vocabulary)
+    elif kind in {"union_tag_invalid", "union_tag_not_found"}:
+        key = str(ctx.get("discriminator", "'type'")).strip("'")
+        if isinstance(_node(document.data, where), dict) and kind == "union_tag_invalid":
+            where = (*where, key)
+        if kind == "union_tag_not_found":
+            reason = f"the required key {key!r} is missing: it says which kind of {name} this is"
+        else:
+            options = _options(str(ctx.get("expected_tags", "")))
+            reason = (f"unknown {key} {ctx.get('tag')!r}; expected one of "
+                      f"{', '.join(options)}" + _did_you_mean(ctx.get("tag"), options))
+    elif kind == "literal_error":
+        options = _options(str(ctx.get("expected", "")))
+        head = f"unknown {name} {_shown(value)}" if name != "unknown" else (
+            f"{_shown(value)} is not a choice")
+        reason = (f"{head}; expected {ctx.get('expected')}"
+                  + (_did_you_mean(value, options) if isinstance(value, str) else ""))
+    elif kind in {"float_parsing", "int_parsing"} and isinstance(value, str):
+        whole = " whole" if kind == "int_parsing" else ""
+        reason = f"{value!r} is not a{whole} number"
+    elif kind == "int_from_float":
+        reason = f"{_shown(value).removeprefix('the number ')} is not a whole number"
+    elif kind == "string_type" and isinstance(value, int | float):
+        reason = (f"expected a text, found {_shown(value)}; quote it (\"{_plain(value)}\") if "
+                  "it is a name")
+    elif kind.startswith("date_") and isinstance(value, str):
+        reason = f"{value!r} is not a date; write it as YYYY-MM-DD"
+    elif kind in _EXPECTED:
+        reason = f"expected {_EXPECTED[kind]}, found {_shown(value)}"
+    elif kind in {"too_short", "too_long"}:
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        actual = ctx.get("actual_length")
+        noun = "entry" if limit == 1 else "entries"
+        has = "none" if not actual else str(actual)
+        reason = (f"needs at least {limit} {noun}, has {has}" if kind == "too_short"
+                  else f"takes at most {limit} {noun}, has {has}")
+    elif kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        reason = f"must be {words} {_plain(ctx.get(key))}{found}"
+    elif kind == "finite_number":
+        reason = f"must be a finite number, not NaN or ±inf{found}"
+    elif kind == "string_pattern_mismatch":
+        reason = (f"{_shown(value)} is not allowed here: it should match pattern "
+                  f"{ctx.get('pattern')!r}")
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-        value = error.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (found {value!r})"
-        reason = f"{message}{shown}"
+        message = message.removeprefix("Assertion failed, ")
+        reason = f"{message}{found}"
     return document.error(reason, where)
+
+
+_BOUNDS = {
+    "greater_than_equal": ("greater than or equal to", "ge"),
+    "greater_than": ("greater than", "gt"),
+    "less_than_equal": ("less than or equal to", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _node(data: Any, where: PathKey) -> Any:
+    for step in where:
+        data = data[step]
+    return data
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[PathKey, str | None]:

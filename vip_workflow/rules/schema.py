@@ -151,6 +151,18 @@ class _Factor(_Model):
         description="The field's known values (categorical fields); lint reports values no band "
         "covers and band values that are not known.",
     )
+    unknown: Literal["pass", "reject"] | None = Field(
+        default=None,
+        description="What a value outside `values` does: pass (the default) — it is like any "
+        "value no band covers; reject — the record cannot be judged (a typo such as "
+        "'provincal_gov' is caught, not silently placed). reject needs `values`.",
+    )
+
+    @model_validator(mode="after")
+    def _reject_needs_values(self) -> _Factor:
+        if self.unknown == "reject" and not self.values:
+            raise ValueError("unknown: reject needs the factor's `values` (the allowed values)")
+        return self
 
 
 class ChainFactor(_Factor):

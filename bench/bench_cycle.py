@@ -26,10 +26,14 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
 
-    months = vw.monthly_portfolios(vw.sample_portfolio(args.n, seed=7), start="2024-11",
-                                   months=args.months, seed=3)
-    history = sample_history(args.n, args.months, start="2024-11", seed=3)
-    kpi_data = sample_kpi_portfolio(args.n, seed=3)
+    # one portfolio behind everything: the history ends on its figures, the KPI data are its
+    # groups (plus individual VIPs), and each month's portfolio takes that month's history
+    portfolio = vw.sample_portfolio(args.n, seed=7)
+    history = sample_history(months=args.months, start="2024-11", seed=3, portfolio=portfolio,
+                             portfolio_month="2024-11")
+    months = vw.monthly_portfolios(portfolio, start="2024-11", months=args.months,
+                                   history=history)
+    kpi_data = sample_kpi_portfolio(seed=3, portfolio=portfolio)
     made = time.perf_counter() - started
     folder = Path(tempfile.mkdtemp(prefix="vw-bench-cycle-"))
     (folder / "vip.yaml").write_text(

@@ -211,3 +211,131 @@ class TestSampleOrganisation:
         managers = organisation["managers"]
         assert managers.get_column("groups").sum() == 300
         assert set(managers.get_column("kind")) <= {"industry", "area"}
+
+
+@pytest.fixture(scope="module")
+def groups() -> pl.DataFrame:
+    return vw.sample_portfolio(600, seed=5)
+
+
+@pytest.fixture(scope="module")
+def history(groups) -> pl.DataFrame:
+    return vw.sample_history(months=24, start="2025-01", seed=4, portfolio=groups)
+
+
+class TestSamplesFromOnePortfolio:
+    """sample_history / sample_kpi_portfolio / monthly_portfolios with ``portfolio=``: one
+    set of customers behind the tiers, the signals and the KPIs."""
+
+    def test_history_has_the_portfolios_customers_and_managers(self, groups, history):
+        """Same ids (in order), one row per customer and month, same account manager."""
+        assert history.height == groups.height * 24
+        assert history["customer_id"].unique(maintain_order=True).equals(
+            groups["customer_id"], check_names=False)
+        managers = history.select("customer_id", "account_manager").unique()
+        joined = managers.join(groups.select("customer_id", "account_manager"),
+                               on="customer_id", suffix="_portfolio")
+        assert joined.height == groups.height  # one manager per customer, all of them
+        assert (joined["account_manager"] == joined["account_manager_portfolio"]).all()
+
+    def test_history_ends_on_the_portfolios_values(self, groups, history):
+        """In the last month (the portfolio's by default) revenue is the portfolio's within
+        0.5 %, members its headcount, info revenue and ARPU its own; earlier months walk
+        around it (most customers within a factor of two a year earlier)."""
+        last = history.filter(pl.col("period") == history["period"].max()).join(
+            groups, on="customer_id", suffix="_p")
+        assert last.height == groups.height
+        gap = ((last["revenue"] - last["revenue_p"]).abs() / last["revenue_p"]).max()
+        assert gap <= 0.005
+        assert (last["members"] == last["headcount"]).all()
+        assert ((last["info_revenue"] - last["info_revenue_p"]).abs() <= 0.01).all()
+        assert ((last["arpu"] - last["arpu_p"]).abs() <= 0.01).all()
+        year_ago = history.filter(pl.col("period") == pl.date(2025, 12, 1)).join(
+            groups, on="customer_id", suffix="_p")
+        ratio = year_ago["revenue"] / year_ago["revenue_p"]
+        assert ((ratio > 0.5) & (ratio < 2.0)).mean() > 0.9
+        assert ratio.n_unique() > groups.height // 2  # not a flat copy
+
+    def test_history_keeps_the_stories_for_the_triggers(self, history):
+        """Every trigger family fires somewhere: declines, churn, arrears, upgrades …"""
+        signals = vw.preset("seed-001-triggers").scan(history)
+        families = set(signals["family"].cast(pl.String))
+        assert families == {"develop", "maintain", "retain", "upgrade", "risk"}
+        triggers = set(signals["trigger"])
+        for trigger in ("retain.spend_declining", "retain.agreement_expiring",
+                        "risk.frequent_arrears", "risk.spend_anomaly", "upgrade.members_up"):
+            assert trigger in triggers
+
+    def test_portfolio_month_can_be_inside_the_history(self, groups):
+        """With portfolio_month the portfolio is that month; later months move on."""
+        history = vw.sample_history(months=12, start="2025-11", seed=2, portfolio=groups,
+                                    portfolio_month="2026-09")
+        september = history.filter(pl.col("period") == pl.date(2026, 9, 1))
+        assert september["revenue"].equals(groups["revenue"], check_names=False)
+        october = history.filter(pl.col("period") == pl.date(2026, 10, 1))
+        assert not october["revenue"].equals(groups["revenue"], check_names=False)
+        with pytest.raises(ValueError, match="outside"):
+            vw.sample_history(months=6, start="2025-01", portfolio=groups,
+                              portfolio_month="2026-09")
+
+    def test_history_refuses_a_mismatch(self, groups):
+        """customers must agree with the portfolio, which needs its key columns."""
+        with pytest.raises(ValueError, match="portfolio has 600 rows"):
+            vw.sample_history(100, 6, portfolio=groups)
+        with pytest.raises(ValueError, match="no headcount"):
+            vw.sample_history(months=6, portfolio=groups.drop("headcount"))
+        with pytest.raises(ValueError, match="needs a portfolio"):
+            vw.sample_history(10, 6, portfolio_month="2025-03")
+
+    def test_kpi_portfolio_covers_the_portfolios_groups(self, groups):
+        """Its groups are the portfolio's (ids, managers, revenue, members = headcount);
+        individual VIPs come on top; every KPI of the preset can be checked."""
+        kpi = vw.sample_kpi_portfolio(seed=3, portfolio=groups)
+        group_rows = kpi.filter(pl.col("kind") == "group")
+        assert group_rows["customer_id"].equals(groups["customer_id"], check_names=False)
+        assert set(groups["customer_id"]) <= set(kpi["customer_id"])
+        assert group_rows["account_manager"].equals(groups["account_manager"],
+                                                    check_names=False)
+        assert group_rows["revenue"].equals(groups["revenue"], check_names=False)
+        assert group_rows["members"].equals(groups["headcount"], check_names=False)
+        assert (group_rows["employees"] >= group_rows["members"]).all()
+        assert set(group_rows["segment"]) == {"A", "B", "C"}
+        individuals = kpi.filter(pl.col("kind") == "individual")
+        assert individuals.height == 900 and kpi["customer_id"].is_unique().all()
+        book = vw.preset("china-mobile-2006-kpis")
+        assert book.missing_columns(kpi.columns) == {}
+        report = book.check(kpi)
+        assert set(report["kpi"]) == set(book.ids())
+        assert vw.sample_kpi_portfolio(700, portfolio=groups).height == 700
+        with pytest.raises(ValueError, match="fewer than"):
+            vw.sample_kpi_portfolio(100, portfolio=groups)
+
+    def test_history_and_kpi_agree_on_segments(self, groups, history):
+        """The A/B/C class of a group is the same in the history and the KPI portfolio."""
+        kpi = vw.sample_kpi_portfolio(seed=3, portfolio=groups).filter(
+            pl.col("kind") == "group")
+        classes = history.select("customer_id", "segment").unique().join(
+            kpi.select("customer_id", "segment"), on="customer_id", suffix="_kpi")
+        assert (classes["segment"] == classes["segment_kpi"]).all()
+
+    def test_monthly_portfolios_follow_the_history(self, groups):
+        """With history=, each month after the first is the history's month."""
+        history = vw.sample_history(months=6, start="2026-06", seed=4, portfolio=groups,
+                                    portfolio_month="2026-09")
+        months = vw.monthly_portfolios(groups, start="2026-09", months=3, history=history)
+        assert months["2026-09"].equals(groups)
+        for period, snapshot in months.items():
+            rows = history.filter(pl.col("period").dt.strftime("%Y-%m") == period)
+            assert snapshot.schema == groups.schema
+            assert snapshot["revenue"].equals(rows["revenue"], check_names=False)
+            assert snapshot["headcount"].equals(rows["members"], check_names=False)
+            assert (snapshot["handsets"] <= snapshot["headcount"]).all()
+
+    def test_the_same_seed_gives_the_same_frames(self, groups):
+        """Fixed seed, identical frames twice; another seed, other frames."""
+        first = vw.sample_history(months=12, seed=8, portfolio=groups)
+        assert first.equals(vw.sample_history(months=12, seed=8, portfolio=groups))
+        assert not first.equals(vw.sample_history(months=12, seed=9, portfolio=groups))
+        kpi = vw.sample_kpi_portfolio(seed=8, portfolio=groups)
+        assert kpi.equals(vw.sample_kpi_portfolio(seed=8, portfolio=groups))
+        assert not kpi.equals(vw.sample_kpi_portfolio(seed=9, portfolio=groups))

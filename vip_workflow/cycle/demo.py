@@ -85,15 +85,21 @@ def run_demo(directory: str | Path, console: Console) -> Path:
     from vip_workflow.sample import load_sample_portfolio
     from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
 
+    # One portfolio behind everything: the history ends on it (2026-09) and runs a month
+    # on, the October snapshot is the history's October, the KPI data are its groups.
     portfolio = load_sample_portfolio()
-    months = monthly_portfolios(portfolio, start="2026-09", months=2)
-    history = sample_history(portfolio.height, 24, start="2024-11", seed=3)
-    kpi_portfolio = sample_kpi_portfolio(portfolio.height, seed=3)
+    history = sample_history(months=24, start="2024-11", seed=3, portfolio=portfolio,
+                             portfolio_month="2026-09")
+    months = monthly_portfolios(portfolio, start="2026-09", months=2, history=history)
+    kpi_portfolio = sample_kpi_portfolio(seed=3, portfolio=portfolio)
     console.rule(f"vip_workflow demo — workspace {folder}")
     console.print(f"storage {workspace.config.storage}; tier rules "
                   f"{workspace.tier_book('2026-09').name}; sample portfolio of "
-                  f"{next(iter(months.values())).height:,} group customers, two months, "
-                  f"with 24 months of history for the triggers")
+                  f"{portfolio.height:,} group customers and "
+                  f"{portfolio.get_column('account_manager').n_unique():,} account managers, "
+                  f"two months; the same customers' 24-month history feeds the triggers and "
+                  f"their KPI data (plus {kpi_portfolio.height - portfolio.height:,} "
+                  f"individual VIPs) the KPIs")
     result: CycleResult | None = None
     for period, snapshot in months.items():
         result = workspace.run_cycle(period, snapshot, history=history,

@@ -309,7 +309,18 @@ BAD_CASES = {
                            "finite number"),
     "infinite value in a list": (GOOD.replace("{min: 100, tier: A}", "{in: [1, .inf], tier: A}"),
                                  "finite"),
+    "a truth value as a bound": (GOOD.replace("{min: 100, tier: A}", "{min: true, tier: A}"),
+                                 "not a truth value"),
+    "a truth value as points": (SCORING.replace("points: 5", "points: false"),
+                                "not a truth value"),
 }
+
+
+def test_an_unknown_key_is_never_offered_as_its_own_correction() -> None:
+    """A key valid elsewhere in the file is unknown here, without 'did you mean' itself."""
+    error = _error(GOOD.replace("{min: 100, tier: A}", "{min: 100, tier: A, policy: first}"))
+    assert "unknown key 'policy'" in error.reason
+    assert "did you mean 'policy'" not in error.reason
 
 
 @pytest.mark.parametrize("case", list(BAD_CASES.values()), ids=list(BAD_CASES))

@@ -412,6 +412,7 @@ def _shown(value: Any) -> str:
 
 
 def _did_you_mean(value: Any, options: list[str]) -> str:
+    options = [o for o in options if o != str(value)]  # never suggest the key itself
     close = difflib.get_close_matches(str(value), options, n=1) if options else []
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -12,13 +12,30 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 Closed = Literal["left", "right", "both", "neither"]
 Scalar = str | bool | int | float
 # Points, weights, intercepts, map values and shares are finite: NaN and ±inf are refused with
 # a located error. Bounds (min/max) may be ±inf (no bound, as in a range) but never NaN.
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+# true/false are not numbers: YAML's `min: true` must not be read as 1.
+
+
+def _not_a_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is needed, not a truth value")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
+Finite = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
 
 _NUMBER = r"[-+]?(?:inf|infinity|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _RANGE = re.compile(rf"^\s*([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])\s*$", re.IGNORECASE)
@@ -52,8 +69,8 @@ class Match(_Model):
         default=None,
         description='Numeric interval in bracket notation, e.g. "[7000, 18000)" or "[60000, inf)".',
     )
-    min: float | None = Field(default=None, description="Lower bound (see `closed`).")
-    max: float | None = Field(default=None, description="Upper bound (see `closed`).")
+    min: Number | None = Field(default=None, description="Lower bound (see `closed`).")
+    max: Number | None = Field(default=None, description="Upper bound (see `closed`).")
     closed: Closed | None = Field(
         default=None,
         description="Which bounds of min/max are included: left = [min, max), right = (min, "

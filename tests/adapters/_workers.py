@@ -8,10 +8,17 @@
 * ``bump URL ACTOR START_AT TIMES`` — adds 1 to ``contract_value`` ``TIMES`` times, each a
   read and a commit at the version read, with ``retry_on_conflict``; prints ``done <retries>``.
 * ``dispatch URL WEBHOOK`` — runs a dispatcher to the webhook forever.
+* ``handoff URL NAME PARENTS [CRASH]`` — real ``ProcessEngine`` commands, round-robin over its
+  ``solution_design`` instances, through two hand-offs to ``new_product_development`` each
+  (the first child abandoned, the second launched) to ``agreed``; prints ``ack <id> <step>``
+  after each command and ``idle`` when no parent can move (all final, or waiting on a
+  hand-off a crash left for ``tick``). ``CRASH`` (``child`` or ``resume``) exits the process
+  hard just before the third child's first commit or the third parent resume's commit.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from itertools import count
@@ -94,6 +101,94 @@ def bump(url: str, actor: str, start_at: float, times: int) -> None:
     print(f"done {next(retries) - times}", flush=True)
 
 
+SM = Actor("sm1", roles={"solution_manager"})
+PM = Actor("pm1", roles={"product_manager"})
+SEATS = {"business": Actor("bm1", roles={"business_manager"}),
+         "network": Actor("np1", roles={"network_planner"}),
+         "support": Actor("ts1", roles={"technical_support_manager"})}
+PARENT_EVENTS = {"shortlist": "shortlisted", "analyse_and_choose": "chosen",
+                 "internal_support": "support_decided", "can_provide_now": "cannot_provide_now",
+                 "can_create_new": "develop_product", "evaluate": "submit"}
+
+
+class _CrashingStore:
+    """Exits the process (no cleanup, like SIGKILL) before the ``nth`` commit ``when`` picks."""
+
+    def __init__(self, inner, when, nth: int = 3) -> None:
+        self.inner, self.when, self.left = inner, when, nth
+
+    def commit(self, instance, expected_version, ledger_entries, notices) -> None:
+        if self.when(instance, expected_version, ledger_entries):
+            self.left -= 1
+            if not self.left:
+                os._exit(3)
+        self.inner.commit(instance, expected_version, ledger_entries, notices)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+_CRASHES = {
+    "child": lambda inst, expected, entries: expected is None and inst.parent is not None,
+    "resume": lambda inst, expected, entries: any(e.action == "handoff_done" for e in entries),
+}
+
+
+def _handoff_step(engine, parent_id: str) -> str | None:
+    """One command that moves the parent (or its child) on; ``None`` if none can."""
+    try:
+        parent = engine.get(parent_id)
+    except NotFoundError:
+        engine.start("solution_design", {"customer_id": parent_id}, actor=SM,
+                     instance_id=parent_id)
+        return "start"
+    if parent.final:
+        return None
+    if parent.state in PARENT_EVENTS:
+        event = PARENT_EVENTS[parent.state]
+        engine.fire(parent_id, event, actor=SM)
+        return event
+    if parent.state == "solution_review":
+        engine.approve(parent_id, actor=SEATS["business"])
+        return "approve"
+    try:
+        child = engine.get(parent.waiting_for)
+    except NotFoundError:
+        return None  # a crash left the hand-off half done: tick() starts the child
+    if child.final:
+        return None  # likewise: tick() resumes the parent
+    if child.state == "proposal":
+        first = sum(1 for e in parent.history if e.action == "handoff") == 1
+        event = "abandon" if first else "submit"
+        engine.fire(child.id, event, actor=PM)
+        return f"child-{event}"
+    if child.state == "product_review":
+        voted = {v.seat for v in child.gate.votes} if child.gate else set()
+        seat = next(s for s in SEATS if s not in voted)
+        engine.approve(child.id, actor=SEATS[seat])
+        return f"child-approve-{seat}"
+    engine.fire(child.id, "launch", actor=PM)
+    return "child-launch"
+
+
+def handoff(url: str, name: str, parents: int, crash: str = "") -> None:
+    engine = _engine(url)
+    if crash:
+        engine.store = _CrashingStore(engine.store, _CRASHES[crash])
+    ids = [f"{name}-{k}" for k in range(parents)]
+    with engine.deferred_dispatch():  # notices wait in the outbox: fewer transactions
+        moved = True
+        while moved:
+            moved = False
+            for parent_id in ids:
+                step = _handoff_step(engine, parent_id)
+                if step is not None:
+                    moved = True
+                    print(f"ack {parent_id} {step}", flush=True)
+    engine.store.close()
+    print("idle", flush=True)
+
+
 def dispatch(url: str, webhook: str) -> None:
     from vip_workflow.adapters.notify.webhook import WebhookNotifier
     from vip_workflow.outbox import Backoff, Dispatcher
@@ -114,5 +209,7 @@ if __name__ == "__main__":
         bump(args[0], args[1], float(args[2]), int(args[3]))
     elif mode == "dispatch":
         dispatch(args[0], args[1])
+    elif mode == "handoff":
+        handoff(args[0], args[1], int(args[2]), *args[3:])
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -1,5 +1,6 @@
 """Fault tests with real processes, no mocks: workers killed with SIGKILL mid-storm, eight
-processes racing on one gate, a dispatcher killed mid-delivery.
+processes racing on one gate, a dispatcher killed mid-delivery, engine hand-offs cut short by
+hard exits and SIGKILL.
 
 Run on SQLite (a WAL file) and on PostgreSQL (a fresh schema per test).
 """
@@ -7,6 +8,7 @@ Run on SQLite (a WAL file) and on PostgreSQL (a fresh schema per test).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -141,6 +143,108 @@ class TestKilledWorkers:
         finally:
             receiver.stop()
             store.close()
+
+
+CHILD = "new_product_development"
+MARKERS = {"start_child", "resume_parent"}
+
+
+def _check_handoffs(store: SQLInstanceStore, *, repaired: bool) -> dict[str, int]:
+    """Every parent is before a hand-off, waiting for its child, or resumed; children are
+    named by their hand-off, none twice, none orphaned; every ledger verifies. ``repaired``
+    (after a tick): every waiting parent's child exists and runs, and no marker is left."""
+    parents = store.find(definition="solution_design")
+    children = set(store.find(definition=CHILD))
+    claimed: set[str] = set()
+    counts: Counter[str] = Counter()
+    for parent_id in parents:
+        parent = store.get(parent_id)
+        assert parent.verify_ledger(), parent_id
+        handoffs = [e for e in parent.history if e.action == "handoff"]
+        resumed = [e.data["child"] for e in parent.history if e.action == "handoff_done"]
+        ids = [e.data["child"] for e in handoffs]
+        assert ids == [f"{parent_id}/{CHILD}/{e.seq}" for e in handoffs]
+        assert resumed == ids[:len(resumed)], parent_id  # each resumed once, in order
+        claimed |= set(ids)
+        if parent.state == "new_product":
+            assert parent.waiting_for == ids[-1] and len(resumed) == len(ids) - 1, parent_id
+            if parent.waiting_for not in children:
+                counts["child_missing"] += 1
+                assert not repaired, parent_id
+            elif store.get(parent.waiting_for).final:
+                counts["resume_missing"] += 1
+                assert not repaired, parent_id
+            counts["waiting"] += 1
+        else:
+            assert parent.waiting_for is None and resumed == ids, parent_id
+            counts["final" if parent.final else "moving"] += 1
+    assert children <= claimed  # no orphan, no duplicate: one child per hand-off entry
+    for child_id in children:
+        child = store.get(child_id)
+        assert child.verify_ledger() and child.parent in parents, child_id
+    if repaired:
+        assert claimed == children
+        for instance_id in store.find():
+            assert not MARKERS & {t.kind for t in store.get(instance_id).timers}, instance_id
+    return counts
+
+
+class TestKilledHandoffs:
+    """ProcessEngine commands through hand-offs (solution_design → new_product_development
+    → resume) on SQLite: hard exits in each window a hand-off spans, SIGKILLs mid-storm."""
+
+    def test_tick_repairs_every_hand_off_a_crash_cut_short(self, tmp_path) -> None:
+        """Crash in both windows, kill two storms; one tick() repairs all; the storms finish."""
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        SQLInstanceStore(url).close()
+        # hard exits just before the third child's commit and the third parent resume
+        crashing = [Worker("handoff", url, f"crash-{w}", 3, w) for w in ("child", "resume")]
+        for worker in crashing:
+            worker.proc.wait(30)
+            assert worker.proc.returncode == 3, worker.proc.stderr.read()  # type: ignore[union-attr]
+        rng = random.Random(20240607)
+        for _round in range(2):  # storms (3 × 10 parents × 14 commands) killed at random
+            workers = [Worker("handoff", url, f"w{k}", 10) for k in range(3)]
+            deadline = time.monotonic() + 20
+            goal = rng.randint(40, 160)
+            while len(_acks_of(workers)) < goal and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert all(w.proc.poll() is None for w in workers), "the storm ended unkilled"
+            for worker in workers:
+                worker.kill()
+        store = SQLInstanceStore(url)
+        try:
+            before = _check_handoffs(store, repaired=False)
+            assert before["child_missing"] >= 1 and before["resume_missing"] >= 1, before
+            crashed = store.get("crash-child-2")
+            assert crashed.state == "new_product" and crashed.waiting_for not in store.find()
+
+            from vip_workflow.processes.engine import ProcessEngine
+
+            engine = ProcessEngine(store=store)
+            report = engine.tick(_now() + _minutes(1))
+            assert report.handoffs == before["child_missing"] + before["resume_missing"]
+            after = _check_handoffs(store, repaired=True)
+            assert after["waiting"] == before["waiting"] - before["resume_missing"]
+            assert engine.get("crash-resume-2").state == "can_create_new"  # resumed: abandoned
+
+            # the workers' driver runs every parent to the end: two children each, no more
+            from tests.adapters._workers import handoff
+
+            for name, n in [("crash-child", 3), ("crash-resume", 3)] + [(f"w{k}", 10)
+                                                                        for k in range(3)]:
+                handoff(url, name, n)
+            engine.tick(_now() + _minutes(1))  # drops the last children's resume markers
+            done = _check_handoffs(store, repaired=True)
+            assert done["final"] == 36 and len(store.find(definition=CHILD)) == 72
+            states = Counter(store.get(i).state for i in store.find(definition=CHILD))
+            assert states == {"abandoned": 36, "launched": 36}
+        finally:
+            store.close()
+
+
+def _acks_of(workers: list[Worker]) -> list[str]:
+    return [line for worker in workers for line in worker.lines if line.startswith("ack ")]
 
 
 def _webhook(receiver: HTTPReceiver) -> Any:

@@ -356,6 +356,246 @@ transitions:
         assert engine.get(child).parent is None
 
 
+class Crash(BaseException):
+    """A simulated crash: not an ``Exception``, so nothing in the engine catches it."""
+
+
+class FaultyStore:
+    """Wraps a store; ``fail(when, error)`` makes the next commit matching ``when(instance)``
+    raise ``error`` instead of writing anything."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.faults = []
+
+    def fail(self, when, error, times=1):
+        self.faults += [(when, error)] * times
+
+    def commit(self, instance, expected_version, ledger_entries, notices):
+        for i, (when, error) in enumerate(self.faults):
+            if when(instance):
+                del self.faults[i]
+                raise error
+        self.inner.commit(instance, expected_version, ledger_entries, notices)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _is(definition):
+    return lambda inst: inst.definition == definition
+
+
+def _children(store, definition="new_product_development"):
+    return store.find(definition=definition)
+
+
+def _assert_whole(store):
+    """Every ledger verifies and nothing is left due (no pending hand-off marker)."""
+    for instance_id in store.find():
+        inst = store.get(instance_id)
+        assert inst.verify_ledger(), instance_id
+        assert not [t for t in inst.timers if t.kind in {"start_child", "resume_parent"}], inst
+
+
+class TestCrashSafeHandoffs:
+    """A hand-off spans two commits; a failure or crash between them is repaired by tick()."""
+
+    def _parent(self, engine):
+        inst = engine.start("solution_design", {"customer_id": "c1"}, actor=SOLUTION_MANAGER)
+        for event in ["shortlisted", "chosen", "support_decided", "cannot_provide_now"]:
+            inst = engine.fire(inst.id, event, actor=SOLUTION_MANAGER)
+        return inst
+
+    def _to_development(self, engine, child_id):
+        engine.fire(child_id, "submit", actor=PRODUCT_MANAGER)
+        for approver in (NETWORK_PLANNER, SUPPORT, BM):
+            engine.approve(child_id, actor=approver)
+
+    def test_the_child_has_an_id_derived_from_the_hand_off(self, engine, clock):
+        """PARENT/PROCESS/SEQ, the seq of the parent's handoff entry; markers go at tick."""
+        parent = engine.fire(self._parent(engine).id, "develop_product",
+                             actor=SOLUTION_MANAGER)
+        entry = parent.history[-1]
+        assert entry.action == "handoff"
+        assert parent.waiting_for == f"{parent.id}/new_product_development/{entry.seq}"
+        assert [t.kind for t in parent.timers] == ["start_child"]  # until a tick checks it
+        report = engine.tick(clock.advance(minutes=1))
+        assert (report.instances, report.handoffs) == ((parent.id,), 0)
+        assert engine.get(parent.id).timers == ()
+        assert engine.tick(clock.advance(minutes=1)).instances == ()
+
+    @pytest.mark.parametrize("error", [vw.StorageUnavailableError("db down"), Crash()],
+                             ids=["error", "crash"])
+    def test_a_child_whose_commit_fails_is_started_by_tick(self, store, notifier, clock,
+                                                           error, caplog):
+        """The parent's commit carries a start_child marker: tick() starts the child once."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        inst = self._parent(engine)
+        faulty.fail(_is("new_product_development"), error)
+        if isinstance(error, Crash):
+            with pytest.raises(Crash):
+                engine.fire(inst.id, "develop_product", actor=SOLUTION_MANAGER)
+            engine = vw.ProcessEngine(store=store, notifier=notifier, clock=clock)  # restart
+        else:
+            with caplog.at_level(logging.ERROR, logger="vip_workflow.processes.engine"):
+                engine.fire(inst.id, "develop_product", actor=SOLUTION_MANAGER)  # no raise
+            assert "next tick() completes it" in caplog.text
+        parent = store.get(inst.id)
+        assert (parent.state, parent.version) == ("new_product", inst.version + 1)
+        assert _children(store) == []
+        report = engine.tick(clock.advance(minutes=1))
+        assert (report.instances, report.handoffs) == ((parent.id,), 1)
+        assert _children(store) == [parent.waiting_for]
+        child = store.get(parent.waiting_for)
+        assert (child.parent, child.state, child.context) == (
+            parent.id, "proposal", {"customer_id": "c1"})
+        assert "completed by tick" in child.history[0].comment
+        assert engine.tick(clock.advance(minutes=1)).instances == ()  # idempotent: done
+        assert _children(store) == [child.id]
+        _assert_whole(store)
+        self._to_development(engine, child.id)  # and it runs to the end as usual
+        engine.fire(child.id, "launch", actor=PRODUCT_MANAGER)
+        assert store.get(parent.id).state == "evaluate"
+
+    def test_a_crash_before_the_parent_resumes_is_resumed_by_tick_once(
+            self, store, notifier, clock):
+        """The child's final commit carries a resume_parent marker for tick()."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        parent = engine.fire(self._parent(engine).id, "develop_product",
+                             actor=SOLUTION_MANAGER)
+        child_id = parent.waiting_for
+        self._to_development(engine, child_id)
+        faulty.fail(lambda inst: inst.id == parent.id, Crash())
+        with pytest.raises(Crash):
+            engine.fire(child_id, "launch", actor=PRODUCT_MANAGER)
+        assert store.get(child_id).final
+        assert store.get(parent.id).state == "new_product"  # committed, waiting, stuck
+        restarted = vw.ProcessEngine(store=store, notifier=notifier, clock=clock)
+        report = restarted.tick(clock.advance(minutes=5))
+        assert report.handoffs == 1
+        resumed = store.get(parent.id)
+        assert (resumed.state, resumed.waiting_for) == ("evaluate", None)
+        assert [e.action for e in resumed.history].count("handoff_done") == 1
+        for _ in range(2):  # again: nothing more happens
+            assert restarted.tick(clock.advance(minutes=5)).handoffs == 0
+        assert store.get(parent.id).history == resumed.history
+        assert _children(store) == [child_id]
+        _assert_whole(store)
+
+    def test_a_resume_that_keeps_conflicting_is_finished_by_tick(self, store, notifier, clock):
+        """Three conflicting commits used to drop the resume; now the marker keeps it."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        parent = engine.fire(self._parent(engine).id, "develop_product",
+                             actor=SOLUTION_MANAGER)
+        child_id = parent.waiting_for
+        self._to_development(engine, child_id)
+        faulty.fail(lambda inst: inst.id == parent.id, vw.ConcurrentUpdateError("busy"), 3)
+        assert engine.fire(child_id, "launch", actor=PRODUCT_MANAGER).state == "launched"
+        assert store.get(parent.id).state == "new_product"
+        assert engine.tick(clock.advance(minutes=1)).handoffs == 1
+        assert store.get(parent.id).state == "evaluate"
+        _assert_whole(store)
+
+    def test_a_crash_inside_the_repairing_tick_is_repaired_by_the_next(
+            self, store, notifier, clock):
+        """Repeating a repair is idempotent: no second child, every ledger verifies."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        inst = self._parent(engine)
+        faulty.fail(_is("new_product_development"), vw.StorageUnavailableError("down"))
+        parent = engine.fire(inst.id, "develop_product", actor=SOLUTION_MANAGER)
+        faulty.fail(lambda i: i.id == parent.id, Crash())  # the tick's own commit
+        with pytest.raises(Crash):
+            engine.tick(clock.advance(minutes=1))
+        assert _children(store) == [parent.waiting_for]  # it had started the child
+        assert [t.kind for t in store.get(parent.id).timers] == ["start_child"]
+        restarted = vw.ProcessEngine(store=store, notifier=notifier, clock=clock)
+        report = restarted.tick(clock.advance(minutes=1))
+        assert (report.instances, report.handoffs) == ((parent.id,), 0)
+        assert _children(store) == [parent.waiting_for]
+        assert restarted.tick(clock.advance(minutes=1)).instances == ()
+        _assert_whole(store)
+
+    def test_a_hand_off_that_does_not_wait_is_completed_by_tick(self, store, notifier, clock):
+        """sales is won at once; its service activation is started by the next tick."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        inst = to_gate(engine, account_manager_id="am1")
+        engine.approve(inst.id, actor=BM)
+        engine.fire(inst.id, "sign", actor=AM)
+        engine.fire(inst.id, "enter_order", actor=BM)
+        faulty.fail(_is("service_activation"), vw.StorageUnavailableError("down"))
+        won = engine.fire(inst.id, "file", actor=AM)
+        assert won.state == "won" and _children(store, "service_activation") == []
+        assert engine.tick(clock.advance(minutes=1)).handoffs == 1
+        [child] = _children(store, "service_activation")
+        assert (store.get(child).parent, store.get(child).context["customer_id"]) == (
+            None, "c1")
+        assert engine.tick(clock.advance(minutes=1)).instances == ()
+        _assert_whole(store)
+
+    def test_a_child_that_can_no_longer_start_is_recorded(self, store, notifier, clock):
+        """A repair the child's newest version refuses leaves a handoff_failed entry."""
+        faulty = FaultyStore(store)
+        engine = vw.ProcessEngine(store=faulty, notifier=notifier, clock=clock)
+        inst = self._parent(engine)
+        faulty.fail(_is("new_product_development"), vw.StorageUnavailableError("down"))
+        engine.fire(inst.id, "develop_product", actor=SOLUTION_MANAGER)
+        stricter = engine.definition("new_product_development").model_dump()
+        stricter["version"] = 2
+        stricter["context"]["product"]["required"] = True
+        engine.deploy(stricter)
+        engine.tick(clock.advance(minutes=1))
+        parent = store.get(inst.id)
+        assert parent.history[-1].action == "handoff_failed"
+        assert "product" in parent.history[-1].comment
+        assert notifier.of_kind("handoff_failed")
+        assert _children(store) == []
+        _assert_whole(store)
+
+    def test_a_resume_the_definitions_make_impossible_does_not_stall_tick(self, clock):
+        """The parent's next hand-off refuses its context: recorded, markers dropped."""
+        outer = """
+name: outer
+context: {customer_id: {type: string}}
+initial: a
+states:
+  - {name: a, owner: account_manager}
+  - name: h1
+    handoff: {process: inner, results: {done: h2}}
+  - name: h2
+    handoff: {process: service_activation, wait: false, next: z}
+  - {name: z, final: true}
+transitions:
+  - {event: go, source: a, dest: h1}
+"""
+        inner = """
+name: inner
+initial: w
+states:
+  - {name: w, owner: account_manager}
+  - {name: done, final: true}
+transitions:
+  - {event: finish, source: w, dest: done}
+"""
+        engine = vw.ProcessEngine(clock=clock, definitions=[
+            vw.load_definition("i.yaml", text=inner), vw.load_definition("o.yaml", text=outer)])
+        parent = engine.fire(engine.start("outer", actor=AM).id, "go", actor=AM)
+        assert engine.fire(parent.waiting_for, "finish", actor=AM).final  # resume: logged
+        assert engine.get(parent.id).state == "h1"
+        report = engine.tick(clock.advance(minutes=1))
+        assert report.handoffs == 0
+        for instance_id in (parent.id, parent.waiting_for):
+            inst = engine.get(instance_id)
+            assert inst.history[-1].action == "handoff_failed", instance_id
+            assert "customer_id" in inst.history[-1].comment
+            assert inst.timers == () and inst.verify_ledger()
+        assert engine.tick(clock.advance(minutes=1)).instances == ()
+
 V2 = """
 name: sales
 version: 2

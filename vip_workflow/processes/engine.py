@@ -4,6 +4,15 @@ Every command loads the instance, checks the actor's authority, computes the who
 (new state, ledger entries, notices) and hands it to the store in one atomic ``commit``; a
 command that raises has changed nothing. Time comes only from the injected clock or from the
 ``now`` given to ``tick``: there are no threads and no sleeps.
+
+A hand-off touches two instances, so it cannot be one commit. It is made crash-safe instead:
+the commit that needs the other instance to move also stores a due *marker* timer for that
+step (``start_child`` on the parent, naming the child; ``resume_parent`` on the finished child,
+naming the parent). Right after the commit the engine performs the step; if that fails (an
+error, a crash, conflicts) the marker is still due and ``tick`` performs it. Both steps are
+idempotent: a child's id is derived from its parent (``PARENT/PROCESS/SEQ``, the seq of the
+parent's ``handoff`` ledger entry), so it is started at most once, and a parent is resumed
+only while it still waits for that child. ``tick`` drops markers whose step is done.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from attrs import evolve, frozen
 from vip_workflow.errors import (
     ApprovalError,
     ConcurrentUpdateError,
+    ConflictError,
     NotFoundError,
     PermissionDenied,
     ProcessDefinitionError,
@@ -62,6 +72,13 @@ _log = logging.getLogger(__name__)
 #: The role allowed to migrate instances between definition versions.
 ADMIN_ROLE = "process_admin"
 
+#: Marker timers of pending hand-off steps (see the module docstring). They survive the state
+#: changes of their instance until ``tick`` finds the step done.
+_START_CHILD = "start_child"
+_RESUME_PARENT = "resume_parent"
+_MARKERS = frozenset({_START_CHILD, _RESUME_PARENT})
+_MAX_ID = 200  # the SQL stores' id columns
+
 Resolver = Callable[[ProcessInstance], Iterable[str]]
 
 
@@ -81,6 +98,19 @@ def add_duration(moment: datetime, duration: str) -> datetime:
     return moment + timedelta(seconds=seconds)
 
 
+def _child_id(parent_id: str, process: str, seq: int) -> str:
+    """The id of the child a parent's hand-off (its ledger entry ``seq``) starts."""
+    child_id = f"{parent_id}/{process}/{seq}"
+    if len(child_id) <= _MAX_ID:
+        return child_id
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"vip_workflow:{child_id}").hex
+
+
+def _markers(change: _Change) -> tuple[Timer, ...]:
+    """The pending hand-off markers of the change's instance (kept across state changes)."""
+    return tuple(t for t in change.get("timers") if t.kind in _MARKERS)
+
+
 def _customer_manager(instance: ProcessInstance) -> Iterable[str]:
     manager = instance.context.get("account_manager_id")
     return (manager,) if manager else ()
@@ -96,6 +126,7 @@ class TickReport:
     escalations: int = 0
     overdue: int = 0
     events: int = 0
+    handoffs: int = 0  # hand-off steps left undone by a crash: children started, parents resumed
 
 
 class _Change:
@@ -120,6 +151,12 @@ class _Change:
 
     def get(self, name: str) -> Any:
         return self.fields[name] if name in self.fields else getattr(self.inst, name)
+
+    def next_seq(self) -> int:
+        """The seq the next ledger entry of this change gets."""
+        prev = self.entries[-1] if self.entries else (
+            self.inst.history[-1] if self.inst.history else None)
+        return prev.seq + 1 if prev else 0
 
     def log(
         self, actor: str, action: str, source: str | None, dest: str | None, *,
@@ -357,16 +394,9 @@ class ProcessEngine:
                 actor.id, f"start {name}", f"needs one of {sorted(definition.starter_roles)}"
             )
         ctx = compiled.validate_context(context or {})
-        now = self.clock()
-        inst = ProcessInstance(
-            id=instance_id or self._new_id(), definition=name,
-            definition_version=compiled.version, state=definition.initial, context=ctx,
-            version=0, created_at=now, parent=parent,
-        )
-        change = _Change(inst, compiled, now, request_id)
-        change.log(actor.id, "start", None, definition.initial, on_behalf_of=on_behalf_of,
-                   comment=comment)
-        self._enter(change, definition.initial, actor, on_behalf_of, origin=None)
+        change = self._start_change(
+            compiled, ctx, instance_id or self._new_id(), self.clock(), actor=actor,
+            on_behalf_of=on_behalf_of, comment=comment, parent=parent, request_id=request_id)
         return self._commit(change, expected=None)
 
     def fire(
@@ -578,13 +608,15 @@ class ProcessEngine:
 
     def tick(self, now: datetime | None = None, *, batch: int = 1000) -> TickReport:
         """Run every timer due at ``now`` (default: the clock): reminders, reassignments,
-        overdue notices and timed events; then deliver pending notices.
+        overdue notices and timed events; complete hand-offs a crash or failure left half
+        done (start a missing child, resume a parent whose child finished); then deliver
+        pending notices.
 
         Due instances are read from the store ``batch`` at a time until none is left; an
         instance whose commit keeps conflicting is left for the next tick.
         """
         now = now or self.clock()
-        counts = {"remind": 0, "reassign": 0, "overdue": 0, "event": 0}
+        counts = {"remind": 0, "reassign": 0, "overdue": 0, "event": 0, "handoff": 0}
         done: list[str] = []
         seen: set[str] = set()
         while True:
@@ -605,7 +637,7 @@ class ProcessEngine:
         self.dispatch()
         return TickReport(
             now, tuple(done), counts["remind"], counts["reassign"], counts["overdue"],
-            counts["event"],
+            counts["event"], counts["handoff"],
         )
 
     @contextlib.contextmanager
@@ -668,15 +700,43 @@ class ProcessEngine:
                 return inst
         return None
 
+    def _start_change(
+        self, compiled: CompiledProcess, ctx: dict[str, Any], instance_id: str, now: datetime,
+        *, actor: Actor, on_behalf_of: str | None, comment: str, parent: str | None,
+        request_id: str | None = None,
+    ) -> _Change:
+        """The (uncommitted) start of a new instance, its initial state entered."""
+        initial = compiled.definition.initial
+        inst = ProcessInstance(
+            id=instance_id, definition=compiled.name, definition_version=compiled.version,
+            state=initial, context=ctx, version=0, created_at=now, parent=parent,
+        )
+        change = _Change(inst, compiled, now, request_id)
+        change.log(actor.id, "start", None, initial, on_behalf_of=on_behalf_of, comment=comment)
+        self._enter(change, initial, actor, on_behalf_of, origin=None)
+        return change
+
     def _commit(self, change: _Change, expected: int | bool | None = True) -> ProcessInstance:
         result = change.result()
         version = change.inst.version if expected is True else expected
         self.store.commit(result, version, change.entries, change.notices)  # type: ignore[arg-type]
         if change.notices and not self._deferred:
             self._dispatch_after_commit()
+        if not change.after:
+            return result
+        # The change has committed, with a marker for each step below: a failure here must
+        # not look like the command's. The marker stays due and tick() does the step.
         for action in change.after:
-            action()
-        return self.store.get(result.id) if change.after else result
+            try:
+                action()
+            except Exception:
+                _log.exception("a hand-off step after committing %s failed; its marker stays "
+                               "due and the next tick() completes it", result.id)
+        try:
+            return self.store.get(result.id)
+        except Exception:
+            _log.exception("re-reading %s after its hand-off steps failed", result.id)
+            return result
 
     def _fire_roles(self, inst: ProcessInstance, ways: Iterable[Any]) -> set[str]:
         if inst.assignee:  # escalated: the step now belongs to the role it was reassigned to
@@ -805,7 +865,7 @@ class ProcessEngine:
         fields["state"] = state
         fields["gate"] = None
         fields["assignee"] = None
-        fields["timers"] = ()
+        fields["timers"] = _markers(change)
         if "waiting_for" not in fields or spawn:
             fields["waiting_for"] = None
         if spec.final:
@@ -813,7 +873,8 @@ class ProcessEngine:
             change.notify("completed", data={"outcome": spec.outcome or state})
             if change.inst.parent:
                 parent, child = change.inst.parent, change.inst.id
-                change.after.append(lambda: self._resume_parent(parent, child))
+                fields["timers"] += (Timer(now, _RESUME_PARENT, parent),)
+                change.after.append(lambda: self._resume_parent(parent, child, now))
             return
         fields["final"] = False
         if spec.gate is not None:
@@ -831,14 +892,14 @@ class ProcessEngine:
         if spec.handoff is not None:
             self._hand_off(change, spec, actor, spawn)
             return
-        fields["timers"] = self._timers(now, spec.sla) + tuple(
+        fields["timers"] = _markers(change) + self._timers(now, spec.sla) + tuple(
             Timer(add_duration(now, t.after), "event", t.event) for t in spec.timers
         )
         change.notify("task_assigned", roles=(spec.owner,) if spec.owner else ())
 
     def _open_level(self, change: _Change, gate: Any, round_: GateRound) -> None:
         level = gates.level_spec(gate, round_.level)
-        change.fields["timers"] = self._timers(change.now, gate.sla)
+        change.fields["timers"] = _markers(change) + self._timers(change.now, gate.sla)
         roles, users = self._recipients(change, level)
         change.notify("approval_requested", roles=roles, users=users,
                       data={"level": level.name, "requester": round_.requester})
@@ -866,20 +927,15 @@ class ProcessEngine:
         handoff = spec.handoff
         if not spawn:
             return
-        child_id = self._new_id()
-        ctx = change.get("context")
-        child_ctx = {child: ctx[parent] for child, parent in handoff.context.items()
-                     if ctx.get(parent) is not None}
-        # fail before anything is committed: the child must exist and accept its context
-        child_ctx = self.compiled(handoff.process).validate_context(child_ctx)
-        parent_id = change.inst.id if handoff.wait else None
-
-        def start_child() -> None:
-            self.start(handoff.process, child_ctx, actor=SYSTEM, instance_id=child_id,
-                       parent=parent_id, on_behalf_of=actor.id,
-                       comment=f"hand-off from {change.inst.definition} {change.inst.id}")
-
-        change.after.append(start_child)
+        parent = change.inst
+        child_id = _child_id(parent.id, handoff.process, change.next_seq())
+        # built (and so checked) before anything is committed; committed right after the
+        # parent, whose commit carries the start_child marker in case that never happens
+        child = self._child_change(parent, handoff, change.get("context"), child_id, change.now,
+                                   on_behalf_of=actor.id)
+        change.fields["timers"] = (*change.get("timers"),
+                                   Timer(change.now, _START_CHILD, child_id))
+        change.after.append(lambda: self._start_child(child))
         data = {"process": handoff.process, "child": child_id}
         if handoff.wait:
             change.fields["waiting_for"] = child_id
@@ -888,30 +944,124 @@ class ProcessEngine:
             change.log(SYSTEM.id, "handoff", spec.name, handoff.next, data=data)
             self._enter(change, handoff.next, actor, None, origin=spec.name)
 
-    def _resume_parent(self, parent_id: str, child_id: str) -> None:
+    def _child_change(
+        self, parent: ProcessInstance, handoff: Any, ctx: Mapping[str, Any], child_id: str,
+        now: datetime, *, on_behalf_of: str | None, comment: str = "",
+    ) -> _Change:
+        """The start of a hand-off's child (raises if the child's context does not fit)."""
+        compiled = self.compiled(handoff.process)
+        child_ctx = compiled.validate_context(
+            {child: ctx[field] for child, field in handoff.context.items()
+             if ctx.get(field) is not None})
+        return self._start_change(
+            compiled, child_ctx, child_id, now, actor=SYSTEM, on_behalf_of=on_behalf_of,
+            comment=comment or f"hand-off from {parent.definition} {parent.id}",
+            parent=parent.id if handoff.wait else None)
+
+    def _start_child(self, child: _Change) -> None:
+        """Commit a child's start; one already started (its id is taken) is left alone."""
+        try:
+            self._commit(child, expected=None)
+        except ConflictError:
+            if self.store.get(child.inst.id).definition != child.inst.definition:
+                raise
+
+    def _apply_result(self, change: _Change, child: ProcessInstance) -> None:
+        """Move the waiting parent of ``change`` on by its finished child's final state."""
+        state = change.get("state")
+        handoff = change.compiled.states[state].handoff
+        dest = handoff.results.get(child.state) if handoff else None
+        change.fields["timers"] = tuple(  # the child evidently started
+            t for t in change.get("timers") if (t.kind, t.value) != (_START_CHILD, child.id))
+        data = {"child": child.id, "result": child.state}
+        if dest is None:
+            change.fields["waiting_for"] = None
+            change.log(SYSTEM.id, "handoff_unmapped", state, state, data=data)
+            change.notify("handoff_unmapped", data=data)
+        else:
+            change.log(SYSTEM.id, "handoff_done", state, dest, data=data)
+            self._enter(change, dest, SYSTEM, None, origin=state)
+
+    def _resume_parent(self, parent_id: str, child_id: str, now: datetime) -> bool | None:
+        """Resume the parent if it still waits for the (finished) child: ``True`` if done
+        now, ``False`` if there was nothing to do, ``None`` if its commits kept conflicting."""
         for _attempt in range(3):
-            parent = self.store.get(parent_id)
+            try:
+                parent = self.store.get(parent_id)
+            except NotFoundError:
+                return False
             if parent.waiting_for != child_id:
-                return
+                return False  # already resumed (or moved on by a migration)
             child = self.store.get(child_id)
-            compiled = self.compiled(parent.definition, parent.definition_version)
-            handoff = compiled.states[parent.state].handoff
-            dest = handoff.results.get(child.state) if handoff else None
-            change = _Change(parent, compiled, self.clock())
-            if dest is None:
-                change.fields["waiting_for"] = None
-                change.log(SYSTEM.id, "handoff_unmapped", parent.state, parent.state,
-                           data={"child": child_id, "result": child.state})
-                change.notify("handoff_unmapped", data={"child": child_id, "result": child.state})
-            else:
-                change.log(SYSTEM.id, "handoff_done", parent.state, dest,
-                           data={"child": child_id, "result": child.state})
-                self._enter(change, dest, SYSTEM, None, origin=parent.state)
+            if not child.final:
+                return False
+            change = _Change(parent, self.compiled(parent.definition, parent.definition_version),
+                             now)
+            self._apply_result(change, child)
             try:
                 self._commit(change)
             except ConcurrentUpdateError:
                 continue
-            return
+            return True
+        _log.warning("resuming %s after %s kept conflicting; the next tick() tries again",
+                     parent_id, child_id)
+        return None
+
+    def _marker_step(self, change: _Change, timer: Timer) -> bool:
+        """``_complete_handoff``; a step the definitions make impossible (it raises
+        ``ProcessError``) is recorded and its marker dropped, so it cannot stall every tick."""
+        saved = dict(change.fields), len(change.entries), len(change.notices), len(change.after)
+        try:
+            return self._complete_handoff(change, timer)
+        except ProcessError as exc:
+            change.fields = saved[0]
+            del change.entries[saved[1]:], change.notices[saved[2]:], change.after[saved[3]:]
+            state = change.get("state")
+            data = {"timer": timer.kind, "instance": timer.value}
+            change.log(SYSTEM.id, "handoff_failed", state, state, comment=str(exc), data=data)
+            change.notify("handoff_failed", data={**data, "reason": str(exc)})
+            return False
+
+    def _complete_handoff(self, change: _Change, timer: Timer) -> bool:
+        """Do the hand-off step a due marker names, unless it is done; ``True`` if it had to
+        be done. A marker whose step could not be done yet is put back."""
+        inst = change.inst
+        if timer.kind == _RESUME_PARENT:
+            parent_id = timer.value or inst.parent
+            done = self._resume_parent(parent_id, inst.id, change.now) if parent_id else False
+            if done is None:
+                change.fields["timers"] = (*change.get("timers"), timer)
+            return bool(done)
+        child_id = timer.value or ""
+        try:
+            child = self.store.get(child_id)
+        except NotFoundError:
+            return self._restart_child(change, child_id)
+        if child.final and child.parent == inst.id and change.get("waiting_for") == child_id:
+            self._apply_result(change, child)  # the child's own marker finds nothing to do
+            return True
+        return False
+
+    def _restart_child(self, change: _Change, child_id: str) -> bool:
+        """Start the child a committed hand-off names but that was never committed."""
+        inst = change.inst
+        entry = next((e for e in reversed(inst.history) if e.action == "handoff"
+                      and (e.data or {}).get("child") == child_id), None)
+        spec = change.compiled.states.get(entry.source) if entry and entry.source else None
+        handoff = spec.handoff if spec is not None else None
+        if handoff is None or (handoff.wait and change.get("waiting_for") != child_id):
+            return False  # no longer pending: the parent was migrated away from it
+        try:
+            child = self._child_change(
+                inst, handoff, change.get("context"), child_id, change.now, on_behalf_of=None,
+                comment=f"hand-off from {inst.definition} {inst.id}, completed by tick")
+        except ProcessError as exc:  # e.g. the child's newest version refuses the context
+            state, data = change.get("state"), {"process": handoff.process, "child": child_id}
+            change.log(SYSTEM.id, "handoff_failed", state, state, comment=str(exc), data=data)
+            change.notify("handoff_failed", data={**data, "reason": str(exc)})
+            return False
+        self._start_child(child)
+        return True
 
     def _run_timers(self, instance_id: str, now: datetime) -> list[str]:
         inst = self.store.get(instance_id)
@@ -919,8 +1069,12 @@ class ProcessEngine:
         change = _Change(inst, compiled, now)
         due = [t for t in inst.timers if t.at <= now]
         change.fields["timers"] = tuple(t for t in inst.timers if t.at > now)
-        fired = []
+        fired = ["handoff" for t in due if t.kind in _MARKERS and self._marker_step(change, t)]
+        if change.get("state") != inst.state:
+            due = []  # a parent resumed: the timers of the state it left are void
         for timer in due:
+            if timer.kind in _MARKERS:
+                continue
             fired.append(timer.kind)
             if timer.kind == "event":
                 try:

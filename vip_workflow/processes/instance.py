@@ -164,7 +164,8 @@ class GateRound:
 @frozen
 class Timer:
     """A due time kept on the instance: ``remind``, ``reassign`` (to ``value``), ``overdue``
-    or ``event`` (fire ``value``)."""
+    or ``event`` (fire ``value``); or a hand-off marker, ``start_child`` / ``resume_parent``
+    (the other instance's id in ``value``), which ``tick`` completes if a crash left it."""
 
     at: datetime
     kind: str

@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -203,6 +204,7 @@ class Dispatcher:
         # retry state of a store that does not keep it: outbox id -> item
         self._tracked: dict[int, OutboxItem] = {}
         self._dead: dict[int, OutboxItem] = {}
+        self._keyed, self._keyed_for = False, None
 
     # ------------------------------------------------------------- dispatch
 
@@ -213,9 +215,14 @@ class Dispatcher:
         delivered: list[int] = []
         retried = dead = 0
         errors: list[str] = []
+        if self.notifier is not self._keyed_for:  # inspect the notifier once, not per notice
+            self._keyed, self._keyed_for = _takes_key(self.notifier), self.notifier
         for item in items:
             try:
-                send_with_key(self.notifier, item.notice, item.key)
+                if self._keyed:
+                    self.notifier.send(item.notice, key=item.key)  # type: ignore[call-arg]
+                else:
+                    self.notifier.send(item.notice)
             except NotificationError as exc:
                 retryable = getattr(exc, "retryable", True)
                 attempts = item.attempts + 1
@@ -283,8 +290,8 @@ class Dispatcher:
             if outbox_id in self._dead:
                 continue
             item = self._tracked.get(outbox_id)
-            if item is None:
-                item = OutboxItem(outbox_id, notice, notice_key_of(outbox_id, notice))
+            if item is None:  # a fresh key, kept with the item for every retry of it
+                item = OutboxItem(outbox_id, notice, f"vwm-{uuid.uuid4().hex}")
                 self._tracked[outbox_id] = item
             if item.next_attempt_at is None or item.next_attempt_at <= now:
                 items.append(item)

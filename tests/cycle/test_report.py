@@ -175,3 +175,21 @@ def test_a_cycle_with_triggers_and_kpis_writes_all_four_charts(tmp_path: Path) -
     charts = _charts(result.report.read_text(encoding="utf-8"))
     assert charts[0] == TIER_CHART and charts[1].startswith(PARETO_CHART)
     assert charts[2:] == [SIGNALS_CHART, KPI_CHART]
+
+
+def test_a_quota_book_draws_its_own_shares_beside_the_actual(tmp_path: Path) -> None:
+    """Without reference_shares in vip.yaml, a quota book's shares (5/25/70 %) are the
+    reference of the tier chart and table; a chain book has none."""
+    for preset, expected in (("hubei-abc", ["5.0%", "25.0%", "70.0%"]), ("hubei-2006", [])):
+        folder = tmp_path / preset
+        folder.mkdir()
+        (folder / "vip.yaml").write_text(
+            f"name: q\nstorage: sqlite:///vip.db\ntiers: {{preset: {preset}}}\nreports: out\n",
+            encoding="utf-8")
+        workspace = vw.Workspace.from_file(folder / "vip.yaml")
+        data = vw.load_sample_portfolio().head(200)
+        page = workspace.run_cycle("2026-09", data).report.read_text(encoding="utf-8")
+        found = re.findall(r"<td>(\d+\.\d%)</td>", page)
+        assert all(share in found for share in expected), (preset, found)
+        if not expected:
+            assert "70.0%" not in found

@@ -91,7 +91,8 @@ class WorkspaceConfig(_Config):
     id_field: str = "customer_id"
     value_field: str = Field(default="revenue", description="Value for the Pareto chart.")
     reference_shares: dict[str, float] | None = Field(
-        default=None, description="Expected share of each tier, drawn beside the actual.")
+        default=None, description="Expected share of each tier, drawn beside the actual "
+        "(default: the shares of a quota rule book, such as hubei-abc).")
     important: ImportantAccounts = Field(default_factory=ImportantAccounts)
     reviews: bool = Field(default=True, description="Open tier reviews for important "
                           "downgrades and manual overrides.")
@@ -572,7 +573,7 @@ class Workspace:
                          else "first recorded period: no tier changes yet")
             write_report(staging / "report.html", title=f"{self.config.name}: monthly cycle",
                          period=period, judged=judged, tiers=book.tiers,
-                         reference_shares=self.config.reference_shares,
+                         reference_shares=self.config.reference_shares or _quota_shares(book),
                          value_column=self.config.value_field, changes=changes,
                          signals=signals, kpis=kpis, notes=notes)
         except BaseException:
@@ -591,6 +592,20 @@ class Workspace:
         else:
             staging.rename(target)
         return target
+
+
+def _quota_shares(book: RuleBook) -> dict[str, float] | None:
+    """A quota book's own shares per tier (A top 5 %, B next 25 %, …), for the tier chart."""
+    from vip_workflow.rules.compiled import Quota
+
+    scheme = book.plan.scheme
+    if not isinstance(scheme, Quota):
+        return None
+    shares, before = {}, 0
+    for tier, cumulative in scheme.cuts:
+        shares[tier] = float(cumulative - before)
+        before = cumulative
+    return shares
 
 
 def _add_months(day: date, months: int) -> date:

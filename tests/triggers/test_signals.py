@@ -36,6 +36,14 @@ class TestAssignment:
         assert [t.assignee for t in board.tasks.values()] == ["amy", "bob", "amy"]
         assert board.load() == {"amy": 2, "bob": 1}
 
+    def test_open_tasks_kept_elsewhere_count_in_the_load(self) -> None:
+        """Earlier cycles' open tasks (open_elsewhere) steer the fallback too."""
+        board = TaskBoard(managers=["amy", "bob"], clock=lambda: NOW,
+                          open_elsewhere={"amy": 2})
+        board.ingest([signal("c1", "a"), signal("c2", "a"), signal("c3", "a")])
+        assert [t.assignee for t in board.tasks.values()] == ["bob", "bob", "amy"]
+        assert board.load() == {"amy": 3, "bob": 2}
+
     def test_a_manager_outside_the_pool_is_replaced(self) -> None:
         """Someone who left: the pool takes over."""
         board = TaskBoard(managers=["bob"], clock=lambda: NOW)

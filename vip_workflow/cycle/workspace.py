@@ -480,7 +480,9 @@ class Workspace:
                 cases[customer] = case_id
             return cases[customer]
 
-        board = TaskBoard(managers=pool, retention=retention)  # notices go after the commit
+        load = dict(open_tasks.drop_nulls("assignee").group_by("assignee").len().iter_rows())
+        board = TaskBoard(managers=pool, retention=retention,  # notices go after the commit
+                          open_elsewhere=load)  # fallback balances earlier cycles' tasks too
         board.ingest(fresh, managers=managers)
         created = board.frame().select(
             pl.format("task:{}:{}:{}", pl.lit(period), pl.col("customer_id").cast(pl.String),

@@ -91,6 +91,8 @@ class TaskBoard:
         notifier: receives a ``task_assigned`` Notice per new task (optional).
         retention: a ``ProcessEngine`` or a callable ``(task) -> case id`` for retain signals.
         clock: returns the current aware datetime (default UTC now).
+        open_elsewhere: open tasks per manager kept outside this board (e.g. from earlier
+            cycles), counted in ``load()`` so fallback assignment balances all of them.
     """
 
     def __init__(
@@ -100,8 +102,10 @@ class TaskBoard:
         notifier: Any | None = None,
         retention: Any | None = None,
         clock: Callable[[], datetime] | None = None,
+        open_elsewhere: Mapping[str, int] | None = None,
     ) -> None:
         self.pool: list[str] = sorted(dict.fromkeys(managers))
+        self._elsewhere = Counter(dict(open_elsewhere or {}))
         self.notifier = notifier
         self.retention = _retention(retention)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -118,6 +122,7 @@ class TaskBoard:
     def load(self) -> dict[str, int]:
         """Open tasks per manager of the pool (and any other assignee)."""
         counts = Counter(t.assignee for t in self.tasks.values() if t.is_open and t.assignee)
+        counts.update(self._elsewhere)
         return {m: counts.get(m, 0) for m in sorted({*self.pool, *counts})}
 
     def frame(self) -> pl.DataFrame:

@@ -337,7 +337,11 @@ def diff(
         "--data", help="Customers (tier rules) or a monthly history (trigger rules).")],
     show: Annotated[int, typer.Option(help="How many changed customers to list.")] = 10,
 ) -> None:
-    """Preview a rule change: who changes tier, or which signals appear and disappear."""
+    """Preview a rule change: who changes tier, or which signals appear and disappear.
+
+    OLD and NEW must be of the same kind: two tier rule files or two trigger files (KPI files
+    are not compared; check each with ``vip-workflow kpi``). Other pairs exit with code 2.
+    """
     from vip_workflow.rules.versions import diff_signals, diff_tiers
 
     try:
@@ -345,6 +349,26 @@ def diff(
     except vw.RuleFileError as exc:
         _print_rule_error(exc)
         raise typer.Exit(1) from None
+    names = {"tiers": "a tier rule file", "triggers": "a trigger file", "kpis": "a KPI file"}
+    kinds = ["tiers" if isinstance(book, vw.RuleBook) else "triggers"
+             if isinstance(book, vw.TriggerBook) else "kpis" if isinstance(book, vw.KpiBook)
+             else str(getattr(getattr(book, "rules", None), "kind", "unknown"))
+             for book in (old_book, new_book)]
+    described = " and ".join(f"{path} is {names.get(kind, f'a {kind!r} file')}"
+                             for path, kind in zip(rules, kinds, strict=True))
+    if kinds[0] != kinds[1]:
+        problem = f"diff compares two files of the same kind, but {described}."
+    elif kinds[0] not in ("tiers", "triggers"):
+        plural = "KPI files" if kinds[0] == "kpis" else f"{kinds[0]!r} files"
+        problem = (f"diff compares tier rule files or trigger files, not {plural} "
+                   f"({rules[0]}, {rules[1]}).")
+        if kinds[0] == "kpis":
+            problem += f" Check each KPI file instead: vip-workflow kpi {data} -r FILE"
+    else:
+        problem = ""
+    if problem:
+        err.print(problem, style="red", markup=False, highlight=False)
+        raise typer.Exit(2)
     frame = _read(data)
     if not isinstance(old_book, vw.RuleBook):
         signals = diff_signals(old_book, new_book, frame)

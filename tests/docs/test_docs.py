@@ -40,11 +40,60 @@ def test_the_api_page_is_current() -> None:
     assert (DOCS / "api.md").read_text(encoding="utf-8") == _apidoc.render()
 
 
-def test_the_rule_file_reference_is_current() -> None:
-    """docs/rule-file-reference.md equals what the JSON Schema renders."""
+@pytest.mark.parametrize("kind", ["tiers", "triggers", "kpis"])
+def test_every_file_reference_is_current(kind: str) -> None:
+    """Each generated file-reference page equals what its JSON Schema renders (regenerate with
+    python -m vip_workflow._schemadoc --write docs)."""
     from vip_workflow import _schemadoc
 
-    assert (DOCS / "rule-file-reference.md").read_text(encoding="utf-8") == _schemadoc.render()
+    page = _schemadoc.PAGES[kind].page
+    assert (DOCS / page).read_text(encoding="utf-8") == _schemadoc.render(kind), (
+        f"docs/{page} is stale: python -m vip_workflow._schemadoc --write docs")
+
+
+@pytest.mark.parametrize("kind", ["tiers", "triggers", "kpis"])
+def test_every_file_reference_covers_its_whole_schema(kind: str) -> None:
+    """Every model of the schema has a section and every key a row; links resolve."""
+    from vip_workflow import _schemadoc
+
+    page = _schemadoc.PAGES[kind]
+    schema = page.load()
+    text = _schemadoc.render(kind)
+    sections = set(re.findall(r"^## (\w+)$", text, re.M))
+    assert sections == {page.root, *schema.get("$defs", {})}
+    for name, model in {page.root: schema, **schema.get("$defs", {})}.items():
+        body = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for key in model.get("properties", {}):
+            assert f"| `{key}` |" in body, f"{name}.{key} has no row"
+    assert set(re.findall(r"\]\(#(\w+)\)", text)) <= {s.lower() for s in sections}
+
+
+def test_the_schema_notes_name_real_keys() -> None:
+    """A note for a key the schema does not have would never show (a renamed key)."""
+    from vip_workflow import _schemadoc
+
+    for page in _schemadoc.PAGES.values():
+        schema = page.load()
+        models = {page.root: schema, **schema.get("$defs", {})}
+        for note in page.notes:
+            name, key = note.split(".", 1)
+            assert key in models.get(name, {}).get("properties", {}), note
+
+
+def test_the_schemadoc_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No argument prints the tier page; a kind prints its page; --write writes all three."""
+    from vip_workflow import _schemadoc
+
+    assert _schemadoc.main([]) == 0
+    assert capsys.readouterr().out == _schemadoc.render()
+    assert _schemadoc.main(["kpis"]) == 0
+    assert capsys.readouterr().out == _schemadoc.render("kpis")
+    assert _schemadoc.main(["--write", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.page for p in _schemadoc.PAGES.values())
+    assert _schemadoc.main(["rules"]) == 2
+    with pytest.raises(ValueError, match="no kind"):
+        _schemadoc.render("rules")
 
 
 def test_the_getting_started_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

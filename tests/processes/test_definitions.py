@@ -325,3 +325,60 @@ transitions:
         assert sales[:6] == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6"]
         needs = [s.step for s in engine.definition("needs_analysis").states if s.step]
         assert needs == ["2.1", "2.2", "2.3", "2.4", "2.5"]
+
+
+class TestSegmentationOutputs:
+    """DOMAIN §4 stage 1: key-industry list, key-customer list, monthly industry-trend report."""
+
+    INDUSTRY = vw.Actor("im1", roles={"industry_manager"})
+    RESEARCHER = vw.Actor("r1", roles={"researcher"})
+    DIRECTOR = vw.Actor("dd1", roles={"department_director"})
+
+    def _to_list_in_force(self, engine: vw.ProcessEngine) -> vw.ProcessInstance:
+        inst = engine.start("segmentation", {"region": "chengdu"}, actor=self.RESEARCHER)
+        engine.fire(inst.id, "analysed", actor=self.RESEARCHER)
+        engine.fire(inst.id, "segments_selected", actor=self.INDUSTRY,
+                    data={"key_industries": ["banking", "power"]})
+        engine.fire(inst.id, "submit", actor=self.INDUSTRY,
+                    data={"key_customers": ["G001", "G002"]})
+        return engine.approve(inst.id, actor=self.DIRECTOR)
+
+    def test_the_definition_carries_and_describes_the_three_outputs(self):
+        """key_industries (1.2) and key_customers (1.3) are context fields, trend_report
+        records the monthly report; the description names all three."""
+        definition = vw.ProcessEngine().definition("segmentation")
+        assert {"key_industries", "key_customers", "trend_report"} <= set(definition.context)
+        assert definition.context["key_industries"].type == "list"
+        assert "1.2" in definition.context["key_industries"].description
+        for output in ("key-industry list", "key-customer list", "monthly industry-trend report"):
+            assert output in definition.description
+
+    def test_the_monthly_report_has_no_timer_or_self_transition(self):
+        """Re-entering key_customer_list would restart its half-yearly timer, so the list
+        state keeps that single timer and no transition leads from it back to itself."""
+        definition = vw.ProcessEngine().definition("segmentation")
+        state = next(s for s in definition.states if s.name == "key_customer_list")
+        assert [(t.after, t.event) for t in state.timers] == [("P6M", "half_yearly_review")]
+        assert not [t for t in definition.transitions
+                    if t.dest == "key_customer_list" and "key_customer_list" in t.sources]
+
+    def test_the_outputs_are_kept_and_monthly_reports_leave_the_review_timer_alone(
+            self, engine, clock):
+        """Set at 1.2 and 1.3, the lists survive approval; recording five monthly reports
+        changes no state and the review still comes six months after approval."""
+        inst = self._to_list_in_force(engine)
+        assert inst.state == "key_customer_list"
+        assert inst.context["key_industries"] == ["banking", "power"]
+        assert inst.context["key_customers"] == ["G001", "G002"]
+        for month in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
+            engine.tick(clock.advance(days=30))
+            inst = engine.update_context(inst.id, {"trend_report": month}, actor=self.INDUSTRY)
+            assert inst.state == "key_customer_list"
+        assert engine.get(inst.id).context["trend_report"] == "2026-06"
+        engine.tick(clock.advance(days=30))  # 180 days after approval: not yet six months
+        assert engine.get(inst.id).state == "key_customer_list"
+        assert engine.tick(clock.advance(days=5)).events == 1
+        after = engine.get(inst.id)
+        assert (after.state, after.history[-1].action) == (
+            "pick_key_customers", "half_yearly_review")
+        assert after.context["key_industries"] == ["banking", "power"]

@@ -127,7 +127,80 @@ class TestPreset:
         assert kpis["staffing_individual_vips"].target == 400
         assert kpis["staffing_groups"].target == 50
         assert kpis["key_person_services"].target == [1, 2]
-        assert kpis["return_cost_budget"].targets == {"A": 15000, "B": 8000, "C": 2000}
+        budgets = {tier: kpis[f"return_cost_budget_{tier.lower()}"].targets[tier]
+                   for tier in "ABC"}
+        assert budgets == {"A": 15000, "B": 8000, "C": 2000}
+
+    def test_the_hubei_tiers_take_the_a_and_b_targets(self) -> None:
+        """The sources set A/B/C targets only; A+ is checked like A and B+ like B (archive
+        95 %, budgets 15 000 / 8 000, ranges 12 000–20 000 / 5 000–10 000)."""
+        book = vw.preset("china-mobile-2006-kpis")
+        portfolio = pl.DataFrame({
+            "kind": ["group"] * 6,
+            "segment": ["A+", "A", "B+", "B", "C", "C"],
+            "archive_complete": [True] * 6,
+            "return_cost": [20000.0, 12000.0, 10000.0, 4999.0, 1000.0, 3000.0],
+        })
+        results = book.check(portfolio, kpis=[
+            "archive_completeness", "return_cost_budget_a", "return_cost_budget_b",
+            "return_cost_budget_c", "return_cost_range_a", "return_cost_range_b",
+            "return_cost_range_c"])
+        by = {(r["kpi"], r["segment"]): r for r in results.iter_rows(named=True)}
+        assert "no target" not in set(results["status"])
+        assert {s: by["archive_completeness", s]["target"] for s in ("A+", "B+", "C")} == {
+            "A+": "0.95", "B+": "0.95", "C": "0.8"}
+        assert by["return_cost_budget_a", "A+"]["target"] == "15000"
+        assert by["return_cost_budget_a", "A+"]["status"] == "fail"  # 20 000 > 15 000
+        assert by["return_cost_budget_b", "B+"]["target"] == "8000"
+        assert by["return_cost_budget_b", "B+"]["status"] == "fail"  # 10 000 > 8 000
+        # the ranges include both bounds
+        assert by["return_cost_range_a", "A+"]["status"] == "pass"
+        assert by["return_cost_range_a", "A"]["status"] == "pass"
+        assert by["return_cost_range_b", "B+"]["status"] == "pass"
+        assert by["return_cost_range_b", "B"]["value"] == 0  # 4 999 < 5 000
+        assert by["return_cost_range_c", "C"]["value"] == 1.0
+
+    def test_a_group_outside_its_tier_range_fails_the_range_check(self) -> None:
+        """The means can pass while single groups leave the range: 2 of 4 A groups are out
+        (11 000 and 21 000) though the mean 15 000 is on budget."""
+        book = vw.preset("china-mobile-2006-kpis")
+        portfolio = pl.DataFrame({"kind": ["group"] * 4, "segment": ["A"] * 4,
+                                  "return_cost": [11000.0, 14000.0, 14000.0, 21000.0]})
+        budget, in_range = book.check(
+            portfolio, kpis=["return_cost_budget_a", "return_cost_range_a"]).iter_rows(
+            named=True)
+        assert budget["status"] == "pass" and budget["value"] == 15000
+        assert in_range["status"] == "fail" and in_range["value"] == 0.5
+        assert (in_range["numerator"], in_range["denominator"]) == (2, 4)
+
+    def test_a_missing_base_tier_is_n_a_and_a_missing_hubei_tier_is_silent(self) -> None:
+        """With only C groups, A and B show as n/a (no rows); A+ and B+ add no rows."""
+        book = vw.preset("china-mobile-2006-kpis")
+        portfolio = pl.DataFrame({"kind": ["group"], "segment": ["C"],
+                                  "archive_complete": [True], "return_cost": [1500.0]})
+        results = book.check(portfolio, kpis=["archive_completeness", "return_cost_budget_a",
+                                               "return_cost_range_b"])
+        rows = {(r["kpi"], r["segment"]): r["status"] for r in results.iter_rows(named=True)}
+        assert rows == {("archive_completeness", "A"): "n/a",
+                        ("archive_completeness", "B"): "n/a",
+                        ("archive_completeness", "C"): "pass",
+                        ("return_cost_budget_a", "A"): "n/a",
+                        ("return_cost_range_b", "B"): "n/a"}
+
+    def test_the_sample_portfolio_is_checked_fully(self) -> None:
+        """On the demo's sample portfolio every KPI (and tier) gets a pass or fail: no
+        n/a and no "no target" rows, no missing columns."""
+        book = vw.preset("china-mobile-2006-kpis")
+        portfolio = sample_kpi_portfolio(portfolio=vw.load_sample_portfolio())
+        assert book.missing_columns(portfolio.columns) == {}
+        results = book.check(portfolio)
+        assert set(results["kpi"]) == set(book.ids())
+        assert set(results["status"]) <= {"pass", "fail"}
+
+    def test_the_preset_lints_clean(self) -> None:
+        """No errors and no warnings."""
+        report = vw.preset("china-mobile-2006-kpis").lint()
+        assert report.clean, str(report)
 
     def test_the_report_renders_for_terminals_and_notebooks(self) -> None:
         """A rich table and HTML with every KPI title."""

@@ -197,7 +197,6 @@ def sample_kpi_portfolio(customers: int | None = None, *, seed: int = 1,
     employees = np.maximum(members, np.ceil(members / rng.uniform(0.15, 0.6, size=g)))
     verified = np.where(rng.random(g) < 0.9, members, np.round(members * 0.95))
     complete_p = np.where(np.isin(segment, ["A", "B"]), 0.96, 0.82)
-    budget = np.select([segment == "A", segment == "B"], [15000, 8000], 2000)
     key_persons = 1 + (members >= 50).astype(np.int64) + (members >= 500).astype(np.int64)
     info = given.get("info_revenue")
     if info is None:
@@ -217,7 +216,7 @@ def sample_kpi_portfolio(customers: int | None = None, *, seed: int = 1,
         "key_persons": key_persons,
         "key_person_services": np.round(key_persons * rng.uniform(0.5, 2.2, size=g))
         .astype(np.int64),
-        "return_cost": np.round(budget * rng.uniform(0.5, 1.1, size=g), 2),
+        "return_cost": _return_cost(rng, segment),
     })
     v = total - g
     vip_revenue = np.round(rng.lognormal(8.5, 1.2, size=v), 2)
@@ -264,7 +263,6 @@ def _kpi_portfolio(n: int, rng: np.random.Generator) -> pl.DataFrame:
         np.char.add("GM", rng.integers(1, group_managers + 1, size=n).astype(str)),
         np.char.add("VM", rng.integers(1, vip_managers + 1, size=n).astype(str)))
     complete_p = np.where(np.isin(segment, ["A", "B"]), 0.96, 0.82)
-    budget = np.select([segment == "A", segment == "B", segment == "C"], [15000, 8000, 2000], 0)
     key_persons = np.where(is_group, rng.integers(1, 6, size=n), 0)
     return pl.DataFrame({
         "customer_id": [f"K{i:07d}" for i in range(1, n + 1)],
@@ -281,8 +279,31 @@ def _kpi_portfolio(n: int, rng: np.random.Generator) -> pl.DataFrame:
         "key_persons": key_persons.astype(np.int64),
         "key_person_services": np.round(key_persons * rng.uniform(0.5, 2.2, size=n))
         .astype(np.int64),
-        "return_cost": np.round(budget * rng.uniform(0.5, 1.1, size=n), 2),
+        "return_cost": _return_cost(rng, segment, is_group),
     })
+
+
+# Yearly return-cost budgets per group (DOMAIN §2, seed 003): A 15 000 (12 000–20 000),
+# B 8 000 (5 000–10 000), C 2 000 (1 000–3 000). Spending is drawn inside each range, skewed so
+# the mean stays under the budget, with about 2 % of groups overspending their range by up to
+# 30 % — something for the range KPIs to find.
+_RETURN_COST = {"A": (12_000, 12_000, 20_000), "B": (5_000, 7_000, 10_000),
+                "C": (1_000, 1_600, 3_000)}
+
+
+def _return_cost(rng: np.random.Generator, segment: np.ndarray,
+                 spends: np.ndarray | None = None) -> np.ndarray:
+    """Each group's yearly return cost (zero where ``spends`` is false, e.g. individuals)."""
+    cost = np.zeros(segment.size)
+    over = rng.random(segment.size) < 0.02
+    for tier, (low, mode, high) in _RETURN_COST.items():
+        mask = segment == tier
+        cost[mask] = rng.triangular(low, mode, high, size=int(mask.sum()))
+        overspent = mask & over
+        cost[overspent] = high * rng.uniform(1.05, 1.3, size=int(overspent.sum()))
+    if spends is not None:
+        cost = np.where(spends, cost, 0.0)
+    return np.round(cost, 2)
 
 
 def _segments(revenue: np.ndarray) -> np.ndarray:

@@ -3,17 +3,25 @@
 Adapters implement these without inheriting anything. The storage port is shaped for SQL
 back ends: one atomic ``commit`` writes the instance row (checked against the version it was
 read at), appends its ledger entries and enqueues its notices in an outbox — all or nothing.
+A store may also offer ``BulkInstanceStore``: many such commits in one transaction (the engine's
+``start_many`` uses it when it is there, and commits one by one when it is not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
 
-__all__ = ["ApproverResolver", "Clock", "InstanceStore", "Notifier"]
+__all__ = [
+    "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem", "InstanceStore", "Notifier",
+]
+
+#: The arguments of one ``InstanceStore.commit``: ``(instance, expected_version,
+#: ledger_entries, notices)``.
+CommitItem: TypeAlias = tuple[ProcessInstance, int | None, Sequence[LedgerEntry], Sequence[Notice]]
 
 
 @runtime_checkable
@@ -69,6 +77,31 @@ class InstanceStore(Protocol):
 
     def ack_notices(self, outbox_ids: Iterable[int]) -> None:
         """Mark outbox entries as delivered."""
+        ...
+
+
+@runtime_checkable
+class BulkInstanceStore(InstanceStore, Protocol):
+    """An ``InstanceStore`` that can also commit many changes in one transaction (optional).
+
+    Every built-in store has it; a store without it still works (the engine then commits
+    one by one). Check with ``isinstance(store, BulkInstanceStore)``.
+    """
+
+    def commit_many(self, items: Sequence[CommitItem]) -> None:
+        """Commit every ``(instance, expected_version, ledger_entries, notices)`` in one
+        transaction, all or nothing.
+
+        Each item is checked as ``commit`` checks it and raises the same errors
+        (``ConflictError`` for an id that exists or is given twice in ``items``,
+        ``ConcurrentUpdateError`` for a stale version, ``NotFoundError`` for an update of an
+        unknown id); when the call raises, nothing of any item is written. The notices are
+        enqueued in item order.
+        """
+        ...
+
+    def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
+        """Those of ``instance_ids`` that are stored (an idempotent bulk start skips them)."""
         ...
 
 

@@ -15,7 +15,9 @@ from vip_workflow.testing.contract import StorageContract
 
 
 class TestEveryStore(StorageContract):
-    """Each built-in InstanceStore keeps the whole storage contract."""
+    """Each built-in InstanceStore keeps the whole storage contract, bulk commits included."""
+
+    requires_bulk = True
 
     @pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory", "postgresql"])
     def store(self, request, tmp_path) -> Iterator[Any]:

@@ -380,6 +380,39 @@ class TestSignalsAndKpis:
         two = workspace.run_cycle(second_period, second, history=history)
         assert two.tasks.height == two.signals.select("customer_id", "trigger").n_unique()
 
+    def test_retention_cases_open_in_one_batch_and_a_rerun_completes_a_failed_one(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The period's retention cases are one commit_many; a run failing after it (storing
+        the tasks) is completed by a re-run, which skips the cases already opened."""
+        from vip_workflow.sample_history import sample_history
+
+        workspace = _workspace(tmp_path, self.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", ""))
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        period, data = next(iter(months.items()))
+        store = workspace.engine.store
+        batches: list[int] = []
+        commit_many = store.commit_many
+        monkeypatch.setattr(store, "commit_many",
+                            lambda items: (batches.append(len(items)), commit_many(items)))
+        monkeypatch.setattr(workspace.store, "add_tasks",
+                            lambda tasks: (_ for _ in ()).throw(RuntimeError("disk full")))
+        with pytest.raises(RuntimeError, match="disk full"):
+            workspace.run_cycle(period, data, history=history)
+        opened = set(store.find(definition="retention_case"))
+        assert len(batches) == 1 and batches[0] == len(opened) > 0
+        monkeypatch.undo()
+        result = workspace.run_cycle(period, data, history=history)
+        assert set(store.find(definition="retention_case")) == opened == set(
+            result.tasks["case_id"].drop_nulls())
+        for case_id in opened:
+            case = store.get(case_id)
+            assert case_id.startswith(f"retention:{period}:") and case.state == "assess"
+            assert [e.action for e in case.history] == ["start"] and case.verify_ledger()
+            assert case.history[0].comment == f"opened by {case.context['trigger']}"
+            assert case_id == f"retention:{period}:{case.context['customer_id']}"
+
 
 def test_the_cycle_scans_only_the_months_the_triggers_need(tmp_path: Path) -> None:
     """Signals from the trimmed history equal the period's signals from a full scan."""

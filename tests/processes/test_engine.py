@@ -4,6 +4,7 @@ concurrency and notifications."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from attrs import evolve
@@ -784,3 +785,200 @@ class TestRetries:
         assert engine.start("sales", {"customer_id": "c1"}, actor=AM,
                             request_id="s-2").id != first.id
         assert first.verify_ledger()
+
+
+class _OneByOneStore:
+    """A store with only the InstanceStore methods: no commit_many, so start_many commits
+    one by one."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.commits = 0
+
+    def commit(self, instance, expected_version, ledger_entries, notices):
+        self.commits += 1
+        self.inner.commit(instance, expected_version, ledger_entries, notices)
+
+    def get(self, instance_id):
+        return self.inner.get(instance_id)
+
+    def ledger(self, instance_id):
+        return self.inner.ledger(instance_id)
+
+    def due(self, now, limit=1000):
+        return self.inner.due(now, limit)
+
+    def find(self, **filters):
+        return self.inner.find(**filters)
+
+    def pending_notices(self, limit=1000):
+        return self.inner.pending_notices(limit)
+
+    def ack_notices(self, outbox_ids):
+        self.inner.ack_notices(outbox_ids)
+
+
+class _CountingStore(vw.MemoryInstanceStore):
+    """Counts commits and batches; ``race`` ids appear (as if another writer started them)
+    between start_many's look-up and its commit_many."""
+
+    def __init__(self, race=()):
+        super().__init__()
+        self.commits = self.batches = 0
+        self.race = list(race)
+
+    def commit(self, instance, expected_version, ledger_entries, notices):
+        self.commits += 1
+        super().commit(instance, expected_version, ledger_entries, notices)
+
+    def commit_many(self, items):
+        self.batches += 1
+        for instance_id in self.race:
+            from vip_workflow.testing.contract import new_instance
+
+            inst, entries = new_instance(instance_id, definition="retention_case",
+                                         state="assess")
+            super().commit(inst, None, entries, [])
+        self.race = []
+        super().commit_many(items)
+
+
+def _cases(n, prefix="case"):
+    return [(f"{prefix}{i}", {"customer_id": f"c{i}", "trigger": "t",
+                              "account_manager_id": "am1"}, f"opened by t{i}")
+            for i in range(n)]
+
+
+class TestStartMany:
+    """Bulk starts: the same instances as one start each, in one store transaction."""
+
+    @pytest.mark.parametrize("kind", ["memory", "sqlite", "one-by-one"])
+    def test_the_same_as_one_start_each(self, clock, kind):
+        """States, contexts, ledgers (verifying) and notices equal those of single starts."""
+        from vip_workflow.adapters.storage.sql import SQLInstanceStore
+        from vip_workflow.processes import SYSTEM
+
+        single = vw.ProcessEngine(clock=clock)
+        for instance_id, context, comment in _cases(5):
+            single.start("retention_case", context, actor=SYSTEM, instance_id=instance_id,
+                         comment=comment)
+        store = {"memory": vw.MemoryInstanceStore,
+                 "sqlite": lambda: SQLInstanceStore("sqlite://"),
+                 "one-by-one": lambda: _OneByOneStore(vw.MemoryInstanceStore())}[kind]()
+        bulk = vw.ProcessEngine(store=store, clock=clock)
+        started = bulk.start_many("retention_case", _cases(5), actor=SYSTEM)
+        assert [inst.id for inst in started] == [f"case{i}" for i in range(5)]
+        for inst in started:
+            stored = bulk.get(inst.id)
+            assert stored == inst == single.get(inst.id)
+            assert stored.verify_ledger() and stored.state == "assess"
+            assert stored.history[0].comment == f"opened by t{inst.id[4:]}"
+        assert bulk.notifier.notices == single.notifier.notices
+        assert bulk.notifier.of_kind("task_assigned")
+        assert bulk.store.pending_notices() == []
+        later = clock() + timedelta(days=9)
+        assert bulk.store.due(later) == single.store.due(later)
+
+    def test_one_transaction_with_a_bulk_store(self, clock):
+        """A BulkInstanceStore gets one commit_many and no single commits."""
+        from vip_workflow.processes import SYSTEM
+
+        store = _CountingStore()
+        engine = vw.ProcessEngine(store=store, clock=clock)
+        assert len(engine.start_many("retention_case", _cases(50), actor=SYSTEM)) == 50
+        assert (store.batches, store.commits) == (1, 0)
+        assert engine.start_many("retention_case", [], actor=SYSTEM) == []
+        assert store.batches == 1
+
+    def test_ids_that_exist_are_skipped(self, engine, store, notifier):
+        """A re-run starts only what is missing; an id given twice is started once."""
+        from vip_workflow.processes import SYSTEM
+
+        first = engine.start("retention_case", {"customer_id": "c1"}, actor=SYSTEM,
+                             instance_id="case1")
+        notifier.clear()
+        items = [*_cases(3), ("case2", {"customer_id": "other"}, "a second time")]
+        started = engine.start_many("retention_case", items, actor=SYSTEM)
+        assert [inst.id for inst in started] == ["case0", "case2"]
+        assert engine.get("case1") == first
+        assert engine.get("case2").context["customer_id"] == "c2"
+        assert {n.instance_id for n in notifier.notices} == {"case0", "case2"}
+        notifier.clear()
+        assert engine.start_many("retention_case", _cases(3), actor=SYSTEM) == []
+        assert sorted(store.find()) == ["case0", "case1", "case2"]
+        assert notifier.notices == []
+
+    def test_ids_another_writer_takes_meanwhile_are_skipped(self, clock):
+        """A ConflictError of the batch (an id started between the look-up and the commit)
+        leaves those out and commits the rest, still in one batch."""
+        from vip_workflow.processes import SYSTEM
+
+        store = _CountingStore(race=["case1"])
+        engine = vw.ProcessEngine(store=store, clock=clock)
+        started = engine.start_many("retention_case", _cases(3), actor=SYSTEM)
+        assert [inst.id for inst in started] == ["case0", "case2"]
+        assert store.batches == 2 and store.get("case1").history[0].actor == "u1"
+        assert all(store.get(i).verify_ledger() for i in store.find())
+
+    def test_an_unauthorised_actor_changes_nothing(self, engine, store, notifier):
+        """PermissionDenied before anything is built or written."""
+        with pytest.raises(vw.PermissionDenied):
+            engine.start_many("retention_case", _cases(3), actor=NOBODY)
+        assert store.find() == [] and store.pending_notices() == []
+        assert notifier.notices == []
+        started = engine.start_many("retention_case", _cases(2), actor=AM, comment="all")
+        assert [inst.history[0].actor for inst in started] == ["am1", "am1"]
+
+    def test_one_invalid_context_changes_nothing(self, engine, store):
+        """Every context is validated before the batch is committed."""
+        items = [*_cases(2), ("bad", {"customer_id": "c", "discount": 7})]
+        with pytest.raises(vw.InvalidContextError):
+            engine.start_many("retention_case", items, actor=AM)
+        assert store.find() == []
+        with pytest.raises(vw.ProcessError, match="instance_id, context"):
+            engine.start_many("retention_case", [("x", {"customer_id": "c"}, "a", "b")],
+                              actor=AM)
+
+    def test_a_shared_comment_and_generated_ids(self, engine):
+        """Two-value items take ``comment``; an id of None gets a new one."""
+        started = engine.start_many("sales", [(None, {"customer_id": "c1"}),
+                                              (None, {"customer_id": "c2"})],
+                                    actor=AM, comment="campaign")
+        assert len({inst.id for inst in started}) == 2
+        assert [inst.history[0].comment for inst in started] == ["campaign", "campaign"]
+
+    def test_notices_wait_inside_deferred_dispatch(self, engine, store, notifier):
+        """Inside deferred_dispatch the notices stay in the outbox until dispatch()."""
+        from vip_workflow.processes import SYSTEM
+
+        with engine.deferred_dispatch():
+            engine.start_many("retention_case", _cases(3), actor=SYSTEM)
+            assert notifier.notices == []
+        assert len(store.pending_notices()) >= 3
+        engine.dispatch()
+        assert len(notifier.of_kind("task_assigned")) == 3
+
+    def test_a_start_that_hands_off_starts_its_child(self, clock):
+        """The hand-off steps of the initial states run after the commit, as with start()."""
+        text = """
+name: relay
+starters: [account_manager]
+context: {customer_id: {type: string, required: true}}
+initial: h
+states:
+  - name: h
+    handoff: {process: service_activation, wait: false, next: z,
+              context: {customer_id: customer_id}}
+  - {name: z, final: true}
+"""
+        single, engine = (vw.ProcessEngine(clock=clock, definitions=[
+            vw.load_definition("r.yaml", text=text)]) for _ in range(2))
+        items = [("r1", {"customer_id": "c1"}), ("r2", {"customer_id": "c2"})]
+        started = engine.start_many("relay", items, actor=AM)
+        assert started == [single.start("relay", context, actor=AM, instance_id=instance_id)
+                           for instance_id, context in items]
+        assert [inst.state for inst in started] == ["z", "z"]
+        assert sorted(engine.store.find(definition="service_activation")) == [
+            "r1/service_activation/1", "r2/service_activation/1"]
+        engine.tick(clock.advance(minutes=1))  # drops the done start_child markers
+        _assert_whole(engine.store)

@@ -45,27 +45,14 @@ class SketchSQLiteStore:
         self.db.execute(f"insert into {table} ({names}) values ({marks})", row)
 
     def commit(self, instance, expected_version, ledger_entries, notices) -> None:
-        row = serial.instance_to_row(instance)
+        self.commit_many([(instance, expected_version, ledger_entries, notices)])
+
+    def commit_many(self, items) -> None:
+        """Every item in one transaction (the optional BulkInstanceStore capability)."""
         try:
             self.db.execute("begin")
-            if expected_version is None:
-                self._insert("instance", row)
-            else:
-                sets = ", ".join(f"{k} = :{k}" for k in row if k != "id")
-                done = self.db.execute(
-                    f"update instance set {sets} where id = :id and version = :expected",
-                    {**row, "expected": expected_version},
-                )
-                if done.rowcount != 1:
-                    known = self.db.execute("select 1 from instance where id = ?",
-                                            (instance.id,)).fetchone()
-                    if known is None:
-                        raise vw.NotFoundError(f"no instance {instance.id}")
-                    raise vw.ConcurrentUpdateError(f"instance {instance.id} changed")
-            for entry in ledger_entries:
-                self._insert("ledger", serial.entry_to_row(instance.id, entry))
-            for notice in notices:
-                self._insert("outbox", serial.notice_to_row(notice))
+            for item in items:
+                self._apply(*item)
             self.db.execute("commit")
         except sqlite3.IntegrityError as exc:
             self.db.execute("rollback")
@@ -73,6 +60,37 @@ class SketchSQLiteStore:
         except BaseException:
             self.db.execute("rollback")
             raise
+
+    def existing_ids(self, ids):
+        wanted = list(dict.fromkeys(ids))
+        found = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found |= {r[0] for r in self.db.execute(
+                f"select id from instance where id in ({marks})", chunk)}
+        return found
+
+    def _apply(self, instance, expected_version, ledger_entries, notices) -> None:
+        row = serial.instance_to_row(instance)
+        if expected_version is None:
+            self._insert("instance", row)
+        else:
+            sets = ", ".join(f"{k} = :{k}" for k in row if k != "id")
+            done = self.db.execute(
+                f"update instance set {sets} where id = :id and version = :expected",
+                {**row, "expected": expected_version},
+            )
+            if done.rowcount != 1:
+                known = self.db.execute("select 1 from instance where id = ?",
+                                        (instance.id,)).fetchone()
+                if known is None:
+                    raise vw.NotFoundError(f"no instance {instance.id}")
+                raise vw.ConcurrentUpdateError(f"instance {instance.id} changed")
+        for entry in ledger_entries:
+            self._insert("ledger", serial.entry_to_row(instance.id, entry))
+        for notice in notices:
+            self._insert("outbox", serial.notice_to_row(notice))
 
     def ledger(self, instance_id):
         self.get(instance_id)
@@ -116,7 +134,9 @@ class SketchSQLiteStore:
 
 
 class TestSketchSQLiteStore(StorageContract):
-    """The storage contract holds for a SQL-shaped store."""
+    """The storage contract, bulk commits included, holds for a SQL-shaped store."""
+
+    requires_bulk = True
 
     @pytest.fixture
     def store(self):

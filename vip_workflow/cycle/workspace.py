@@ -499,11 +499,10 @@ class Workspace:
             return
         from vip_workflow.processes import SYSTEM
 
-        for case_id, context in work.cases.items():
-            with contextlib.suppress(ConflictError):  # opened by an earlier run
-                self.engine.start("retention_case", context, actor=SYSTEM,
-                                  instance_id=case_id,
-                                  comment=f"opened by {context['trigger']}")
+        if work.cases:  # one transaction; the cases an earlier run opened are skipped
+            self.engine.start_many("retention_case", [
+                (case_id, context, f"opened by {context['trigger']}")
+                for case_id, context in work.cases.items()], actor=SYSTEM)
         self.store.add_tasks(work.created)
 
     def _dispatch(self, work: _Work | None) -> int:

@@ -38,7 +38,7 @@ from vip_workflow.errors import (
     ProcessError,
     TransitionNotAllowedError,
 )
-from vip_workflow.ports import Clock, InstanceStore, Notifier
+from vip_workflow.ports import BulkInstanceStore, Clock, InstanceStore, Notifier
 from vip_workflow.processes import gates
 from vip_workflow.processes.conditions import holds
 from vip_workflow.processes.definitions import ProcessDefinition, SlaSpec, parse_duration
@@ -80,6 +80,10 @@ _MARKERS = frozenset({_START_CHILD, _RESUME_PARENT})
 _MAX_ID = 200  # the SQL stores' id columns
 
 Resolver = Callable[[ProcessInstance], Iterable[str]]
+#: One start of ``ProcessEngine.start_many``: ``(instance_id, context)`` or
+#: ``(instance_id, context, comment)``.
+StartItem = (tuple[str | None, Mapping[str, Any] | None]
+             | tuple[str | None, Mapping[str, Any] | None, str])
 
 
 def utc_now() -> datetime:
@@ -398,6 +402,85 @@ class ProcessEngine:
             compiled, ctx, instance_id or self._new_id(), self.clock(), actor=actor,
             on_behalf_of=on_behalf_of, comment=comment, parent=parent, request_id=request_id)
         return self._commit(change, expected=None)
+
+    def start_many(
+        self,
+        name: str,
+        items: Iterable[StartItem],
+        *,
+        actor: Actor,
+        on_behalf_of: str | None = None,
+        comment: str = "",
+        version: int | None = None,
+    ) -> list[ProcessInstance]:
+        """Start many instances of the named process, in one store transaction if the store
+        can (a ``BulkInstanceStore``); returns the instances started, in item order.
+
+        Each item is ``(instance_id, context)`` or ``(instance_id, context, comment)`` (its
+        own ledger comment instead of ``comment``); an id of ``None`` gets a new one. Every
+        start is built as ``start`` builds it (the actor's authority, each context validated,
+        the initial state entered, its ledger entry and notices) before anything is
+        committed, so an error changes nothing. An id that is already stored, or that an
+        earlier item names, is skipped: a re-run starts only what is missing.
+
+        With a ``BulkInstanceStore`` the starts are one ``commit_many``, all or nothing (an id
+        another writer takes meanwhile is skipped and the rest committed again); with another
+        store they are committed one by one. The notices go out once, at the end (or with
+        the next ``dispatch()`` inside ``deferred_dispatch``).
+        """
+        actor = _actor(actor)
+        compiled = self.compiled(name, version)
+        definition = compiled.definition
+        if actor is not SYSTEM and not actor.has_any(definition.starter_roles):
+            raise PermissionDenied(
+                actor.id, f"start {name}", f"needs one of {sorted(definition.starter_roles)}"
+            )
+        wanted: dict[str, tuple[dict[str, Any], str]] = {}
+        for item in items:
+            instance_id, context, *rest = item
+            if len(rest) > 1:
+                raise ProcessError(f"start_many items are (instance_id, context[, comment]), "
+                                   f"not {len(item)} values")
+            instance_id = instance_id or self._new_id()
+            ctx = compiled.validate_context(context or {})
+            if instance_id not in wanted:
+                wanted[instance_id] = (ctx, rest[0] if rest else comment)
+        store = self.store
+        bulk = isinstance(store, BulkInstanceStore)
+        taken = store.existing_ids(wanted) if bulk and wanted else set()
+        now = self.clock()
+        changes = [
+            self._start_change(compiled, ctx, instance_id, now, actor=actor,
+                               on_behalf_of=on_behalf_of, comment=text, parent=None)
+            for instance_id, (ctx, text) in wanted.items() if instance_id not in taken
+        ]
+        done = [(change, change.result()) for change in changes]
+        if bulk:
+            for attempt in (1, 2, 3):
+                if not done:
+                    break
+                try:
+                    store.commit_many([(result, None, change.entries, change.notices)
+                                       for change, result in done])
+                    break
+                except ConflictError:  # someone else started some of them meanwhile?
+                    taken = store.existing_ids(result.id for _, result in done)
+                    if attempt == 3 or not taken:
+                        raise
+                    done = [(change, result) for change, result in done
+                            if result.id not in taken]
+        else:
+            committed = []
+            for change, result in done:
+                try:
+                    store.commit(result, None, change.entries, change.notices)
+                except ConflictError:  # the id is taken
+                    continue
+                committed.append((change, result))
+            done = committed
+        if not self._deferred and any(change.notices for change, _ in done):
+            self._dispatch_after_commit()
+        return [self._after_commit(change, result) for change, result in done]
 
     def fire(
         self,
@@ -722,6 +805,10 @@ class ProcessEngine:
         self.store.commit(result, version, change.entries, change.notices)  # type: ignore[arg-type]
         if change.notices and not self._deferred:
             self._dispatch_after_commit()
+        return self._after_commit(change, result)
+
+    def _after_commit(self, change: _Change, result: ProcessInstance) -> ProcessInstance:
+        """Run the committed change's follow-up steps (hand-offs); the instance as it is then."""
         if not change.after:
             return result
         # The change has committed, with a marker for each step below: a failure here must

@@ -15,7 +15,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import settings
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
 from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.errors import VipWorkflowError
@@ -70,6 +70,22 @@ def store_agreement(
                 "sales", {"customer_id": "c", "contract_value": value}, actor=_ACTORS[0]))
             self.ids.append(inst.id)
             return inst.id
+
+        @rule(target=instances, values=st.lists(st.sampled_from([0, 200_000, 900_000]),
+                                                max_size=4),
+              again=st.integers(0, 3))
+        def start_many(self, values: list[int], again: int) -> Any:
+            """Bulk starts (through ``commit_many`` where the store has it), some of them of
+            ids already started, which are skipped."""
+            items: list[tuple[str | None, dict[str, Any]]] = [
+                (instance_id, {"customer_id": "c"}) for instance_id in self.ids[-again:]
+            ] if again else []
+            items += [(None, {"customer_id": "c", "contract_value": v}) for v in values]
+            outcome, started = self._both(
+                lambda e: e.start_many("sales", items, actor=_ACTORS[0]))
+            ids = [inst.id for inst in started] if outcome == "ok" else []
+            self.ids += ids
+            return multiple(*ids)
 
         @rule(target=instances, value=st.sampled_from([0, 200_000, 900_000]))
         def submitted(self, value: int) -> str:

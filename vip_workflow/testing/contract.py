@@ -7,7 +7,9 @@ Subclass ``StorageContract`` in your adapter's tests and override the ``store`` 
         def store(self, tmp_path):
             return SQLiteInstanceStore(tmp_path / "vip.db")
 
-Each test gets a fresh, empty store.
+Each test gets a fresh, empty store. The tests of the optional ``BulkInstanceStore`` capability
+(``commit_many``, ``existing_ids``) skip a store without it, unless the subclass sets
+``requires_bulk = True`` (then they fail).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from attrs import evolve
 
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
-from vip_workflow.ports import InstanceStore
+from vip_workflow.ports import BulkInstanceStore, InstanceStore
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 
 __all__ = ["StorageContract", "advance", "new_instance"]
@@ -68,6 +70,16 @@ def _notice(instance: ProcessInstance, kind: str = "task_assigned") -> Notice:
 
 class StorageContract:
     """Behaviour every ``InstanceStore`` shares. Override the ``store`` fixture."""
+
+    #: Fail (instead of skip) the ``BulkInstanceStore`` tests when the store lacks it.
+    requires_bulk = False
+
+    def _bulk(self, store: InstanceStore) -> BulkInstanceStore:
+        if not isinstance(store, BulkInstanceStore):
+            if self.requires_bulk:
+                pytest.fail(f"{type(store).__name__} has no commit_many/existing_ids")
+            pytest.skip("the store does not offer the optional BulkInstanceStore capability")
+        return store
 
     @pytest.fixture
     def store(self) -> InstanceStore:
@@ -187,6 +199,97 @@ class StorageContract:
         assert store.find(include_final=False) == ["a"]
         assert store.find(state="closed") == ["b"]
         assert store.find(definition="sales", definition_version=2) == []
+
+    def test_commit_many_stores_every_item_as_get_returns_it(self, store: InstanceStore) -> None:
+        """A batch of new instances and an update: each comes back equal, ledger included."""
+        bulk = self._bulk(store)
+        old, old_entries = new_instance("old")
+        bulk.commit(old, None, old_entries, [])
+        moved, moved_entries = advance(old, "review",
+                                       timers=[Timer(T0 + timedelta(hours=3), "remind")])
+        batch = [new_instance(f"b{i}", timers=[Timer(T0 + timedelta(hours=i + 1), "overdue")],
+                              context={"customer_id": f"c{i}", "n": i}) for i in range(5)]
+        bulk.commit_many([(inst, None, entries, []) for inst, entries in batch]
+                         + [(moved, 1, moved_entries, [])])
+        for inst, entries in [*batch, (moved, [*old_entries, *moved_entries])]:
+            assert bulk.get(inst.id) == inst
+            assert bulk.ledger(inst.id) == tuple(entries)
+            assert bulk.get(inst.id).verify_ledger()
+        assert bulk.find() == ["old", "b0", "b1", "b2", "b3", "b4"]
+        assert bulk.due(T0 + timedelta(hours=3)) == ["b0", "b1", "b2", "old"]
+        bulk.commit_many([])  # an empty batch is nothing to do
+
+    def test_commit_many_enqueues_the_notices_in_item_order(self, store: InstanceStore) -> None:
+        """Every notice of a batch lands in the outbox, in item (then notice) order."""
+        bulk = self._bulk(store)
+        batch = [new_instance(f"n{i}") for i in range(3)]
+        bulk.commit_many([(inst, None, entries, [_notice(inst, f"{inst.id}a"),
+                                                 _notice(inst, f"{inst.id}b")])
+                          for inst, entries in batch])
+        pending = bulk.pending_notices()
+        assert [n.kind for _, n in pending] == ["n0a", "n0b", "n1a", "n1b", "n2a", "n2b"]
+        assert [n.instance_id for _, n in pending] == ["n0", "n0", "n1", "n1", "n2", "n2"]
+
+    def test_a_batch_with_an_existing_id_writes_nothing(self, store: InstanceStore) -> None:
+        """One id that is taken (or given twice) fails the batch: no instance, ledger entry
+        or notice of any item is written."""
+        bulk = self._bulk(store)
+        taken, taken_entries = new_instance("taken")
+        bulk.commit(taken, None, taken_entries, [_notice(taken)])
+        bulk.ack_notices([i for i, _ in bulk.pending_notices()])
+        first, e1 = new_instance("first")
+        again, e2 = new_instance("taken", state="other")
+        last, e3 = new_instance("last")
+        with pytest.raises(ConflictError):
+            bulk.commit_many([(first, None, e1, [_notice(first)]),
+                              (again, None, e2, [_notice(again)]),
+                              (last, None, e3, [_notice(last)])])
+        with pytest.raises(ConflictError):  # the same new id twice in one batch
+            bulk.commit_many([(first, None, e1, [_notice(first)]),
+                              (first, None, e1, [_notice(first)])])
+        for instance_id in ("first", "last"):
+            with pytest.raises(NotFoundError):
+                bulk.get(instance_id)
+            with pytest.raises(NotFoundError):
+                bulk.ledger(instance_id)
+        assert bulk.get("taken") == taken
+        assert bulk.ledger("taken") == tuple(taken_entries)
+        assert bulk.pending_notices() == []
+        assert bulk.find() == ["taken"]
+
+    def test_a_batch_with_a_stale_version_writes_nothing(self, store: InstanceStore) -> None:
+        """An update whose expected version is stale fails the whole batch with
+        ConcurrentUpdateError; its new instances and notices are not written either."""
+        bulk = self._bulk(store)
+        inst, entries = new_instance("moving")
+        bulk.commit(inst, None, entries, [])
+        first, first_entries = advance(inst, "review")
+        bulk.commit(first, 1, first_entries, [])
+        lost, lost_entries = advance(inst, "lost")  # made from version 1, now stale
+        fresh, fresh_entries = new_instance("fresh")
+        with pytest.raises(ConcurrentUpdateError):
+            bulk.commit_many([(fresh, None, fresh_entries, [_notice(fresh)]),
+                              (lost, 1, lost_entries, [_notice(lost, "completed")])])
+        with pytest.raises(NotFoundError):
+            bulk.get("fresh")
+        assert bulk.get("moving") == first
+        assert len(bulk.ledger("moving")) == 2
+        assert bulk.pending_notices() == []
+        gone, gone_entries = advance(new_instance("ghost")[0], "review")
+        with pytest.raises(NotFoundError):  # an update of an unknown id
+            bulk.commit_many([(fresh, None, fresh_entries, []), (gone, 1, gone_entries, [])])
+        assert bulk.find() == ["moving"]
+
+    def test_existing_ids_names_the_stored_ones(self, store: InstanceStore) -> None:
+        """existing_ids() returns the given ids that are stored, whatever else is given."""
+        bulk = self._bulk(store)
+        for instance_id in ("x", "y"):
+            inst, entries = new_instance(instance_id)
+            bulk.commit(inst, None, entries, [])
+        assert bulk.existing_ids(["y", "nope", "x", "y"]) == {"x", "y"}
+        assert bulk.existing_ids([]) == set()
+        many = [f"m{i}" for i in range(1200)]  # more than one IN (...) list's worth
+        assert bulk.existing_ids(iter([*many, "x"])) == {"x"}
 
 
 class NotifierContract:

@@ -6,9 +6,13 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
+
+if TYPE_CHECKING:
+    from vip_workflow.ports import CommitItem
 
 __all__ = ["MemoryInstanceStore"]
 
@@ -16,8 +20,8 @@ __all__ = ["MemoryInstanceStore"]
 class MemoryInstanceStore:
     """Keeps instances in a dict, due timers in a heap and the outbox in an ordered dict.
 
-    ``commit`` checks everything before it changes anything, so a failed commit leaves no
-    trace. Instances are immutable values, so storing the object itself is safe.
+    ``commit`` (and ``commit_many``) checks everything before it changes anything, so a failed
+    commit leaves no trace. Instances are immutable values, so storing the object itself is safe.
     """
 
     supports_concurrent_writers = False
@@ -40,6 +44,38 @@ class MemoryInstanceStore:
     ) -> None:
         """Save, append and enqueue atomically (see ``InstanceStore.commit``)."""
         current = self._instances.get(instance.id)
+        self._check(instance, expected_version, ledger_entries, current)
+        self._apply(instance, notices, current)
+
+    def commit_many(self, items: Sequence[CommitItem]) -> None:
+        """Commit every item atomically (see ``BulkInstanceStore.commit_many``): all are
+        checked before any is applied."""
+        items = list(items)
+        seen: set[str] = set()
+        currents = []
+        for instance, expected_version, ledger_entries, _notices in items:
+            if instance.id in seen:
+                raise ConflictError(f"instance {instance.id} is given twice in one batch")
+            seen.add(instance.id)
+            current = self._instances.get(instance.id)
+            self._check(instance, expected_version, ledger_entries, current)
+            currents.append(current)
+        for (instance, _expected, _entries, notices), current in zip(items, currents,
+                                                                   strict=True):
+            self._apply(instance, notices, current)
+
+    def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
+        """Those of ``instance_ids`` that are stored."""
+        return {i for i in instance_ids if i in self._instances}
+
+    @staticmethod
+    def _check(
+        instance: ProcessInstance,
+        expected_version: int | None,
+        ledger_entries: Sequence[LedgerEntry],
+        current: ProcessInstance | None,
+    ) -> None:
+        """Raise what ``commit`` raises for this change; change nothing."""
         if expected_version is None:
             if current is not None:
                 raise ConflictError(f"instance {instance.id} already exists")
@@ -65,6 +101,11 @@ class MemoryInstanceStore:
             raise StorageError(f"instance {instance.id}: ledger entries are not the history's tail")
         if current is not None and previous and history[previous - 1] != current.history[-1]:
             raise StorageError(f"instance {instance.id}: the ledger is append-only")
+
+    def _apply(
+        self, instance: ProcessInstance, notices: Sequence[Notice],
+        current: ProcessInstance | None,
+    ) -> None:
         self._instances[instance.id] = instance
         due = instance.next_due
         if due is not None and (current is None or current.next_due != due):

@@ -7,6 +7,8 @@ the new ledger entries are appended and the notices are enqueued in the outbox w
 idempotency keys. The outbox also keeps each notice's delivery state (attempts, next attempt,
 dead letters) for ``vip_workflow.outbox.Dispatcher``. On PostgreSQL the whole commit is a
 single statement (writable CTEs) sent on an autocommit connection: one round trip a commit.
+``commit_many`` commits a batch in one ordinary transaction (``BEGIN IMMEDIATE`` on SQLite),
+all or nothing, with executemany inserts.
 
 The schema is made by the Alembic migrations shipped in ``migrations/`` (``upgrade(url)``, or
 ``vip-workflow db upgrade URL``). On first use a store checks the database's revision; an empty
@@ -23,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from attrs import evolve
@@ -40,6 +42,9 @@ from vip_workflow.errors import (
 from vip_workflow.outbox import OutboxItem
 from vip_workflow.processes import serial
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
+
+if TYPE_CHECKING:
+    from vip_workflow.ports import CommitItem
 
 __all__ = [
     "OutboxItem",
@@ -257,6 +262,7 @@ _UPDATE_CHAINED = _UPDATE.where(s.instance.c.ledger_seq == sa.bindparam("b_seq")
                                 s.instance.c.ledger_hash == sa.bindparam("b_hash"))
 _INSERT_LEDGER = s.ledger.insert()
 _INSERT_OUTBOX = s.outbox.insert()
+_IN_CHUNK = 500  # ids per IN (...) list: well within every back end's bound-parameter limit
 
 
 def _pg_param(name: str, column: sa.Column[Any]) -> str:
@@ -310,6 +316,8 @@ def _pg_columns(table: sa.Table) -> list[sa.Column[Any]]:
 
 class SQLInstanceStore:
     """An ``InstanceStore`` (and ``OutboxStore``) in SQLite or PostgreSQL.
+
+    It is a ``BulkInstanceStore`` too: ``commit_many`` commits a batch in one transaction.
 
     Args:
         url: a SQLAlchemy URL: ``sqlite:///vip.db``, ``sqlite://`` (in memory),
@@ -411,26 +419,8 @@ class SQLInstanceStore:
         notices: Sequence[Notice],
     ) -> None:
         """Save, append and enqueue in one transaction (see ``InstanceStore.commit``)."""
-        entries = tuple(ledger_entries)
-        if instance.version != (expected_version or 0) + 1:
-            raise ConflictError(
-                f"instance {instance.id}: a commit raises the version by one "
-                f"(expected {(expected_version or 0) + 1}, got {instance.version})")
-        history = instance.history
-        if entries and history[len(history) - len(entries):] != entries:
-            raise StorageError(f"instance {instance.id}: ledger entries are not the history's "
-                               "tail")
-        row = serial.instance_to_row(instance)
-        due = instance.next_due
-        row["next_due"] = utc_text(due) if due is not None else None
-        last = history[-1] if history else None
-        row["ledger_seq"] = last.seq if last else -1
-        row["ledger_hash"] = last.hash if last else ""
-        outbox_rows = [  # due from the notice's own time on
-            {**serial.notice_to_row(n), "key": notice_key(instance.id, instance.version, i),
-             "status": "pending", "attempts": 0, "next_attempt_at": utc_text(n.at)}
-            for i, n in enumerate(notices)
-        ]
+        row, entries, outbox_rows = self._prepare(instance, expected_version, ledger_entries,
+                                                  notices)
         if self._postgres:
             self._commit_postgres(instance, expected_version, row, entries, outbox_rows)
             return
@@ -454,6 +444,129 @@ class SQLInstanceStore:
                 c.execute(_INSERT_LEDGER, [serial.entry_to_row(instance.id, e) for e in entries])
             if outbox_rows:
                 c.execute(_INSERT_OUTBOX, outbox_rows)
+
+    @staticmethod
+    def _prepare(
+        instance: ProcessInstance, expected_version: int | None,
+        ledger_entries: Sequence[LedgerEntry], notices: Sequence[Notice],
+    ) -> tuple[dict[str, Any], tuple[LedgerEntry, ...], list[dict[str, Any]]]:
+        """The checks ``commit`` makes before touching the database, and the rows it writes:
+        the instance row, the new ledger entries and the outbox rows."""
+        entries = tuple(ledger_entries)
+        if instance.version != (expected_version or 0) + 1:
+            raise ConflictError(
+                f"instance {instance.id}: a commit raises the version by one "
+                f"(expected {(expected_version or 0) + 1}, got {instance.version})")
+        history = instance.history
+        if entries and history[len(history) - len(entries):] != entries:
+            raise StorageError(f"instance {instance.id}: ledger entries are not the history's "
+                               "tail")
+        row = serial.instance_to_row(instance)
+        due = instance.next_due
+        row["next_due"] = utc_text(due) if due is not None else None
+        last = history[-1] if history else None
+        row["ledger_seq"] = last.seq if last else -1
+        row["ledger_hash"] = last.hash if last else ""
+        outbox_rows = [  # due from the notice's own time on
+            {**serial.notice_to_row(n), "key": notice_key(instance.id, instance.version, i),
+             "status": "pending", "attempts": 0, "next_attempt_at": utc_text(n.at)}
+            for i, n in enumerate(notices)
+        ]
+        return row, entries, outbox_rows
+
+    def commit_many(self, items: Sequence[CommitItem]) -> None:
+        """Commit every item in one transaction, all or nothing (see
+        ``BulkInstanceStore.commit_many``).
+
+        SQLite: one ``BEGIN IMMEDIATE`` transaction; PostgreSQL: one transaction (not the
+        single-statement path of ``commit``). New instances, ledger entries and notices are
+        inserted with one executemany each; updates are version-checked first (their rows
+        locked on PostgreSQL) and then written with one executemany per statement shape.
+        """
+        items = list(items)
+        if not items:
+            return
+        prepared = []
+        seen: set[str] = set()
+        for instance, expected_version, ledger_entries, notices in items:
+            if instance.id in seen:
+                raise ConflictError(f"instance {instance.id} is given twice in one batch")
+            seen.add(instance.id)
+            row, entries, outbox_rows = self._prepare(instance, expected_version,
+                                                      ledger_entries, notices)
+            prepared.append((instance.id, expected_version, row, entries, outbox_rows))
+        inserts = [row for _, expected, row, _, _ in prepared if expected is None]
+        updates = [(i, expected, row, entries) for i, expected, row, entries, _ in prepared
+                   if expected is not None]
+        ledger_rows = [serial.entry_to_row(i, e) for i, _, _, entries, _ in prepared
+                       for e in entries]
+        outbox_rows = [r for *_, rows in prepared for r in rows]
+        what = (f"committing instance {items[0][0].id}" if len(items) == 1
+                else f"committing {len(items)} instances")
+        with _translated(what), self._write.begin() as c:
+            if updates:
+                self._update_many(c, updates)
+            if inserts:
+                try:
+                    c.execute(_INSERT_INSTANCE, inserts)
+                except sa.exc.IntegrityError as exc:
+                    detail = (str(exc.orig).splitlines() or [""])[0]
+                    raise ConflictError(f"{what}: an instance already exists ({detail})"
+                                        ) from exc
+            if ledger_rows:
+                c.execute(_INSERT_LEDGER, ledger_rows)
+            if outbox_rows:
+                c.execute(_INSERT_OUTBOX, outbox_rows)
+
+    def _update_many(self, c: sa.Connection,
+                     updates: list[tuple[str, int, dict[str, Any], tuple[LedgerEntry, ...]]]
+                     ) -> None:
+        """Check the stored versions (and ledger heads) of a batch's updates, then write them
+        (within the caller's transaction; raises as ``commit`` does)."""
+        t = s.instance.c
+        stored: dict[str, Any] = {}
+        ids = [u[0] for u in updates]
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = (sa.select(t.id, t.version, t.ledger_seq, t.ledger_hash)
+                     .where(t.id.in_(ids[start:start + _IN_CHUNK])))
+            if self._postgres:  # held to the end of the transaction: no one moves them on
+                query = query.with_for_update()
+            stored.update({r.id: r for r in c.execute(query)})
+        plain, chained = [], []
+        for instance_id, expected, row, entries in updates:
+            found = stored.get(instance_id)
+            if found is None:
+                raise NotFoundError(f"no instance {instance_id}")
+            if found.version != expected:
+                raise ConcurrentUpdateError(
+                    f"instance {instance_id} is at version {found.version}, not {expected}")
+            params = {**row, "b_id": instance_id, "b_expected": expected}
+            if entries:  # the new entries must follow the stored ledger (append-only)
+                first = entries[0]
+                if (found.ledger_seq, found.ledger_hash) != (first.seq - 1, first.prev_hash):
+                    raise StorageError(f"instance {instance_id}: the new ledger entries do not "
+                                       "follow the stored ledger (it is append-only)")
+                params["b_seq"], params["b_hash"] = first.seq - 1, first.prev_hash
+                chained.append(params)
+            else:
+                plain.append(params)
+        for statement, rows in ((_UPDATE_CHAINED, chained), (_UPDATE, plain)):
+            if rows and c.execute(statement, rows).rowcount != len(rows):
+                raise ConcurrentUpdateError(  # a safety net: the rows were checked above
+                    f"{len(rows)} instances: another writer moved one on meanwhile")
+
+    def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
+        """Those of ``instance_ids`` that are stored (read in chunks)."""
+        ids = list(dict.fromkeys(instance_ids))
+        found: set[str] = set()
+        if not ids:
+            return found
+        t = s.instance.c
+        with _translated("looking up instance ids"), self.engine.connect() as c:
+            for start in range(0, len(ids), _IN_CHUNK):
+                found.update(c.execute(sa.select(t.id).where(
+                    t.id.in_(ids[start:start + _IN_CHUNK]))).scalars())
+        return found
 
     def _commit_postgres(self, instance: ProcessInstance, expected_version: int | None,
                          row: dict[str, Any], entries: tuple[LedgerEntry, ...],

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Iterable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules.loader import Document, validate_document
+from vip_workflow.rules.schema import EffectiveDate, VersionText
 
 __all__ = [
     "Aggregate",
@@ -143,8 +142,8 @@ class KpiFile(_Model):
 
     kind: Literal["kpis"]
     name: str
-    version: str = Field(default="1", description="Version of this KPI book.")
-    effective: date | None = Field(
+    version: VersionText = Field(default="1", description="Version of this KPI book.")
+    effective: EffectiveDate | None = Field(
         default=None,
         description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
         "first day of a month).",
@@ -153,17 +152,6 @@ class KpiFile(_Model):
     source: str | None = None
     kpis: list[Kpi] = Field(min_length=1)
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator("effective", mode="before")
-    @classmethod
-    def _month_is_its_first_day(cls, value: object) -> object:
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
-            return f"{value.strip()}-01"
-        return value
 
 
 # -- evaluation ----------------------------------------------------------------------------

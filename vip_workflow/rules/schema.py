@@ -35,6 +35,25 @@ def _not_a_bool(value: object) -> object:
 
 
 Number = Annotated[float, BeforeValidator(_not_a_bool)]
+
+
+def _version_text(value: object) -> object:
+    # `version: 2` and `version: 2006.1` are versions, read as the text they show
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _first_day_of_month(value: object) -> object:
+    # `effective: 2026-10` means the first day of that month
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
+        return f"{value.strip()}-01"
+    return value
+
+
+#: The ``version`` and ``effective`` keys every kind of rule file shares.
+VersionText = Annotated[str, BeforeValidator(_version_text)]
+EffectiveDate = Annotated[date, BeforeValidator(_first_day_of_month)]
 Finite = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
 
 _NUMBER = r"[-+]?(?:inf|infinity|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -352,8 +371,8 @@ class RuleFile(_Model):
 
     kind: Literal["tiers"] = Field(default="tiers", description="What the file holds.")
     name: str = Field(description="Name of the rule book, e.g. hubei-2006.")
-    version: str = Field(default="1", description="Version of this rule book.")
-    effective: date | None = Field(
+    version: VersionText = Field(default="1", description="Version of this rule book.")
+    effective: EffectiveDate | None = Field(
         default=None,
         description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
         "first day of a month).",
@@ -376,13 +395,6 @@ class RuleFile(_Model):
     subtiers: dict[str, SubtierSplit] | None = Field(
         default=None, description="Sub-tier splits, keyed by the tier they split."
     )
-
-    @field_validator("effective", mode="before")
-    @classmethod
-    def _month_is_its_first_day(cls, value: object) -> object:
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
-            return f"{value.strip()}-01"
-        return value
 
     @field_validator("tiers")
     @classmethod

@@ -17,11 +17,11 @@ all / any  every / at least one of ``conditions``
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vip_workflow.rules.schema import EffectiveDate, VersionText
 
 __all__ = [
     "FAMILIES",
@@ -187,8 +187,8 @@ class TriggerFile(_Model):
 
     kind: Literal["triggers"]
     name: str
-    version: str = Field(default="1", description="Version of this trigger book.")
-    effective: date | None = Field(
+    version: VersionText = Field(default="1", description="Version of this trigger book.")
+    effective: EffectiveDate | None = Field(
         default=None,
         description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
         "first day of a month).",
@@ -197,14 +197,3 @@ class TriggerFile(_Model):
     source: str | None = None
     triggers: list[Trigger] = Field(min_length=1)
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator("effective", mode="before")
-    @classmethod
-    def _month_is_its_first_day(cls, value: object) -> object:
-        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
-            return f"{value.strip()}-01"
-        return value

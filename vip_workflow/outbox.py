@@ -8,7 +8,9 @@ requeued). A crash between sending and marking sends the notice again: receivers
 duplicates by key.
 
 Stores that implement ``OutboxStore`` (the SQL store) keep the retry state durably; for any
-other ``InstanceStore`` (the memory store) the dispatcher keeps it itself.
+other ``InstanceStore`` (the memory store) the dispatcher keeps it itself. Notices enqueued
+with their own keys (``NoticeQueue.enqueue_notices``) are sent with those keys; the other
+notices of such a store get a fresh key each, kept for all their retries.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from attrs import field, frozen
 
 from vip_workflow.errors import ConcurrentUpdateError, NotificationError
-from vip_workflow.ports import InstanceStore, Notifier
+from vip_workflow.ports import InstanceStore, NoticeQueue, Notifier
 from vip_workflow.processes.instance import Notice
 
 __all__ = [
@@ -201,6 +203,7 @@ class Dispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lease = lease
         self._durable = isinstance(store, OutboxStore)
+        self._given_keys = isinstance(store, NoticeQueue)
         # retry state of a store that does not keep it: outbox id -> item
         self._tracked: dict[int, OutboxItem] = {}
         self._dead: dict[int, OutboxItem] = {}
@@ -286,12 +289,17 @@ class Dispatcher:
         if self._durable:
             return list(self.store.claim_notices(now, limit, lease=self.lease))  # type: ignore
         items = []
-        for outbox_id, notice in self.store.pending_notices(limit + len(self._dead)):
+        pending = self.store.pending_notices(limit + len(self._dead))
+        fresh = [i for i, _ in pending if i not in self._tracked and i not in self._dead]
+        given: dict[int, str] = (self.store.notice_keys(fresh)  # type: ignore[attr-defined]
+                                 if fresh and self._given_keys else {})
+        for outbox_id, notice in pending:
             if outbox_id in self._dead:
                 continue
             item = self._tracked.get(outbox_id)
-            if item is None:  # a fresh key, kept with the item for every retry of it
-                item = OutboxItem(outbox_id, notice, f"vwm-{uuid.uuid4().hex}")
+            if item is None:  # its given key or a fresh one, kept for every retry of it
+                key = given.get(outbox_id) or f"vwm-{uuid.uuid4().hex}"
+                item = OutboxItem(outbox_id, notice, key)
                 self._tracked[outbox_id] = item
             if item.next_attempt_at is None or item.next_attempt_at <= now:
                 items.append(item)

@@ -4,7 +4,9 @@ Adapters implement these without inheriting anything. The storage port is shaped
 back ends: one atomic ``commit`` writes the instance row (checked against the version it was
 read at), appends its ledger entries and enqueues its notices in an outbox — all or nothing.
 A store may also offer ``BulkInstanceStore``: many such commits in one transaction (the engine's
-``start_many`` uses it when it is there, and commits one by one when it is not).
+``start_many`` uses it when it is there, and commits one by one when it is not), and
+``NoticeQueue``: notices enqueued on their own with caller-given idempotency keys (the monthly
+cycle's task notices).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Protocol, TypeAlias, runtime_checkable
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
 
 __all__ = [
-    "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem", "InstanceStore", "Notifier",
+    "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem", "InstanceStore", "NoticeQueue",
+    "Notifier",
 ]
 
 #: The arguments of one ``InstanceStore.commit``: ``(instance, expected_version,
@@ -102,6 +105,29 @@ class BulkInstanceStore(InstanceStore, Protocol):
 
     def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
         """Those of ``instance_ids`` that are stored (an idempotent bulk start skips them)."""
+        ...
+
+
+@runtime_checkable
+class NoticeQueue(Protocol):
+    """A store whose outbox also takes notices with caller-given keys (optional).
+
+    The notices are delivered by ``vip_workflow.outbox.Dispatcher`` like those of ``commit``,
+    each with its given key. Every built-in store has it; check with
+    ``isinstance(store, NoticeQueue)``.
+    """
+
+    def enqueue_notices(self, items: Iterable[tuple[str, Notice]]) -> None:
+        """Add every ``(key, notice)`` to the outbox in one transaction, all or nothing.
+
+        A key already in the outbox (pending, delivered or dead) or given twice is ignored
+        (the first wins), so enqueueing the same keys again is harmless.
+        """
+        ...
+
+    def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
+        """The keys of those of ``outbox_ids`` that have one (at least every entry enqueued
+        here: the key it was given)."""
         ...
 
 

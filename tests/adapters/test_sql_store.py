@@ -18,6 +18,7 @@ class TestEveryStore(StorageContract):
     """Each built-in InstanceStore keeps the whole storage contract, bulk commits included."""
 
     requires_bulk = True
+    requires_notice_queue = True
 
     @pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory", "postgresql"])
     def store(self, request, tmp_path) -> Iterator[Any]:

@@ -364,6 +364,58 @@ class TestSignalsAndKpis:
         cases = {n.instance_id for n in notifier.notices if n.process == "retention_case"}
         assert cases == set(result.tasks["case_id"].drop_nulls())
 
+    @pytest.mark.parametrize("storage", ["sqlite:///vip.db", "memory://"])
+    def test_task_notices_wait_in_the_outbox_while_the_notifier_fails(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch,
+        storage: str,
+    ) -> None:
+        """A task notice the notifier refuses stays in the outbox; a later dispatch (after the
+        backoff, on the workspace's clock) delivers each once, keyed by its task id."""
+        from datetime import UTC, datetime, timedelta
+
+        from vip_workflow.sample_history import sample_history
+
+        now = [datetime(2026, 10, 1, 8, tzinfo=UTC)]
+        (tmp_path / "vip.yaml").write_text(self.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", "notifiers: ['memory://']\n").replace(
+            "sqlite:///vip.db", storage), encoding="utf-8")
+        workspace = vw.Workspace.from_file(tmp_path / "vip.yaml", clock=lambda: now[0])
+        notifier = workspace.engine.notifier
+        sent: list[tuple[str | None, vw.Notice]] = []
+
+        def down(notice: vw.Notice, *, key: str | None = None) -> None:
+            raise vw.DeliveryError("the mail server is down")
+
+        def up(notice: vw.Notice, *, key: str | None = None) -> None:
+            sent.append((key, notice))
+
+        monkeypatch.setattr(notifier, "send", down)
+        period, data = next(iter(months.items()))
+        result = workspace.run_cycle(period, data, history=sample_history(400, 24,
+                                                                          start="2024-11", seed=3))
+        task_ids = sorted(result.tasks["id"])
+        assert task_ids and result.notices_sent == 0
+        waiting = [n for _, n in workspace.engine.store.pending_notices()
+                   if n.process == "trigger_task"]
+        assert sorted(n.instance_id for n in waiting) == task_ids
+        assert {n.kind for n in waiting} == {"task_assigned"}
+        monkeypatch.setattr(notifier, "send", up)
+        assert workspace.engine.dispatch() == 0  # not before the backoff is over
+        now[0] += timedelta(hours=1)
+        assert workspace.engine.dispatch() > 0
+        tasks = [(key, n) for key, n in sent if n.process == "trigger_task"]
+        assert sorted(key for key, _ in tasks) == task_ids  # each once
+        assert all(key == n.instance_id for key, n in tasks)
+        by_id = {row["id"]: row for row in result.tasks.iter_rows(named=True)}
+        for _, notice in tasks:
+            assert notice.users == ((by_id[notice.instance_id]["assignee"],)
+                                    if by_id[notice.instance_id]["assignee"] else ())
+            assert notice.data["trigger"] == by_id[notice.instance_id]["trigger"]
+        now[0] += timedelta(days=1)
+        assert workspace.engine.dispatch() == 0
+        assert not [n for _, n in workspace.engine.store.pending_notices()
+                    if n.process == "trigger_task"]
+
     def test_a_closed_task_lets_a_new_signal_open_another(
         self, tmp_path: Path, months: dict[str, pl.DataFrame]
     ) -> None:
@@ -406,6 +458,9 @@ class TestSignalsAndKpis:
         result = workspace.run_cycle(period, data, history=history)
         assert set(store.find(definition="retention_case")) == opened == set(
             result.tasks["case_id"].drop_nulls())
+        notifier = workspace.engine.notifier  # the failed run's task notices were queued
+        task_notices = [n.instance_id for n in notifier.notices if n.process == "trigger_task"]
+        assert sorted(task_notices) == sorted(result.tasks["id"])  # once each, after the re-run
         for case_id in opened:
             case = store.get(case_id)
             assert case_id.startswith(f"retention:{period}:") and case.state == "assess"

@@ -27,7 +27,8 @@ create table ledger (instance_id text, seq int, at text, actor text, on_behalf_o
   action text, source text, dest text, comment text, data text, prev_hash text, hash text,
   primary key (instance_id, seq));
 create table outbox (id integer primary key autoincrement, kind text, instance_id text,
-  process text, state text, at text, roles text, users text, data text);
+  process text, state text, at text, roles text, users text, data text, key text unique,
+  delivered int not null default 0);
 """
 
 
@@ -126,17 +127,40 @@ class SketchSQLiteStore:
         return [r[0] for r in self.db.execute(sql + " order by rowid", args)]
 
     def pending_notices(self, limit: int = 1000):
-        rows = self.db.execute("select * from outbox order by id limit ?", (limit,)).fetchall()
+        rows = self.db.execute("select * from outbox where delivered = 0 order by id limit ?",
+                               (limit,)).fetchall()
         return [(r["id"], serial.notice_from_row(dict(r))) for r in rows]
 
-    def ack_notices(self, outbox_ids):
-        self.db.executemany("delete from outbox where id = ?", [(i,) for i in outbox_ids])
+    def ack_notices(self, outbox_ids):  # delivered rows stay: their keys remain taken
+        self.db.executemany("update outbox set delivered = 1 where id = ?",
+                            [(i,) for i in outbox_ids])
+
+    def enqueue_notices(self, items) -> None:
+        """The optional NoticeQueue capability: keyed rows, a taken key is ignored."""
+        rows = [{**serial.notice_to_row(n), "key": k} for k, n in items]
+        self.db.execute("begin")
+        try:
+            self.db.executemany(
+                "insert or ignore into outbox (kind, instance_id, process, state, at, roles, "
+                "users, data, key) values (:kind, :instance_id, :process, :state, :at, :roles, "
+                ":users, :data, :key)", rows)
+        except BaseException:
+            self.db.execute("rollback")
+            raise
+        self.db.execute("commit")
+
+    def notice_keys(self, outbox_ids):
+        ids = list(outbox_ids)
+        marks = ", ".join("?" for _ in ids)
+        return {r[0]: r[1] for r in self.db.execute(
+            f"select id, key from outbox where key is not null and id in ({marks})", ids)}
 
 
 class TestSketchSQLiteStore(StorageContract):
     """The storage contract, bulk commits included, holds for a SQL-shaped store."""
 
     requires_bulk = True
+    requires_notice_queue = True
 
     @pytest.fixture
     def store(self):

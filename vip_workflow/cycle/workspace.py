@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -497,29 +497,51 @@ class Workspace:
     def _commit_work(self, work: _Work | None) -> None:
         if work is None:
             return
+        from vip_workflow.ports import NoticeQueue
         from vip_workflow.processes import SYSTEM
 
         if work.cases:  # one transaction; the cases an earlier run opened are skipped
             self.engine.start_many("retention_case", [
                 (case_id, context, f"opened by {context['trigger']}")
                 for case_id, context in work.cases.items()], actor=SYSTEM)
+        store = self.engine.store
+        if isinstance(store, NoticeQueue) and work.created.height:
+            # in the outbox before the tasks are stored: a run failing in between is completed
+            # by a re-run, which plans the same task ids (their keys, already queued, are
+            # ignored); the dispatcher delivers them with retries like the process notices
+            store.enqueue_notices([(task["id"], notice)
+                                   for task, notice in self._task_notices(work)])
         self.store.add_tasks(work.created)
 
-    def _dispatch(self, work: _Work | None) -> int:
-        """The outbox's notices, then one ``task_assigned`` per new task, keyed by its id."""
-        sent = self.engine.dispatch() if self._engine is not None else 0
-        if work is None or work.created.height == 0:
-            return sent
-        from vip_workflow.outbox import send_with_key
+    def _task_notices(self, work: _Work) -> list[tuple[dict[str, Any], Any]]:
+        """One ``task_assigned`` notice per new task (its instance id is the task id)."""
         from vip_workflow.processes.instance import Notice
 
-        now = (self._clock or (lambda: datetime.now(UTC)))()
-        for task in work.created.iter_rows(named=True):
-            notice = Notice("task_assigned", task["id"], "trigger_task", "open", now,
-                            roles=("account_manager",),
-                            users=(task["assignee"],) if task["assignee"] else (),
-                            data={k: task[k] for k in ("customer", "trigger", "family",
-                                                       "severity", "action", "case_id")})
+        now = (self._clock or self.engine.clock)()
+        return [(task, Notice("task_assigned", task["id"], "trigger_task", "open", now,
+                              roles=("account_manager",),
+                              users=(task["assignee"],) if task["assignee"] else (),
+                              data={k: task[k] for k in ("customer", "trigger", "family",
+                                                         "severity", "action", "case_id")}))
+                for task in work.created.iter_rows(named=True)]
+
+    def _dispatch(self, work: _Work | None) -> int:
+        """The outbox's notices (with the task notices ``_commit_work`` queued, keyed by task
+        id); for a store without ``NoticeQueue``, one direct ``task_assigned`` per new task."""
+        from vip_workflow.ports import NoticeQueue
+
+        sent = 0
+        if self._engine is not None:
+            try:
+                sent = self.engine.dispatch()
+            except Exception as exc:  # committed: the notices wait in the outbox for a retry
+                _log.warning("dispatching notices failed (they stay in the outbox): %s", exc)
+        if work is None or work.created.height == 0 or isinstance(self.engine.store,
+                                                                   NoticeQueue):
+            return sent
+        from vip_workflow.outbox import send_with_key
+
+        for task, notice in self._task_notices(work):
             try:
                 send_with_key(self.engine.notifier, notice, task["id"])
             except Exception as exc:  # the task is stored: it is on the manager's workbench

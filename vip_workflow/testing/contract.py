@@ -9,7 +9,8 @@ Subclass ``StorageContract`` in your adapter's tests and override the ``store`` 
 
 Each test gets a fresh, empty store. The tests of the optional ``BulkInstanceStore`` capability
 (``commit_many``, ``existing_ids``) skip a store without it, unless the subclass sets
-``requires_bulk = True`` (then they fail).
+``requires_bulk = True`` (then they fail). The tests of the optional ``NoticeQueue`` capability
+(``enqueue_notices``, ``notice_keys``) do the same with ``requires_notice_queue``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from attrs import evolve
 
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
-from vip_workflow.ports import BulkInstanceStore, InstanceStore
+from vip_workflow.ports import BulkInstanceStore, InstanceStore, NoticeQueue
 from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 
 __all__ = ["StorageContract", "advance", "new_instance"]
@@ -73,12 +74,21 @@ class StorageContract:
 
     #: Fail (instead of skip) the ``BulkInstanceStore`` tests when the store lacks it.
     requires_bulk = False
+    #: Fail (instead of skip) the ``NoticeQueue`` tests when the store lacks it.
+    requires_notice_queue = False
 
     def _bulk(self, store: InstanceStore) -> BulkInstanceStore:
         if not isinstance(store, BulkInstanceStore):
             if self.requires_bulk:
                 pytest.fail(f"{type(store).__name__} has no commit_many/existing_ids")
             pytest.skip("the store does not offer the optional BulkInstanceStore capability")
+        return store
+
+    def _queue(self, store: InstanceStore) -> NoticeQueue:
+        if not isinstance(store, NoticeQueue):
+            if self.requires_notice_queue:
+                pytest.fail(f"{type(store).__name__} has no enqueue_notices/notice_keys")
+            pytest.skip("the store does not offer the optional NoticeQueue capability")
         return store
 
     @pytest.fixture
@@ -290,6 +300,49 @@ class StorageContract:
         assert bulk.existing_ids([]) == set()
         many = [f"m{i}" for i in range(1200)]  # more than one IN (...) list's worth
         assert bulk.existing_ids(iter([*many, "x"])) == {"x"}
+
+    def test_enqueued_notices_are_pending_with_their_keys_once(
+        self, store: InstanceStore
+    ) -> None:
+        """enqueue_notices() adds keyed notices after the committed ones; a key already in the
+        outbox (or given twice) is ignored, before and after the notice is acknowledged."""
+        queue = self._queue(store)
+        inst, entries = new_instance()
+        store.commit(inst, None, entries, [_notice(inst, "committed")])
+        queue.enqueue_notices([("task:1", _notice(inst, "one")), ("task:2", _notice(inst, "two")),
+                               ("task:1", _notice(inst, "again"))])
+        queue.enqueue_notices([("task:2", _notice(inst, "repeat"))])
+        queue.enqueue_notices([])
+        pending = store.pending_notices()
+        assert [n.kind for _, n in pending] == ["committed", "one", "two"]
+        assert pending[1][1] == _notice(inst, "one")
+        keys = queue.notice_keys([i for i, _ in pending])
+        assert [keys[i] for i, _ in pending[1:]] == ["task:1", "task:2"]
+        store.ack_notices([pending[1][0]])
+        assert [n.kind for _, n in store.pending_notices()] == ["committed", "two"]
+        queue.enqueue_notices([("task:1", _notice(inst, "late")), ("task:3", _notice(inst, "new"))])
+        store.ack_notices([i for i, _ in store.pending_notices()][:2])
+        assert [n.kind for _, n in store.pending_notices()] == ["new"]
+        assert queue.notice_keys([]) == {}
+
+    def test_the_dispatcher_sends_enqueued_notices_with_their_keys(
+        self, store: InstanceStore
+    ) -> None:
+        """Dispatcher delivers enqueued notices with the given keys, and acknowledges them."""
+        from vip_workflow.outbox import Dispatcher
+
+        queue = self._queue(store)
+        inst, _ = new_instance()
+        sent: list[tuple[str, str | None]] = []
+
+        class Keyed:
+            def send(self, notice: Notice, *, key: str | None = None) -> None:
+                sent.append((notice.kind, key))
+
+        queue.enqueue_notices([("k-a", _notice(inst, "a")), ("k-b", _notice(inst, "b"))])
+        report = Dispatcher(store, Keyed(), clock=lambda: T0 + timedelta(days=1)).dispatch()
+        assert report.delivered == 2 and sent == [("a", "k-a"), ("b", "k-b")]
+        assert store.pending_notices() == []
 
 
 class NotifierContract:

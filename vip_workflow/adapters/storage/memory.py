@@ -31,6 +31,9 @@ class MemoryInstanceStore:
         self._due_heap: list[tuple[datetime, str]] = []
         self._outbox: OrderedDict[int, Notice] = OrderedDict()
         self._next_outbox_id = 1
+        # keys of enqueue_notices: every key ever enqueued (a repeat is ignored) -> outbox id
+        self._keys: dict[str, int] = {}
+        self._key_of: dict[int, str] = {}  # pending outbox id -> its given key
 
     def __len__(self) -> int:
         return len(self._instances)
@@ -178,6 +181,22 @@ class MemoryInstanceStore:
         return result
 
     def ack_notices(self, outbox_ids: Iterable[int]) -> None:
-        """Drop delivered notices from the outbox."""
+        """Drop delivered notices from the outbox (their keys stay taken)."""
         for outbox_id in outbox_ids:
             self._outbox.pop(outbox_id, None)
+            self._key_of.pop(outbox_id, None)
+
+    def enqueue_notices(self, items: Iterable[tuple[str, Notice]]) -> None:
+        """Add notices with their keys, ignoring keys already taken (see ``NoticeQueue``)."""
+        for key, notice in list(items):
+            if key in self._keys:
+                continue
+            outbox_id = self._next_outbox_id
+            self._next_outbox_id += 1
+            self._outbox[outbox_id] = notice
+            self._keys[key] = outbox_id
+            self._key_of[outbox_id] = key
+
+    def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
+        """The given keys of the pending entries enqueued with one."""
+        return {i: self._key_of[i] for i in outbox_ids if i in self._key_of}

@@ -695,6 +695,37 @@ class SQLInstanceStore:
             c.execute(s.outbox.update().where(s.outbox.c.id.in_(ids))
                       .values(status="delivered", delivered_at=utc_text(datetime.now(UTC))))
 
+    # ------------------------------------------------------------- NoticeQueue
+
+    def enqueue_notices(self, items: Iterable[tuple[str, Notice]]) -> None:
+        """Add notices with their keys in one transaction; a key already in the outbox is
+        ignored (``ON CONFLICT (key) DO NOTHING``; see ``NoticeQueue``)."""
+        rows: dict[str, dict[str, Any]] = {}
+        for key, notice in items:
+            rows.setdefault(key, {**serial.notice_to_row(notice), "key": key,
+                                  "status": "pending", "attempts": 0,
+                                  "next_attempt_at": utc_text(notice.at)})
+        if not rows:
+            return
+        if self._postgres:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(s.outbox).on_conflict_do_nothing(index_elements=["key"])
+        with _translated("enqueueing notices"), self._write.begin() as c:
+            c.execute(statement, list(rows.values()))
+
+    def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
+        """The keys of the given outbox entries."""
+        ids = list(outbox_ids)
+        o = s.outbox.c
+        found: dict[int, str] = {}
+        with _translated("reading notice keys"), self.engine.connect() as c:
+            for start in range(0, len(ids), 500):
+                query = sa.select(o.id, o.key).where(o.id.in_(ids[start:start + 500]))
+                found.update({row[0]: row[1] for row in c.execute(query)})
+        return found
+
     # ------------------------------------------------------------- OutboxStore
 
     def claim_notices(self, now: datetime, limit: int = 100, *,

@@ -208,6 +208,8 @@ class Dispatcher:
         self._tracked: dict[int, OutboxItem] = {}
         self._dead: dict[int, OutboxItem] = {}
         self._keyed, self._keyed_for = False, None
+        # keys for a store that keeps none: unique to this dispatcher, then the outbox id
+        self._key_prefix = uuid.uuid4().hex[:16]
 
     # ------------------------------------------------------------- dispatch
 
@@ -298,7 +300,7 @@ class Dispatcher:
                 continue
             item = self._tracked.get(outbox_id)
             if item is None:  # its given key or a fresh one, kept for every retry of it
-                key = given.get(outbox_id) or f"vwm-{uuid.uuid4().hex}"
+                key = given.get(outbox_id) or f"vwm-{self._key_prefix}-{outbox_id}"
                 item = OutboxItem(outbox_id, notice, key)
                 self._tracked[outbox_id] = item
             if item.next_attempt_at is None or item.next_attempt_at <= now:

@@ -65,6 +65,62 @@ class TestMigrations:
             store.commit(inst, None, entries, [])
             assert store.get(inst.id) == inst
 
+    @pytest.mark.parametrize("how", ["cli", "python"])
+    def test_a_database_at_0002_is_upgraded_to_keep_signals(self, tmp_path, how) -> None:
+        """`vip-workflow db upgrade URL` / upgrade(url) adds vw_signals to a 0002 database;
+        then the stores open it and the cycle store keeps signals there."""
+        import polars as pl
+        from typer.testing import CliRunner
+
+        from vip_workflow.cli import app
+        from vip_workflow.cycle.history import SQLCycleStore
+
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        upgrade(url, "0002_cycle")
+        assert "vw_signals" not in sa.inspect(sa.create_engine(url)).get_table_names()
+        with pytest.raises(SchemaVersionError):
+            SQLInstanceStore(url)
+        if how == "cli":
+            result = CliRunner().invoke(app, ["db", "upgrade", url])
+            assert result.exit_code == 0, result.output
+        else:
+            assert upgrade(url) == "0003_signals"
+        assert current_revision(url) == "0003_signals" == _schema.HEAD
+        engine = sa.create_engine(url)
+        indexes = {i["name"] for i in sa.inspect(engine).get_indexes("vw_signals")}
+        assert sa.inspect(engine).get_pk_constraint("vw_signals")["constrained_columns"] == [
+            "period", "customer", "trigger"]
+        assert "vw_signals_customer" in indexes
+        engine.dispose()
+        SQLInstanceStore(url).close()
+        cycle = SQLCycleStore(url)
+        frame = pl.DataFrame({"customer_id": ["c1"], "trigger": ["t1"], "family": ["retain"],
+                              "severity": ["high"], "action": ["call"],
+                              "evidence": [[{"name": "spend", "value": 1.5}]]})
+        cycle.replace_signals("2026-01", frame)
+        assert cycle.signals("2026-01").row(0) == (
+            "2026-01", "c1", "t1", "retain", "high", "call", '[{"name": "spend", "value": 1.5}]')
+        cycle.engine.dispose()
+
+    def test_a_signals_table_the_cycle_store_made_is_kept_by_the_migration(
+        self, tmp_path
+    ) -> None:
+        """SQLCycleStore made vw_signals first: the migrations set up the rest and keep it."""
+        import polars as pl
+
+        from vip_workflow.cycle.history import SQLCycleStore
+
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        cycle = SQLCycleStore(url)
+        cycle.replace_signals("2026-01", pl.DataFrame(
+            {"customer_id": ["c1"], "trigger": ["t1"], "family": ["grow"], "severity": ["low"],
+             "action": ["offer"], "evidence": ['[]']}))
+        cycle.engine.dispose()
+        assert upgrade(url) == _schema.HEAD
+        again = SQLCycleStore(url)
+        assert again.signals(customer="c1").height == 1
+        again.engine.dispose()
+
     def test_a_database_the_cycle_store_made_is_taken_over(self, tmp_path) -> None:
         """Tier history written by SQLCycleStore first stays, and the store sets up the rest."""
         import polars as pl

@@ -346,6 +346,40 @@ class TestSignalsAndKpis:
         assert {"kpi", "status"} <= set(one.kpis.columns)
         assert (one.outputs / "tasks.csv").exists() and (one.outputs / "kpis.csv").exists()
 
+    @pytest.mark.parametrize("storage", ["sqlite:///vip.db", "memory://"])
+    def test_the_period_signals_are_stored_once_however_often_it_runs(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame], storage: str
+    ) -> None:
+        """The store keeps the cycle's signals per period (evidence as JSON text); a re-run
+        replaces them, and they can be read per customer."""
+        import json
+
+        from vip_workflow.sample_history import sample_history
+
+        workspace = _workspace(tmp_path, self.CONFIG.replace(
+            "kpis: {preset: china-mobile-2006-kpis}\n", "").replace("sqlite:///vip.db", storage))
+        history = sample_history(400, 24, start="2024-11", seed=3)
+        period, data = next(iter(months.items()))
+        result = workspace.run_cycle(period, data, history=history)
+        assert result.signals is not None and result.signals.height > 0
+        key = ["customer", "trigger", "family", "severity", "action"]
+        expected = result.signals.select(
+            pl.col("customer_id").alias("customer"), "trigger",
+            *(pl.col(c).cast(pl.String) for c in ("family", "severity")), "action",
+            pl.col("evidence").map_elements(lambda e: json.dumps(e.to_list()),
+                                            return_dtype=pl.String)).sort(key)
+        stored = workspace.store.signals(period)
+        assert (stored.get_column("period") == period).all()
+        assert stored.drop("period").sort(key).equals(expected)
+        assert json.loads(stored.get_column("evidence")[0])[0].keys() == {"name", "value"}
+        workspace.run_cycle(period, data, history=history)
+        assert workspace.store.signals().height == result.signals.height  # not duplicated
+        customer = stored.get_column("customer")[0]
+        mine = workspace.store.signals(customer=customer)
+        assert mine.height == expected.filter(pl.col("customer") == customer).height > 0
+        assert (mine.get_column("customer") == customer).all()
+        assert workspace.store.signals("1999-01").is_empty()
+
     def test_task_notices_go_to_the_configured_notifiers_keyed_by_task_id(
         self, tmp_path: Path, months: dict[str, pl.DataFrame]
     ) -> None:

@@ -1,9 +1,9 @@
-"""Tier history per customer and period, and the record of cycle runs.
+"""Tier history and signals per customer and period, tasks, and the record of cycle runs.
 
 ``CycleStore`` is the port; ``MemoryCycleStore`` keeps everything in memory and
 ``SQLCycleStore`` keeps it in any SQLAlchemy database (SQLite file by default, PostgreSQL).
-Replacing a period's tiers is one transaction, so re-running a period is idempotent and a failed
-write leaves the previous content in place.
+Replacing a period's tiers (or its signals) is one transaction, so re-running a period is
+idempotent and a failed write leaves the previous content in place.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import polars as pl
 
 from vip_workflow.errors import NotFoundError, StorageError, StorageUnavailableError
 
-__all__ = ["TASK_COLUMNS", "TIER_COLUMNS", "CycleStore", "MemoryCycleStore", "SQLCycleStore",
-           "open_cycle_store"]
+__all__ = ["SIGNAL_COLUMNS", "TASK_COLUMNS", "TIER_COLUMNS", "CycleStore", "MemoryCycleStore",
+           "SQLCycleStore", "open_cycle_store"]
 
 TIER_COLUMNS = {"customer": pl.String, "tier": pl.String, "rule": pl.String,
                 "computed_tier": pl.String, "book": pl.String, "book_version": pl.String}
@@ -25,6 +25,12 @@ TASK_COLUMNS = {"id": pl.String, "period": pl.String, "customer": pl.String,
                 "trigger": pl.String, "family": pl.String, "severity": pl.String,
                 "action": pl.String, "assignee": pl.String, "status": pl.String,
                 "case_id": pl.String}
+#: A stored signal: the cycle's period (``YYYY-MM``), the customer (the scan's ``customer_id``),
+#: the trigger and its family, severity and action, and the evidence as JSON text
+#: (``[{"name": …, "value": …}, …]``), given back as that same text.
+SIGNAL_COLUMNS = {"period": pl.String, "customer": pl.String, "trigger": pl.String,
+                  "family": pl.String, "severity": pl.String, "action": pl.String,
+                  "evidence": pl.String}
 
 
 def _empty() -> pl.DataFrame:
@@ -45,6 +51,18 @@ class CycleStore(Protocol):
 
     def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
         """Atomically replace the tiers of ``period``."""
+        ...
+
+    def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
+        """Atomically replace the signals of ``period`` with ``frame`` (a trigger scan's
+        signals: ``customer_id``, ``trigger``, ``family``, ``severity``, ``action``,
+        ``evidence``)."""
+        ...
+
+    def signals(self, period: str | None = None, *,
+                customer: str | None = None) -> pl.DataFrame:
+        """Stored signals (columns of SIGNAL_COLUMNS), of one period and/or one customer,
+        ordered by period, customer and trigger."""
         ...
 
     def history(self, customer: str) -> pl.DataFrame:
@@ -77,6 +95,7 @@ class MemoryCycleStore:
 
     def __init__(self) -> None:
         self._tiers: dict[str, pl.DataFrame] = {}
+        self._signals: dict[str, pl.DataFrame] = {}
         self._runs: list[dict[str, Any]] = []
         self._tasks: dict[str, dict[str, Any]] = {}
 
@@ -90,6 +109,17 @@ class MemoryCycleStore:
         self._tiers[period] = frame.select(
             [pl.col(c).cast(t) for c, t in TIER_COLUMNS.items()]
         )
+
+    def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
+        self._signals[period] = _signal_frame(period, frame)
+
+    def signals(self, period: str | None = None, *,
+                customer: str | None = None) -> pl.DataFrame:
+        parts = [f for p, f in sorted(self._signals.items()) if period is None or p == period]
+        found = pl.concat(parts) if parts else pl.DataFrame(schema=SIGNAL_COLUMNS)
+        if customer is not None:
+            found = found.filter(pl.col("customer") == customer)
+        return found.sort("period", "customer", "trigger")
 
     def history(self, customer: str) -> pl.DataFrame:
         parts = [frame.filter(pl.col("customer") == customer)
@@ -122,6 +152,27 @@ class MemoryCycleStore:
 
 def _task_rows(tasks: pl.DataFrame) -> list[dict[str, Any]]:
     return tasks.select([pl.col(c).cast(t) for c, t in TASK_COLUMNS.items()]).to_dicts()
+
+
+def _evidence_json(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, pl.Series):
+        value = value.to_list()
+    return json.dumps(value, default=str)
+
+
+def _signal_frame(period: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A scan's signals as stored: SIGNAL_COLUMNS, the period set, evidence as JSON text."""
+    if "customer_id" in frame.columns and "customer" not in frame.columns:
+        frame = frame.rename({"customer_id": "customer"})
+    text = [c for c in SIGNAL_COLUMNS if c not in ("period", "evidence")]
+    evidence = ([_evidence_json(v) for v in frame.get_column("evidence").to_list()]
+                if "evidence" in frame.columns else [None] * frame.height)
+    return frame.select([pl.col(c).cast(pl.String) for c in text]).with_columns(
+        pl.lit(period, pl.String).alias("period"),
+        pl.Series("evidence", evidence, dtype=pl.String),
+    ).select(*SIGNAL_COLUMNS)
 
 
 class SQLCycleStore:
@@ -163,6 +214,16 @@ class SQLCycleStore:
             sa.Column("id", sa.String(200), primary_key=True),
             *(sa.Column(name, sa.Text) for name in list(TASK_COLUMNS)[1:]),
         )
+        self.signal_table = sa.Table(
+            "vw_signals", meta,
+            sa.Column("period", sa.String(16), primary_key=True),
+            sa.Column("customer", sa.String(128), primary_key=True),
+            sa.Column("trigger", sa.String(200), primary_key=True),
+            *(sa.Column(name, sa.String(128)) for name in ("family", "severity")),
+            sa.Column("action", sa.Text),
+            sa.Column("evidence", sa.Text),
+            sa.Index("vw_signals_customer", "customer", "period"),
+        )
         try:
             meta.create_all(self.engine)
         except sa.exc.OperationalError as exc:
@@ -192,6 +253,27 @@ class SQLCycleStore:
                 self.tier_table.c.period == period))
             if rows:
                 connection.execute(self.tier_table.insert(), rows)
+
+    def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
+        rows = _signal_frame(period, frame).to_dicts()
+        table = self.signal_table
+        with self.engine.begin() as connection:  # one transaction: all or nothing
+            connection.execute(table.delete().where(table.c.period == period))
+            if rows:
+                connection.execute(table.insert(), rows)
+
+    def signals(self, period: str | None = None, *,
+                customer: str | None = None) -> pl.DataFrame:
+        table = self.signal_table
+        query = self._sa.select(*(table.c[c] for c in SIGNAL_COLUMNS))
+        if period is not None:
+            query = query.where(table.c.period == period)
+        if customer is not None:
+            query = query.where(table.c.customer == customer)
+        query = query.order_by(table.c.period, table.c.customer, table.c.trigger)
+        with self.engine.connect() as connection:
+            rows = [tuple(r) for r in connection.execute(query)]
+        return pl.DataFrame(rows, schema=SIGNAL_COLUMNS, orient="row")
 
     def history(self, customer: str) -> pl.DataFrame:
         sa = self._sa

@@ -321,6 +321,8 @@ class Workspace:
         # -- commit phase: each step atomic and idempotent (a re-run completes a failed one)
         try:
             timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
+            if signals is not None:
+                timed("store signals", lambda: self.store.replace_signals(period, signals))
             holding = (self.engine.deferred_dispatch()  # all sent in "dispatch notices"
                        if self.config.reviews or work is not None
                        else contextlib.nullcontext())

@@ -13,12 +13,12 @@ __all__ = ["HEAD", "METADATA", "VERSION_TABLE", "instance", "ledger", "outbox"]
 #: Alembic's bookkeeping table (prefixed, so a host application's own Alembic is not disturbed).
 VERSION_TABLE = "vw_alembic_version"
 #: The newest revision this release knows (kept equal to the migrations' head by a test).
-HEAD = "0002_cycle"
+HEAD = "0003_signals"
 #: Tables whose presence marks a vip_workflow database.
 OWN_TABLES = frozenset({"vw_instance", "vw_ledger", "vw_outbox", VERSION_TABLE})
 #: Tables the monthly cycle's store (``SQLCycleStore``) may have made before any migration ran;
 #: a database holding only these is set up like an empty one (the migration keeps them).
-CYCLE_TABLES = frozenset({"vw_tier_history", "vw_cycle_runs", "vw_tasks"})
+CYCLE_TABLES = frozenset({"vw_tier_history", "vw_cycle_runs", "vw_tasks", "vw_signals"})
 
 METADATA = sa.MetaData()
 

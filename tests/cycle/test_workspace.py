@@ -398,6 +398,25 @@ class TestSignalsAndKpis:
         cases = {n.instance_id for n in notifier.notices if n.process == "retention_case"}
         assert cases == set(result.tasks["case_id"].drop_nulls())
 
+    def test_the_cycle_delivers_every_due_notice_not_one_batch(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """More notices than one dispatch batch (1 000) are all sent by the cycle."""
+        from datetime import UTC, datetime
+
+        from vip_workflow.processes.instance import Notice
+
+        workspace = _workspace(tmp_path, CONFIG + "notifiers: ['memory://']\n")
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        workspace.engine.store.enqueue_notices(
+            [(f"k{i}", Notice("task_assigned", f"t{i}", "trigger_task", "open", at))
+             for i in range(2500)])
+        period, data = next(iter(months.items()))
+        result = workspace.run_cycle(period, data)
+        assert result.notices_sent >= 2500
+        assert len(workspace.engine.notifier.notices) >= 2500
+        assert workspace.engine.store.pending_notices() == []
+
     @pytest.mark.parametrize("storage", ["sqlite:///vip.db", "memory://"])
     def test_task_notices_wait_in_the_outbox_while_the_notifier_fails(
         self, tmp_path: Path, months: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch,

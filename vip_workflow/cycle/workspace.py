@@ -535,7 +535,8 @@ class Workspace:
         sent = 0
         if self._engine is not None:
             try:
-                sent = self.engine.dispatch()
+                # every due notice, batch after batch (a cycle queues thousands of them)
+                sent = self.engine.dispatcher.run(limit=1000).delivered
             except Exception as exc:  # committed: the notices wait in the outbox for a retry
                 _log.warning("dispatching notices failed (they stay in the outbox): %s", exc)
         if work is None or work.created.height == 0 or isinstance(self.engine.store,

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import vip_workflow as vw
+from tests.triggers.helpers import spend_triggers
 from vip_workflow.cli import app
 
 CONFIG = """\
@@ -36,16 +37,6 @@ def _groups(rows: list[dict[str, Any]]) -> pl.DataFrame:
                                       "revenue": pl.Float64, "headcount": pl.Int64})
 
 
-def _spend_triggers(version: str, effective: str | None, value: float) -> Any:
-    """One risk trigger, revenue > value."""
-    data: dict[str, Any] = {
-        "kind": "triggers", "name": "spend", "version": version,
-        "triggers": [{"id": "risk.high_spend", "family": "risk", "action": "call",
-                      "when": {"type": "threshold", "field": "revenue", "op": ">",
-                               "value": value}}]}
-    if effective:
-        data["effective"] = effective
-    return vw.load_rules(data)
 
 
 class TestCycle:
@@ -212,8 +203,8 @@ class TestCycle:
         """A threshold raised from 2026-10 fires for September's customers, then not; a
         September re-run after October still uses September's version."""
         (tmp_path / "triggers").mkdir()
-        _spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
-        _spend_triggers("2", "2026-10", 1000).save(tmp_path / "triggers" / "v2.yaml")
+        spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
+        spend_triggers("2", "2026-10", 1000).save(tmp_path / "triggers" / "v2.yaml")
         workspace = _workspace(tmp_path, CONFIG + "triggers: {files: [triggers]}\n")
         history = pl.DataFrame({"customer_id": ["G1", "G2"] * 2,
                                 "period": ["2026-09"] * 2 + ["2026-10"] * 2,
@@ -266,7 +257,7 @@ class TestCycle:
     def test_a_rule_file_with_a_bad_effective_date_is_located(self, tmp_path: Path) -> None:
         """The workspace refuses to start, naming the file and line."""
         (tmp_path / "triggers").mkdir()
-        path = _spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
+        path = spend_triggers("1", None, 100).save(tmp_path / "triggers" / "v1.yaml")
         path.write_text(path.read_text(encoding="utf-8").replace(
             "version:", 'effective: "2026-13"\nversion:'), encoding="utf-8")
         with pytest.raises(vw.RuleFileError, match="effective") as caught:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import vip_workflow as vw
+from tests.triggers.helpers import spend_triggers
 from vip_workflow.cli import app
 
 
@@ -113,15 +114,6 @@ class TestSignalDiff:
         assert f"{result.appear.height:,} appear" in output.output
 
 
-def _triggers(version: str, effective: str | None, value: float = 100) -> Any:
-    data: dict[str, Any] = {
-        "kind": "triggers", "name": "spend", "version": version,
-        "triggers": [{"id": "risk.high_spend", "family": "risk", "action": "call",
-                      "when": {"type": "threshold", "field": "revenue", "op": ">",
-                               "value": value}}]}
-    if effective:
-        data["effective"] = effective
-    return vw.load_rules(data)
 
 
 def _kpis(version: str, effective: str | None, target: float = 1000) -> Any:
@@ -137,7 +129,7 @@ def _kpis(version: str, effective: str | None, target: float = 1000) -> Any:
 class TestTriggerAndKpiVersions:
     """Trigger and KPI books have versions in time too, picked the same way."""
 
-    @pytest.mark.parametrize("make", [_triggers, _kpis], ids=["triggers", "kpis"])
+    @pytest.mark.parametrize("make", [spend_triggers, _kpis], ids=["triggers", "kpis"])
     def test_the_latest_version_in_force_applies(self, make: Any) -> None:
         """effective: YYYY-MM is the month's first day; the latest on or before applies."""
         versions = vw.RuleVersions([make("2", "2007-01"), make("1", None)])
@@ -147,7 +139,7 @@ class TestTriggerAndKpiVersions:
         assert versions.kind == make("1", None).rules.kind
         assert versions.latest.version == "2"
 
-    @pytest.mark.parametrize("make", [_triggers, _kpis], ids=["triggers", "kpis"])
+    @pytest.mark.parametrize("make", [spend_triggers, _kpis], ids=["triggers", "kpis"])
     def test_two_versions_on_one_date_are_refused(self, make: Any) -> None:
         with pytest.raises(vw.ConfigError, match="same date"):
             vw.RuleVersions([make("1", "2007-01"), make("2", "2007-01-01")])
@@ -155,14 +147,14 @@ class TestTriggerAndKpiVersions:
     def test_versions_of_different_kinds_are_refused(self) -> None:
         """A trigger book is not a version of a KPI book (nor of a tier book)."""
         with pytest.raises(vw.ConfigError, match="one kind"):
-            vw.RuleVersions([_triggers("1", None), _kpis("2", "2007-01")])
+            vw.RuleVersions([spend_triggers("1", None), _kpis("2", "2007-01")])
         with pytest.raises(vw.ConfigError, match="one kind"):
-            vw.RuleVersions([_version("1", None), _triggers("2", "2007-01")])
+            vw.RuleVersions([_version("1", None), spend_triggers("2", "2007-01")])
 
     def test_a_folder_of_trigger_versions_loads_and_checks_its_kind(self, tmp_path: Path) -> None:
         """load(kind=…) refuses a file of another kind in the folder."""
-        _triggers("1", None).save(tmp_path / "v1.yaml")
-        _triggers("2", "2026-10", 1000).save(tmp_path / "v2.yaml")
+        spend_triggers("1", None).save(tmp_path / "v1.yaml")
+        spend_triggers("2", "2026-10", 1000).save(tmp_path / "v2.yaml")
         versions = vw.RuleVersions.load([tmp_path], kind="triggers")
         assert [(b.version, b.rules.effective) for b in versions] == [
             ("1", None), ("2", date(2026, 10, 1))]

@@ -55,3 +55,16 @@ def assert_same(batch: pl.DataFrame, live: pl.DataFrame) -> None:
 
 def evidence(frame: pl.DataFrame, row: int = 0) -> dict[str, float | None]:
     return {item["name"]: item["value"] for item in frame["evidence"][row]}
+
+
+def spend_triggers(version: str, effective: str | None, value: float = 100) -> TriggerBook:
+    """A one-trigger book (risk.high_spend: revenue > value) of the given version and date."""
+    data: dict[str, Any] = {
+        "kind": "triggers", "name": "spend", "version": version,
+        "triggers": [{"id": "risk.high_spend", "family": "risk", "action": "call",
+                      "when": {"type": "threshold", "field": "revenue", "op": ">",
+                               "value": value}}]}
+    if effective:
+        data["effective"] = effective
+    return rules_book.load_rules(data)
+

@@ -285,14 +285,19 @@ transitions:
         assert after.history[-1].actor == "system"
 
 
+def _solution_at_decision(engine):
+    """A solution design at the gate "can a new solution be created?"."""
+    inst = engine.start("solution_design", {"customer_id": "c1"}, actor=SOLUTION_MANAGER)
+    for event in ["shortlisted", "chosen", "support_decided", "cannot_provide_now"]:
+        inst = engine.fire(inst.id, event, actor=SOLUTION_MANAGER)
+    return inst
+
+
 class TestHandoffs:
     """Solution design hands off to 6.2/6.3 and waits; sales starts 6.1."""
 
     def _to_decision(self, engine):
-        inst = engine.start("solution_design", {"customer_id": "c1"}, actor=SOLUTION_MANAGER)
-        for event in ["shortlisted", "chosen", "support_decided", "cannot_provide_now"]:
-            inst = engine.fire(inst.id, event, actor=SOLUTION_MANAGER)
-        return inst
+        return _solution_at_decision(engine)
 
     def test_solution_design_waits_for_new_product_development(self, engine):
         """The parent waits; when the product launches it continues to 3.4."""
@@ -403,10 +408,7 @@ class TestCrashSafeHandoffs:
     """A hand-off spans two commits; a failure or crash between them is repaired by tick()."""
 
     def _parent(self, engine):
-        inst = engine.start("solution_design", {"customer_id": "c1"}, actor=SOLUTION_MANAGER)
-        for event in ["shortlisted", "chosen", "support_decided", "cannot_provide_now"]:
-            inst = engine.fire(inst.id, event, actor=SOLUTION_MANAGER)
-        return inst
+        return _solution_at_decision(engine)
 
     def _to_development(self, engine, child_id):
         engine.fire(child_id, "submit", actor=PRODUCT_MANAGER)

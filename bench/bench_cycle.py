@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     console = Console()
     started = time.perf_counter()
-    from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+    from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
     # one portfolio behind everything: the history ends on its figures, the KPI data are its
     # groups (plus individual VIPs), and each month's portfolio takes that month's history

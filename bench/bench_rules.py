@@ -32,7 +32,7 @@ from bench._harness import (
     machine,
     median,
 )
-from vip_workflow.sample import sample_portfolio
+from vip_workflow.samples import sample_portfolio
 
 PRESET = "hubei-2006"
 VW_POLARS = "vw judge_many (polars input)"

@@ -1,7 +1,7 @@
 """Trigger benchmark: batch scan of customers × months with seed-001-triggers, and live events
 through durable_rules, in one run.
 
-* **batch** — ``book.scan(history)`` over a synthetic history (``vip_workflow.sample_history``),
+* **batch** — ``book.scan(history)`` over a synthetic history (``vip_workflow.samples``),
   best of ``--repeats`` runs; the floor is ≤ 2 s for 100 000 customers × 24 months.
 * **live** — a subsample of customers replayed month by month through ``book.live()``: every
   monthly event computes its facts in Python and posts one durable_rules event per trigger
@@ -27,7 +27,7 @@ import polars as pl
 
 from bench._harness import best_of, machine
 from vip_workflow.rules.book import preset
-from vip_workflow.sample_history import sample_history
+from vip_workflow.samples import sample_history
 
 FLOOR_SECONDS = 2.0
 

@@ -80,7 +80,7 @@ class TestSameKinds:
     def test_two_trigger_files_are_compared(self, files: dict[str, Path],
                                             tmp_path: Path) -> None:
         """The same trigger file twice: no signal appears or disappears."""
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         data = tmp_path / "history.parquet"
         sample_history(50, 6, seed=2).write_parquet(data)

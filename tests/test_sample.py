@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import vip_workflow as vw
-from vip_workflow.sample import (
+from vip_workflow.samples.portfolio import (
     INDIVIDUALS_SCHEMA,
     PORTFOLIO_SCHEMA,
     SAMPLE_PORTFOLIO_ROWS,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import vip_workflow as vw
-from vip_workflow import _apidoc
+from vip_workflow import errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 README = DOCS.parent / "README.md"
@@ -35,9 +35,17 @@ def test_the_rules_page_has_an_example_of_every_scheme() -> None:
     assert kinds == {"chain", "scoring", "weighted", "quota", "eligibility"}
 
 
-def test_the_api_page_is_current() -> None:
-    """docs/api.md equals what the code renders (regenerate with python -m vip_workflow._apidoc)."""
-    assert (DOCS / "api.md").read_text(encoding="utf-8") == _apidoc.render()
+def test_the_api_page_documents_every_public_name() -> None:
+    """docs/api.md has a mkdocstrings entry for every name in __all__ (and the moved ones)."""
+    page = (DOCS / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: [\w.]*?\.(\w+)$", page, re.M))
+    documented |= {m for block in re.findall(r"members: \[(.*?)\]", page)
+                   for m in re.split(r",\s*", block)}
+    documented |= set(errors.__all__) if "::: vip_workflow.errors" in page else set()
+    public = {n for n in vw.__all__ if n != "__version__"}
+    moved = {attribute for _, attribute in vw._MOVED.values()}
+    assert public - documented == set()
+    assert moved - documented == set()
 
 
 @pytest.mark.parametrize("kind", ["tiers", "triggers", "kpis"])

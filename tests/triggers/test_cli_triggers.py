@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from vip_workflow.cli_triggers import kpi_command, scan_command
-from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
 app = typer.Typer()
 app.command(name="scan")(scan_command)

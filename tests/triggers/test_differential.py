@@ -120,7 +120,7 @@ def test_the_preset_agrees_on_both_paths(frame: pl.DataFrame) -> None:
 
 def test_the_preset_agrees_on_a_synthetic_portfolio() -> None:
     """300 customers × 24 months of the sample generator, with 2 % unknown cells."""
-    from vip_workflow.sample_history import sample_history
+    from vip_workflow.samples import sample_history
 
     book = vw.preset("seed-001-triggers")
     frame = sample_history(300, 24, seed=5, missing=0.02)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS, MonthlySnapshot, history_frame
-from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
 
 def test_the_same_seed_gives_the_same_history() -> None:

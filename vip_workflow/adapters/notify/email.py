@@ -27,13 +27,15 @@ class EmailNotifier:
     """Sends notices by SMTP.
 
     Args:
-        host, port: the SMTP server.
+        host: the SMTP server's name or address.
+        port: the SMTP server's port.
         sender: the ``From`` address.
         to: addresses that get every notice.
         recipients: user id / ``role:<name>`` → address(es), or ``notice -> addresses``.
         starttls: upgrade the connection with STARTTLS (port 587).
         ssl: connect with implicit TLS (port 465).
-        username, password: log in (after STARTTLS when both are set).
+        username: log in as this user (after STARTTLS when a password is set too).
+        password: the password for ``username``.
         timeout: seconds for each SMTP operation.
         ssl_context: TLS settings (default: the system's verified context).
         domain: the right side of the ``Message-ID``.

@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from attrs import evolve
 
 from vip_workflow.adapters.storage.sql import SQLInstanceStore
+from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance, entry_hash
 from vip_workflow.errors import StorageUnavailableError
-from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance, entry_hash
 
 FLOORS = {"sqlite": 1500, "postgresql": 800}
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

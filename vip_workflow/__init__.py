@@ -16,7 +16,11 @@ import importlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from vip_workflow import _moved
+
 __version__ = "0.1.0"
+
+_moved.install()
 
 #: Public name → the module that defines it.
 _PUBLIC: dict[str, str] = {
@@ -38,13 +42,13 @@ _PUBLIC: dict[str, str] = {
     "Task": "vip_workflow.rules.signals",
     "TaskBoard": "vip_workflow.rules.signals",
     # processes
-    "SYSTEM": "vip_workflow.processes.instance",
-    "Actor": "vip_workflow.processes.instance",
-    "LedgerEntry": "vip_workflow.processes.instance",
-    "Notice": "vip_workflow.processes.instance",
+    "SYSTEM": "vip_workflow.domain.instances",
+    "Actor": "vip_workflow.domain.instances",
+    "LedgerEntry": "vip_workflow.domain.instances",
+    "Notice": "vip_workflow.domain.instances",
     "ProcessDefinition": "vip_workflow.processes.definitions",
     "ProcessEngine": "vip_workflow.processes.engine",
-    "ProcessInstance": "vip_workflow.processes.instance",
+    "ProcessInstance": "vip_workflow.domain.instances",
     "TickReport": "vip_workflow.processes.engine",
     "load_definition": "vip_workflow.processes.loader",
     # ports and composition
@@ -167,6 +171,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
     from vip_workflow.cycle.history import CycleStore
     from vip_workflow.cycle.workspace import CycleResult, Workspace, WorkspaceConfig
     from vip_workflow.domain.decisions import Decision
+    from vip_workflow.domain.instances import (
+        SYSTEM,
+        Actor,
+        LedgerEntry,
+        Notice,
+        ProcessInstance,
+    )
     from vip_workflow.errors import (
         AdapterNotFoundError,
         ApprovalError,
@@ -194,13 +205,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
     from vip_workflow.ports import Clock, InstanceStore, Notifier
     from vip_workflow.processes.definitions import ProcessDefinition
     from vip_workflow.processes.engine import ProcessEngine, TickReport
-    from vip_workflow.processes.instance import (
-        SYSTEM,
-        Actor,
-        LedgerEntry,
-        Notice,
-        ProcessInstance,
-    )
     from vip_workflow.processes.loader import load_definition
     from vip_workflow.registry import open_notifier, open_store
     from vip_workflow.rules.book import RuleBook, load_rules, loads_rules, preset, presets

@@ -26,9 +26,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import ConcurrentUpdateError, NotificationError
 from vip_workflow.ports import InstanceStore, NoticeQueue, Notifier
-from vip_workflow.processes.instance import Notice
 
 __all__ = [
     "Backoff",

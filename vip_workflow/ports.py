@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeAlias, runtime_checkable
 
-from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
+from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 
 __all__ = [
     "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem", "InstanceStore", "NoticeQueue",

@@ -24,9 +24,9 @@ import time
 from itertools import count
 
 from vip_workflow.adapters.storage.sql import SQLInstanceStore
+from vip_workflow.domain.instances import Actor, Notice
 from vip_workflow.errors import ConcurrentUpdateError, NotFoundError, VipWorkflowError
 from vip_workflow.outbox import retry_on_conflict
-from vip_workflow.processes.instance import Actor, Notice
 from vip_workflow.testing.contract import advance, new_instance
 
 

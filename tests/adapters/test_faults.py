@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from tests.adapters.receivers import HTTPReceiver
 from vip_workflow.adapters.storage import _schema
 from vip_workflow.adapters.storage.sql import SQLInstanceStore, notice_key
+from vip_workflow.domain.instances import Actor
 from vip_workflow.outbox import Backoff, Dispatcher
-from vip_workflow.processes.instance import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 AM = Actor("am1", roles={"account_manager"})

@@ -19,9 +19,9 @@ from vip_workflow.adapters.notify.broker import AMQPNotifier, NATSNotifier
 from vip_workflow.adapters.notify.chat import ChatNotifier
 from vip_workflow.adapters.notify.email import EmailNotifier
 from vip_workflow.adapters.notify.webhook import WebhookNotifier, verify_signature
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import DeliveryError
 from vip_workflow.outbox import send_with_key
-from vip_workflow.processes.instance import Notice
 from vip_workflow.testing.contract import T0, NotifierContract
 
 NOTICE = Notice("approval_requested", "i-7", "sales", "review", T0, ("department_director",),

@@ -13,9 +13,9 @@ from tests.adapters.receivers import HTTPReceiver
 from vip_workflow.adapters.notify.webhook import WebhookNotifier
 from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.adapters.storage.sql import SQLInstanceStore
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import ConcurrentUpdateError, DeliveryError
 from vip_workflow.outbox import Backoff, Dispatcher, retry_on_conflict
-from vip_workflow.processes.instance import Notice
 from vip_workflow.testing import FrozenClock
 from vip_workflow.testing.contract import advance, new_instance
 

@@ -17,9 +17,9 @@ from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.adapters.storage.sql import SQLInstanceStore, current_revision
 from vip_workflow.bootstrap import bootstrap, build_dispatcher
 from vip_workflow.cli_adapters import db_upgrade_command, dispatch_command
+from vip_workflow.domain.instances import Actor
 from vip_workflow.errors import AdapterNotFoundError, ConfigError
 from vip_workflow.outbox import FanoutNotifier
-from vip_workflow.processes.instance import Actor
 from vip_workflow.testing.contract import new_instance
 
 
@@ -165,7 +165,7 @@ class TestBootstrap:
         url = f"sqlite:///{tmp_path / 'vip.db'}"
         store = registry.open_store(url)
         inst, entries = new_instance()
-        from vip_workflow.processes.instance import Notice
+        from vip_workflow.domain.instances import Notice
 
         store.commit(inst, None, entries, [Notice("k", inst.id, "sales", "draft",
                                                   inst.created_at)])

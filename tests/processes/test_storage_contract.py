@@ -19,7 +19,7 @@ class TestMemoryInstanceStore(StorageContract):
         """Many timer moves on one instance do not grow the due heap without bound."""
         from datetime import timedelta
 
-        from vip_workflow.processes.instance import Timer
+        from vip_workflow.domain.instances import Timer
         from vip_workflow.testing.contract import T0, advance, new_instance
 
         inst, entries = new_instance(timers=[Timer(T0 + timedelta(days=1), "overdue")])

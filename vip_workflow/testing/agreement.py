@@ -18,10 +18,10 @@ from hypothesis import settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
 from vip_workflow.adapters.storage.memory import MemoryInstanceStore
+from vip_workflow.domain.instances import Actor
 from vip_workflow.errors import VipWorkflowError
 from vip_workflow.ports import InstanceStore
 from vip_workflow.processes.engine import ProcessEngine
-from vip_workflow.processes.instance import Actor
 from vip_workflow.testing import FrozenClock
 
 __all__ = ["store_agreement"]

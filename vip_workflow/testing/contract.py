@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from attrs import evolve
 
+from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
 from vip_workflow.ports import BulkInstanceStore, InstanceStore, NoticeQueue
-from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 
 __all__ = ["StorageContract", "advance", "new_instance"]
 

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import DeliveryError
 from vip_workflow.outbox import notice_payload
-from vip_workflow.processes.instance import Notice
 
 __all__ = ["AMQPNotifier", "NATSNotifier"]
 

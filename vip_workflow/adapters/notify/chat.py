@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import DeliveryError
-from vip_workflow.processes.instance import Notice
 
 __all__ = ["ChatNotifier", "default_text"]
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import DeliveryError
 from vip_workflow.outbox import notice_payload
-from vip_workflow.processes.instance import Notice
 
 __all__ = ["EmailNotifier"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from vip_workflow.processes.instance import Notice
+from vip_workflow.domain.instances import Notice
 
 __all__ = ["LogNotifier"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vip_workflow.processes.instance import Notice
+from vip_workflow.domain.instances import Notice
 
 __all__ = ["MemoryNotifier"]
 

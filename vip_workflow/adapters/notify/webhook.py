@@ -14,9 +14,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from vip_workflow.domain.instances import Notice
 from vip_workflow.errors import DeliveryError
 from vip_workflow.outbox import notice_payload
-from vip_workflow.processes.instance import Notice
 
 __all__ = ["WebhookNotifier", "sign", "verify_signature"]
 

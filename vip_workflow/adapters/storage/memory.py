@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
-from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
 
 if TYPE_CHECKING:
     from vip_workflow.ports import CommitItem

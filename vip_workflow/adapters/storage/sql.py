@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from attrs import evolve
 
 from vip_workflow.adapters.storage import _schema as s
+from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -41,7 +42,6 @@ from vip_workflow.errors import (
 )
 from vip_workflow.outbox import OutboxItem
 from vip_workflow.processes import serial
-from vip_workflow.processes.instance import LedgerEntry, Notice, ProcessInstance
 
 if TYPE_CHECKING:
     from vip_workflow.ports import CommitItem

@@ -1,33 +1,44 @@
-# Every target creates .venv and installs the project when needed.
+# Every target creates .venv and installs what it needs when pyproject.toml changed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench lint typecheck docs clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# the demo needs the core and the report's charts only
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[report]'
+	touch $@
+
+# the tests need every extra, the test tools and the benchmark competitors
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.demo
+
+demo: $(VENV)/.demo
 	$(BIN)/vip-workflow demo
 
-test: $(STAMP)
+test: $(VENV)/.dev
 	$(BIN)/ruff check vip_workflow tests bench
 	$(BIN)/python -m pytest -q
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
-bench: $(STAMP)
+bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
 	$(BIN)/ruff check vip_workflow tests bench
 
-docs: $(STAMP)
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+docs: $(VENV)/.dev
 	$(BIN)/mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .hypothesis
+	rm -rf $(VENV) site .pytest_cache .hypothesis .mypy_cache

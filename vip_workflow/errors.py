@@ -5,7 +5,8 @@
     │   ├── RuleFileError             path, line, column, field, reason
     │   ├── ProcessDefinitionError    path, line, column, field, reason
     │   ├── UnknownPresetError        name, known
-    │   └── AdapterNotFoundError      name, group, hint
+    │   ├── AdapterNotFoundError      name, group, hint
+    │   └── MissingExtraError         feature, module, extra (also ImportError)
     ├── EvaluationError               rule, customer, field, reason
     │   └── PortfolioRequiredError    a quota scheme judged one record at a time
     ├── ProcessError
@@ -39,6 +40,7 @@ __all__ = [
     "DeliveryError",
     "EvaluationError",
     "InvalidContextError",
+    "MissingExtraError",
     "NotFoundError",
     "NotificationError",
     "PermissionDenied",
@@ -143,6 +145,19 @@ class AdapterNotFoundError(ConfigError, LookupError):
         self.hint = hint
         message = f"no {group} adapter named {name!r}"
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class MissingExtraError(ConfigError, ImportError):
+    """A feature needs an optional dependency that is not installed."""
+
+    code = "missing_extra"
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature = feature
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{feature} needs {module!r}, which is not installed; "
+                         f"install it with: pip install 'vip_workflow[{extra}]'")
 
 
 class EvaluationError(VipWorkflowError):

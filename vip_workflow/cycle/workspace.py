@@ -34,11 +34,13 @@ import attrs
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from vip_workflow.cycle.checks import check_portfolio
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
 from vip_workflow.cycle.report import write_report
 from vip_workflow.errors import ConfigError, ConflictError
 from vip_workflow.rules.book import RuleBook, preset
 from vip_workflow.rules.loader import read_document, validate_document
+from vip_workflow.rules.snapshots import check_customer_ids
 from vip_workflow.rules.versions import RuleVersions, period_start
 
 if TYPE_CHECKING:
@@ -291,6 +293,7 @@ class Workspace:
         key = self.config.id_field
         if key not in frame.columns:
             raise ConfigError(f"the data has no {key!r} column to identify customers")
+        check_portfolio(book, frame, key)
         timings: dict[str, float] = {}
         clock = time.perf_counter
 
@@ -438,6 +441,8 @@ class Workspace:
         if triggers is None or history is None:
             return None
         frame = _polars(history)
+        if "customer_id" in frame.columns:  # rows named as the caller's history numbers them
+            check_customer_ids(frame, "customer_id", source="history")
         if "period" in frame.columns and frame.schema["period"] == pl.Date:
             # only the months the triggers can look back on (plus one to tell an onset)
             first = _add_months(period_start(period), -(triggers.lookback + 1))

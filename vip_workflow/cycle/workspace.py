@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vip_workflow.cycle.checks import check_portfolio
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
 from vip_workflow.cycle.report import write_report
+from vip_workflow.cycle.staging import remove_stale, stage, unmark
 from vip_workflow.errors import ConfigError, ConflictError
 from vip_workflow.rules.book import RuleBook, preset
 from vip_workflow.rules.loader import read_document, validate_document
@@ -599,8 +599,9 @@ class Workspace:
                        kpi_book: KpiBook | None = None) -> Path:
         root = (self.base_dir / self.config.reports).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{period}-", dir=root))
-        staging.chmod(0o755)  # mkdtemp makes it private; reports are for reading
+        for folder in remove_stale(root):  # left by killed runs
+            _log.info("removed the stale staging folder %s", folder)
+        staging = stage(root, f".{period}-")
         try:
             flat = judged.with_columns(pl.col(pl.Enum).cast(pl.String))
             flat.write_parquet(staging / "tiers.parquet")
@@ -633,8 +634,9 @@ class Workspace:
     def _publish(self, period: str, staging: Path) -> Path:
         """Put the staged outputs in place of the period's folder (two renames)."""
         target = staging.parent / period
+        unmark(staging)
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{period}-old-", dir=staging.parent))
+            old = stage(staging.parent, f".{period}-old-")
             target.rename(old / "previous")
             staging.rename(target)
             shutil.rmtree(old, ignore_errors=True)

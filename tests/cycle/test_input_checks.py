@@ -138,3 +138,21 @@ class TestMissingColumns:
         assert "revenue" in result.output and "hubei-2006" in result.output
         assert "Traceback" not in result.output
         assert isinstance(result.exception, SystemExit)  # typer.Exit, not a crash
+
+
+class TestStoreErrors:
+    """Behind the checks, the SQL cycle store still speaks the library's errors."""
+
+    def test_a_refused_row_is_a_conflict_error_not_a_driver_error(self, storage: str) -> None:
+        """A null customer written to the tier history directly: ConflictError."""
+        from vip_workflow.cycle.history import open_cycle_store
+
+        if storage == "memory://":
+            pytest.skip("the memory store has no constraints to refuse a row")
+        store = open_cycle_store(storage)
+        row = {"customer": [None], "tier": ["A"], "rule": ["r"], "computed_tier": ["A"],
+               "book": ["b"], "book_version": ["1"]}
+        with pytest.raises(vw.ConflictError, match="refused"):
+            store.replace_tiers("2026-09", pl.DataFrame(row, schema_overrides={
+                "customer": pl.String}))
+        assert store.periods() == []

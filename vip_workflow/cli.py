@@ -239,8 +239,16 @@ def judge(
     """Judge every customer in a file; write the result and print a tier summary."""
     if output:
         _check_writable(output)
+    from vip_workflow.cycle.checks import check_columns
+    from vip_workflow.errors import MissingColumnsError
+
     book = _book(rules, preset, tiers_only=True)
     frame = _read(input)
+    try:
+        check_columns(book, frame.columns, source=str(input))
+    except MissingColumnsError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
     judged = _judge_with_progress(book, frame, quiet)
     if output:
         _write(judged, output)

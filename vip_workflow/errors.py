@@ -7,6 +7,9 @@
     │   ├── UnknownPresetError        name, known
     │   ├── AdapterNotFoundError      name, group, hint
     │   └── MissingExtraError         feature, module, extra (also ImportError)
+    ├── DataError (also ValueError)   source, reason: input data a run cannot use
+    │   ├── CustomerIdError           source, column, rows, ids (empty or repeated ids)
+    │   └── MissingColumnsError       source, columns, rule_file
     ├── EvaluationError               rule, customer, field, reason
     │   └── PortfolioRequiredError    a quota scheme judged one record at a time
     ├── ProcessError
@@ -37,9 +40,12 @@ __all__ = [
     "ConcurrentUpdateError",
     "ConfigError",
     "ConflictError",
+    "CustomerIdError",
+    "DataError",
     "DeliveryError",
     "EvaluationError",
     "InvalidContextError",
+    "MissingColumnsError",
     "MissingExtraError",
     "NotFoundError",
     "NotificationError",
@@ -158,6 +164,52 @@ class MissingExtraError(ConfigError, ImportError):
         self.extra = extra
         super().__init__(f"{feature} needs {module!r}, which is not installed; "
                          f"install it with: pip install 'vip_workflow[{extra}]'")
+
+
+class DataError(VipWorkflowError, ValueError):
+    """Input data (a portfolio, a monthly history) cannot be used as a whole; a run that
+    meets it fails before anything is written. ``source`` names the input."""
+
+    code = "data_error"
+
+    def __init__(self, reason: str, *, source: str = "data") -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(f"{source}: {reason}")
+
+
+class CustomerIdError(DataError):
+    """Rows without a customer id, or repeating one that must be unique. ``rows`` are the
+    0-based row positions in the input, ``ids`` the offending ids (None for an empty one),
+    both capped at ``LIMIT`` (``count`` is the total)."""
+
+    code = "customer_id_error"
+    LIMIT = 20
+
+    def __init__(self, reason: str, *, source: str, column: str, rows: list[int],
+                 ids: list[Any], count: int | None = None) -> None:
+        self.column = column
+        self.rows = tuple(rows[:self.LIMIT])
+        self.ids = tuple(ids[:self.LIMIT])
+        self.count = len(rows) if count is None else count
+        shown = ", ".join(str(r) for r in self.rows)
+        more = f" and {self.count - len(self.rows)} more" if self.count > len(self.rows) else ""
+        named = sorted({str(i) for i in self.ids if i is not None})
+        which = f" (id(s) {', '.join(named)})" if named else ""
+        super().__init__(f"{reason} in column {column!r}: row(s) {shown}{more}{which}",
+                         source=source)
+
+
+class MissingColumnsError(DataError):
+    """The input lacks columns the rules read; ``rule_file`` names the rules needing them."""
+
+    code = "missing_columns"
+
+    def __init__(self, columns: list[str], *, source: str, rule_file: str) -> None:
+        self.columns = tuple(columns)
+        self.rule_file = rule_file
+        super().__init__(f"no column(s) {', '.join(columns)}, which {rule_file} needs",
+                         source=source)
 
 
 class EvaluationError(VipWorkflowError):

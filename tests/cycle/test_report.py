@@ -187,7 +187,8 @@ def test_a_quota_book_draws_its_own_shares_beside_the_actual(tmp_path: Path) -> 
             f"name: q\nstorage: sqlite:///vip.db\ntiers: {{preset: {preset}}}\nreports: out\n",
             encoding="utf-8")
         workspace = vw.Workspace.from_file(folder / "vip.yaml")
-        data = vw.load_sample_portfolio().head(200)
+        data = vw.load_sample_portfolio().head(200).with_columns(  # hubei-abc reads it
+            (pl.int_range(pl.len()) % 2 == 0).alias("industry_services"))
         page = workspace.run_cycle("2026-09", data).report.read_text(encoding="utf-8")
         found = re.findall(r"<td>(\d+\.\d%)</td>", page)
         assert all(share in found for share in expected), (preset, found)

@@ -133,3 +133,57 @@ def test_a_scan_feeds_the_board_end_to_end() -> None:
                                                                        ("b", "bob")]
     assert report.duplicates == 2
     assert board.frame().height == 2
+
+
+class TestOneOpenRetentionCase:
+    """A customer's retention case stays theirs while it is open, whatever its tasks do."""
+
+    def test_a_retain_task_after_a_closed_one_joins_the_open_case(self) -> None:
+        """Closing the task does not close the case: March's case takes April's signal, and
+        its ledger records the join."""
+        engine = vw.ProcessEngine(clock=lambda: NOW)
+        board = TaskBoard(retention=engine, clock=lambda: NOW)
+        first = board.ingest([signal(month=3)], managers={"c1": "amy"}).created[0]
+        board.close(first.id)
+        second = board.ingest([signal(month=4)], managers={"c1": "amy"}).created[0]
+        assert second.case_id == first.case_id is not None
+        assert engine.store.find(definition="retention_case") == [first.case_id]
+        case = engine.get(first.case_id)
+        assert case.state == "assess" and case.verify_ledger()
+        assert [(e.action, e.comment) for e in case.history][1:] == [
+            ("update", f"retain signal retain.x of 2026-04 joined: task {second.id}")]
+
+    def test_a_closed_case_lets_the_next_retain_signal_open_a_new_one(self) -> None:
+        """Once the case is final, a new retain signal opens another."""
+        engine = vw.ProcessEngine(clock=lambda: NOW)
+        board = TaskBoard(retention=engine, clock=lambda: NOW)
+        first = board.ingest([signal(month=3)]).created[0]
+        board.close(first.id)
+        engine.fire(first.case_id, "dismiss", actor=vw.Actor("amy", roles={"account_manager"}))
+        second = board.ingest([signal(month=4)]).created[0]
+        assert second.case_id not in (None, first.case_id)
+
+    def test_a_new_board_finds_the_customers_open_case_in_the_engine(self) -> None:
+        """The engine, not the board's memory, says which case is open."""
+        engine = vw.ProcessEngine(clock=lambda: NOW)
+        first = TaskBoard(retention=engine, clock=lambda: NOW).ingest([signal()]).created[0]
+        again = TaskBoard(retention=engine, clock=lambda: NOW).ingest([signal(month=2)])
+        assert again.created[0].case_id == first.case_id and again.cases == [first.case_id]
+        assert len(engine.store.find(definition="retention_case")) == 1
+
+    def test_with_a_callable_case_open_says_when_a_case_closed(self) -> None:
+        """Without case_open the case stays; with it, a closed case is replaced."""
+        closed: set[str] = set()
+        opened: list[str] = []
+
+        def open_case(task: object) -> str:
+            opened.append(f"case-{len(opened) + 1}")
+            return opened[-1]
+
+        board = TaskBoard(retention=open_case, clock=lambda: NOW,
+                          case_open=lambda case: case not in closed)
+        board.close(board.ingest([signal(month=1)]).created[0].id)
+        assert board.ingest([signal(month=2)]).created[0].case_id == "case-1"
+        closed.add("case-1")
+        board.close(next(t.id for t in board.open_tasks()))
+        assert board.ingest([signal(month=3)]).created[0].case_id == "case-2"

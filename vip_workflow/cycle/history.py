@@ -8,13 +8,20 @@ idempotent and a failed write leaves the previous content in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
-from vip_workflow.errors import NotFoundError, StorageError, StorageUnavailableError
+from vip_workflow.errors import (
+    ConflictError,
+    NotFoundError,
+    StorageError,
+    StorageUnavailableError,
+)
 
 __all__ = ["SIGNAL_COLUMNS", "TASK_COLUMNS", "TIER_COLUMNS", "CycleStore", "MemoryCycleStore",
            "SQLCycleStore", "open_cycle_store"]
@@ -245,10 +252,19 @@ class SQLCycleStore:
             rows = connection.execute(sa.select(self.tier_table.c.period).distinct()).all()
         return sorted(r[0] for r in rows)
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Any]:
+        """One transaction; a refused row (null or repeated key) becomes ``ConflictError``."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except self._sa.exc.IntegrityError as exc:
+            raise ConflictError(f"{self.url}: a row was refused: {exc.orig}") from exc
+
     def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
         rows = [dict(row, period=period) for row in
                 frame.select([pl.col(c).cast(t) for c, t in TIER_COLUMNS.items()]).to_dicts()]
-        with self.engine.begin() as connection:  # one transaction: all or nothing
+        with self._write() as connection:  # one transaction: all or nothing
             connection.execute(self.tier_table.delete().where(
                 self.tier_table.c.period == period))
             if rows:
@@ -257,7 +273,7 @@ class SQLCycleStore:
     def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
         rows = _signal_frame(period, frame).to_dicts()
         table = self.signal_table
-        with self.engine.begin() as connection:  # one transaction: all or nothing
+        with self._write() as connection:  # one transaction: all or nothing
             connection.execute(table.delete().where(table.c.period == period))
             if rows:
                 connection.execute(table.insert(), rows)
@@ -304,7 +320,7 @@ class SQLCycleStore:
         rows = _task_rows(tasks)
         if not rows:
             return
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             known = {r[0] for r in connection.execute(
                 self._sa.select(self.task_table.c.id).where(
                     self.task_table.c.id.in_([r["id"] for r in rows])))}

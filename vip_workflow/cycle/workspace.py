@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -34,11 +33,14 @@ import attrs
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from vip_workflow.cycle.checks import check_portfolio
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
 from vip_workflow.cycle.report import write_report
+from vip_workflow.cycle.staging import remove_stale, stage, unmark
 from vip_workflow.errors import ConfigError, ConflictError
 from vip_workflow.rules.book import RuleBook, preset
 from vip_workflow.rules.loader import read_document, validate_document
+from vip_workflow.rules.snapshots import check_customer_ids
 from vip_workflow.rules.versions import RuleVersions, period_start
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ class _Work:
     created: pl.DataFrame  # new tasks (TASK_COLUMNS)
     cases: dict[str, dict[str, Any]]  # retention case id -> context, to start
     report: pl.DataFrame  # every task of the period, earlier runs' included
+    joins: list[tuple[str, str, str]]  # (open case id, task id, trigger) of tasks joining
+    period: str
 
 
 class _Config(BaseModel):
@@ -291,6 +295,7 @@ class Workspace:
         key = self.config.id_field
         if key not in frame.columns:
             raise ConfigError(f"the data has no {key!r} column to identify customers")
+        check_portfolio(book, frame, key)
         timings: dict[str, float] = {}
         clock = time.perf_counter
 
@@ -438,6 +443,8 @@ class Workspace:
         if triggers is None or history is None:
             return None
         frame = _polars(history)
+        if "customer_id" in frame.columns:  # rows named as the caller's history numbers them
+            check_customer_ids(frame, "customer_id", source="history")
         if "period" in frame.columns and frame.schema["period"] == pl.Date:
             # only the months the triggers can look back on (plus one to tell an onset)
             first = _add_months(period_start(period), -(triggers.lookback + 1))
@@ -450,62 +457,78 @@ class Workspace:
     def _plan_work(self, period: str, signals: pl.DataFrame | None,
                    frame: pl.DataFrame) -> _Work | None:
         """What the signals become, written nowhere yet: one open task per customer and
-        trigger (kept in the store across cycles), and a retention case per customer with a
-        retain signal. ``report`` also holds the tasks an earlier run of the period opened."""
+        trigger (kept in the store across cycles; a task this period already has, open or
+        closed, is not planned again), and for retain signals the customer's open retention
+        case, or a new one. ``report`` also holds the tasks an earlier run of the period
+        opened, with their stored status."""
         if signals is None:
             return None
         from vip_workflow.rules.signals import TaskBoard
 
-        key = self.config.id_field
         stored = self.store.tasks()
         open_tasks = stored.filter(pl.col("status") == "open")
+        earlier = stored.filter(pl.col("period") == period).cast(TASK_COLUMNS)  # type: ignore
+        known = pl.concat([open_tasks, earlier]).select(
+            pl.col("customer").alias("customer_id"), "trigger")
         fresh = signals.with_columns(pl.col("customer_id").cast(pl.String)).join(
-            open_tasks.select(pl.col("customer").alias("customer_id"), "trigger"),
-            on=["customer_id", "trigger"], how="anti")
-        managers = (frame.select(pl.col(key).cast(pl.String).alias("customer_id"),
-                                 "account_manager")
-                    if "account_manager" in frame.columns else None)
-        pool = (frame.get_column("account_manager").drop_nulls().unique().to_list()
-                if managers is not None else [])
-        cases = dict(open_tasks.drop_nulls("case_id").select("customer", "case_id").iter_rows())
+            known, on=["customer_id", "trigger"], how="anti")
+        existing = self._open_cases(fresh)
         to_open: dict[str, dict[str, Any]] = {}
 
         def retention(task: Any) -> str:
-            """One open retention case per customer, across cycles and re-runs."""
+            """The customer's open case (called once per customer), or a new one."""
             customer = str(task.customer_id)
-            if customer not in cases:
-                case_id = f"retention:{period}:{customer}"
-                context = {"customer_id": customer, "trigger": task.trigger}
-                if task.assignee:
-                    context["account_manager_id"] = task.assignee
-                to_open[case_id] = context
-                cases[customer] = case_id
-            return cases[customer]
+            case_id = f"retention:{period}:{customer}"
+            if existing.get(customer, case_id) != case_id:
+                return existing[customer]  # opened in an earlier period: the task joins it
+            context = {"customer_id": customer, "trigger": task.trigger}
+            if task.assignee:
+                context["account_manager_id"] = task.assignee
+            to_open[case_id] = context  # start_many skips it if an earlier run opened it
+            return case_id
 
+        managers, pool = self._managers(frame)
         load = dict(open_tasks.drop_nulls("assignee").group_by("assignee").len().iter_rows())
         board = TaskBoard(managers=pool, retention=retention,  # notices go after the commit
                           open_elsewhere=load)  # fallback balances earlier cycles' tasks too
         board.ingest(fresh, managers=managers)
-        created = board.frame().select(
-            pl.format("task:{}:{}:{}", pl.lit(period), pl.col("customer_id").cast(pl.String),
-                      pl.col("trigger")).alias("id"),
-            pl.lit(period).alias("period"), pl.col("customer_id").cast(pl.String)
-            .alias("customer"), "trigger", "family", "severity", "action", "assignee",
-            "status", "case_id",
-        ).cast(TASK_COLUMNS)  # type: ignore[arg-type]
-        earlier = stored.filter(pl.col("period") == period).cast(TASK_COLUMNS)  # type: ignore
-        return _Work(created, to_open, pl.concat([earlier, created]))
+        created = _task_frame(period, board.frame())
+        joined = set(existing.values()) - set(to_open)
+        joins = created.filter(pl.col("case_id").is_in(list(joined))).select(
+            "case_id", "id", "trigger").rows()
+        return _Work(created, to_open, pl.concat([earlier, created]), joins, period)
+
+    def _open_cases(self, fresh: pl.DataFrame) -> dict[str, str]:
+        """The open retention case of each customer with a retain signal in ``fresh``."""
+        from vip_workflow.rules.signals import open_cases
+
+        retain = fresh.filter(pl.col("family").cast(pl.String) == "retain")
+        if retain.is_empty():
+            return {}
+        return open_cases(self.engine, set(retain.get_column("customer_id").to_list()))
+
+    def _managers(self, frame: pl.DataFrame) -> tuple[pl.DataFrame | None, list[str]]:
+        """Each customer's account manager (if the portfolio has them) and the pool."""
+        if "account_manager" not in frame.columns:
+            return None, []
+        managers = frame.select(pl.col(self.config.id_field).cast(pl.String)
+                                .alias("customer_id"), "account_manager")
+        return managers, frame.get_column("account_manager").drop_nulls().unique().to_list()
 
     def _commit_work(self, work: _Work | None) -> None:
         if work is None:
             return
         from vip_workflow.ports import NoticeQueue
         from vip_workflow.processes import SYSTEM
+        from vip_workflow.rules.signals import record_join
 
         if work.cases:  # one transaction; the cases an earlier run opened are skipped
             self.engine.start_many("retention_case", [
                 (case_id, context, f"opened by {context['trigger']}")
                 for case_id, context in work.cases.items()], actor=SYSTEM)
+        for case_id, task_id, trigger in work.joins:  # each once, however often it runs
+            record_join(self.engine, case_id, task_id=task_id, trigger=trigger,
+                        period=work.period)
         store = self.engine.store
         if isinstance(store, NoticeQueue) and work.created.height:
             # in the outbox before the tasks are stored: a run failing in between is completed
@@ -576,8 +599,9 @@ class Workspace:
                        kpi_book: KpiBook | None = None) -> Path:
         root = (self.base_dir / self.config.reports).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{period}-", dir=root))
-        staging.chmod(0o755)  # mkdtemp makes it private; reports are for reading
+        for folder in remove_stale(root):  # left by killed runs
+            _log.info("removed the stale staging folder %s", folder)
+        staging = stage(root, f".{period}-")
         try:
             flat = judged.with_columns(pl.col(pl.Enum).cast(pl.String))
             flat.write_parquet(staging / "tiers.parquet")
@@ -610,14 +634,26 @@ class Workspace:
     def _publish(self, period: str, staging: Path) -> Path:
         """Put the staged outputs in place of the period's folder (two renames)."""
         target = staging.parent / period
+        unmark(staging)
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{period}-old-", dir=staging.parent))
+            old = stage(staging.parent, f".{period}-old-")
             target.rename(old / "previous")
             staging.rename(target)
             shutil.rmtree(old, ignore_errors=True)
         else:
             staging.rename(target)
         return target
+
+
+def _task_frame(period: str, board: pl.DataFrame) -> pl.DataFrame:
+    """A TaskBoard's tasks as the store keeps them: ids of period, customer and trigger."""
+    return board.select(
+        pl.format("task:{}:{}:{}", pl.lit(period), pl.col("customer_id").cast(pl.String),
+                  pl.col("trigger")).alias("id"),
+        pl.lit(period).alias("period"), pl.col("customer_id").cast(pl.String)
+        .alias("customer"), "trigger", "family", "severity", "action", "assignee",
+        "status", "case_id",
+    ).cast(TASK_COLUMNS)  # type: ignore[arg-type]
 
 
 def _quota_shares(book: RuleBook) -> dict[str, float] | None:

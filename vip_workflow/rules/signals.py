@@ -10,7 +10,13 @@ the output of a live engine) and, for each one:
    if a pool was given — to the pool's manager with the fewest open tasks (ties by name);
 3. for a **retain**-family signal, opens a **retention case** — one open case per customer,
    shared by its retain tasks — with ``retention``: a ``vw.ProcessEngine`` (starts the bundled
-   ``retention_case`` process as ``SYSTEM``) or any callable ``(task) -> case id``;
+   ``retention_case`` process as ``SYSTEM``) or any callable ``(task) -> case id``. The case
+   stays the customer's while it is open, whether or not its tasks are: a later retain task
+   *joins* it (gets its ``case_id``) instead of opening a second one. With an engine, "open"
+   means not in a final state (a customer's open case already in the engine is found too), and
+   each task joining a case opened by an earlier ``ingest`` is recorded in the case's ledger
+   (``record_join``); with a callable, pass ``case_open`` to say when a case has closed
+   (default: it stays open while the board lives);
 4. sends a ``task_assigned`` notice through the ``notifier`` (any object with
    ``send(notice)``, e.g. ``vw.MemoryNotifier``), addressed to the assignee.
 """
@@ -30,7 +36,7 @@ from vip_workflow.errors import EvaluationError, NotFoundError
 from vip_workflow.processes.instance import SYSTEM, Notice
 from vip_workflow.rules.triggers.signal import Signal
 
-__all__ = ["IngestReport", "Task", "TaskBoard"]
+__all__ = ["IngestReport", "Task", "TaskBoard", "open_cases", "record_join"]
 
 TaskStatus = Literal["open", "done", "dismissed"]
 
@@ -93,6 +99,8 @@ class TaskBoard:
         clock: returns the current aware datetime (default UTC now).
         open_elsewhere: open tasks per manager kept outside this board (e.g. from earlier
             cycles), counted in ``load()`` so fallback assignment balances all of them.
+        case_open: whether a retention case is still open (default: with an engine, not in a
+            final state; with a callable, always).
     """
 
     def __init__(
@@ -103,11 +111,15 @@ class TaskBoard:
         retention: Any | None = None,
         clock: Callable[[], datetime] | None = None,
         open_elsewhere: Mapping[str, int] | None = None,
+        case_open: Callable[[str], bool] | None = None,
     ) -> None:
         self.pool: list[str] = sorted(dict.fromkeys(managers))
         self._elsewhere = Counter(dict(open_elsewhere or {}))
         self.notifier = notifier
         self.retention = _retention(retention)
+        self._engine = retention if hasattr(retention, "start") else None
+        self._case_open = case_open or (_case_open(self._engine) if self._engine else None)
+        self._in_engine: dict[str, str] | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tasks: dict[str, Task] = {}
         self._open: dict[tuple[Any, str], str] = {}
@@ -151,6 +163,8 @@ class TaskBoard:
         """
         owners = _owners(managers)
         report = IngestReport()
+        opened: set[str] = set()  # the cases this call opens: their tasks need no join entry
+        self._in_engine = None  # the engine's open cases, read once per call if needed
         for signal in _signals(signals):
             key = (signal.customer_id, signal.trigger)
             if key in self._open:
@@ -161,7 +175,7 @@ class TaskBoard:
             report.created.append(task)
             report.unassigned += task.assignee is None
             if signal.family == "retain" and self.retention is not None:
-                case = self._case_for(task)
+                case = self._case_for(task, opened)
                 if case is not None and case not in report.cases:
                     report.cases.append(case)
             self._notify(task)
@@ -177,8 +191,6 @@ class TaskBoard:
             task.note = note
             task.closed_at = self.clock()
             self._open.pop((task.customer_id, task.trigger), None)
-            if task.case_id and not any(t.case_id == task.case_id for t in self.open_tasks()):
-                self._cases.pop(task.customer_id, None)
         return task
 
     def reassign(self, task_id: str, manager: str) -> Task:
@@ -204,13 +216,26 @@ class TaskBoard:
         load = self.load()
         return min(self.pool, key=lambda m: (load.get(m, 0), m))
 
-    def _case_for(self, task: Task) -> str | None:
+    def _case_for(self, task: Task, opened: set[str]) -> str | None:
+        """The customer's open retention case, joined; or a new one."""
         case = self._cases.get(task.customer_id)
+        if case is not None and case not in opened and self._case_open \
+                and not self._case_open(case):
+            case = None  # closed since: the next retain task opens a new case
+        if case is None and self._engine is not None:  # one opened elsewhere, still open
+            if self._in_engine is None:
+                self._in_engine = open_cases(self._engine)
+            case = self._in_engine.get(str(task.customer_id))
         if case is None:
             assert self.retention is not None
             case = self.retention(task)
             if case is not None:
-                self._cases[task.customer_id] = case
+                opened.add(case)
+        elif case not in opened and self._engine is not None:
+            record_join(self._engine, case, task_id=task.id, trigger=task.trigger,
+                        period=f"{task.period:%Y-%m}")
+        if case is not None:
+            self._cases[task.customer_id] = case
         task.case_id = case
         return case
 
@@ -238,6 +263,46 @@ def _retention(retention: Any) -> Retention | None:
                             comment=f"opened by {task.trigger}").id
 
     return start
+
+
+def _case_open(engine: Any) -> Callable[[str], bool]:
+    def is_open(case_id: str) -> bool:
+        try:
+            return not engine.get(case_id).final
+        except NotFoundError:
+            return False
+
+    return is_open
+
+
+def open_cases(engine: Any, customers: set[str] | None = None) -> dict[str, str]:
+    """The open (not final) ``retention_case`` of each customer (of ``customers``, if given)
+    that has one in the engine: customer id → case id (the first in id order, should a
+    customer have several)."""
+    found: dict[str, str] = {}
+    for case_id in sorted(engine.store.find(definition="retention_case",
+                                            include_final=False)):
+        customer = str(engine.get(case_id).context.get("customer_id"))
+        if customers is None or customer in customers:
+            found.setdefault(customer, case_id)
+    return found
+
+
+def record_join(engine: Any, case_id: str, *, task_id: str, trigger: str,
+                period: str) -> bool:
+    """Note in an open retention case's ledger that a retain task joined it: an ``update``
+    entry (context unchanged) with the comment ``retain signal <trigger> of <period> joined:
+    task <task_id>``, once per task. Returns whether an entry was written."""
+    from vip_workflow.processes.engine import ADMIN_ROLE
+    from vip_workflow.processes.instance import Actor
+
+    comment = f"retain signal {trigger} of {period} joined: task {task_id}"
+    case = engine.get(case_id)
+    if case.final or any(entry.comment == comment for entry in case.history):
+        return False
+    engine.update_context(case_id, {}, actor=Actor(SYSTEM.id, roles={*SYSTEM.roles, ADMIN_ROLE}),
+                          comment=comment)
+    return True
 
 
 def _owners(managers: Any) -> Mapping[Any, str]:

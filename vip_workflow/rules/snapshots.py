@@ -26,11 +26,12 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vip_workflow.errors import EvaluationError
+from vip_workflow.errors import CustomerIdError, EvaluationError
 
 __all__ = [
     "SNAPSHOT_COLUMNS",
     "MonthlySnapshot",
+    "check_customer_ids",
     "history_frame",
     "month_of",
     "normalise_history",
@@ -130,13 +131,15 @@ def normalise_history(history: Any, *, required: Iterable[str] = (),
     """History (polars, pandas, or an iterable of snapshots) → a polars frame, period a Date.
 
     Raises EvaluationError when ``customer_id``, ``period`` or a ``required`` column is
-    missing, a period cannot be read as a month, or a customer has two rows for one month.
+    missing, a period cannot be read as a month, or a customer has two rows for one month;
+    CustomerIdError when rows have no customer id.
     """
     frame = _as_polars(history)
     missing = [c for c in ("customer_id", "period", *required) if c not in frame.columns]
     if missing:
         raise EvaluationError(f"the history lacks the column(s) {', '.join(sorted(set(missing)))}",
                               field=missing[0])
+    check_customer_ids(frame, "customer_id", source="history")
     frame = frame.with_columns(_period_expr(frame.schema["period"]))
     if frame["period"].null_count():
         raise EvaluationError("some periods are empty or not months (write YYYY-MM)",
@@ -158,6 +161,28 @@ def normalise_history(history: Any, *, required: Iterable[str] = (),
             f"two rows for the same month {dup['period']:%Y-%m}", customer=dup["customer_id"],
             field="period")
     return frame
+
+
+def check_customer_ids(frame: pl.DataFrame, column: str, *, source: str,
+                       unique: bool = False) -> None:
+    """Refuse rows whose id is null or blank text (and, with ``unique``, an id on two rows):
+    a ``CustomerIdError`` naming the rows (0-based) and ids."""
+    ids = pl.col(column)
+    empty = ids.is_null()
+    if frame.schema[column] == pl.String():
+        empty = empty | (ids.str.strip_chars() == "")
+    _refuse(frame, column, empty, "empty customer id", source)
+    if unique:
+        _refuse(frame, column, ids.is_duplicated(), "customer id on more than one row", source)
+
+
+def _refuse(frame: pl.DataFrame, column: str, bad: pl.Expr, reason: str, source: str) -> None:
+    found = frame.select(pl.int_range(pl.len()).alias("row"), pl.col(column).alias("id"),
+                         bad.fill_null(True).alias("bad")).filter("bad")
+    if found.height:
+        raise CustomerIdError(reason, source=source, column=column,
+                              rows=found.get_column("row").to_list(),
+                              ids=found.get_column("id").to_list())
 
 
 def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from vip_workflow.errors import EvaluationError
+from vip_workflow.errors import CustomerIdError, EvaluationError
 from vip_workflow.rules._durable import DurableRuleset
 from vip_workflow.rules.snapshots import MonthlySnapshot, month_of
 from vip_workflow.rules.triggers.plan import TriggerPlan, unique_items
@@ -85,6 +85,9 @@ class LiveTriggerEngine:
         except (KeyError, ValueError) as exc:
             raise EvaluationError(f"a monthly event needs customer_id and period: {exc}",
                                   customer=record.get("customer_id")) from None
+        if customer is None or (isinstance(customer, str) and not customer.strip()):
+            raise CustomerIdError("empty customer id", source="live event",
+                                  column="customer_id", rows=[self.posted], ids=[customer])
         now = _month_index(period)
         last = self._last.get(customer)
         if last is not None and now <= last:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 import vip_workflow as vw
+from vip_workflow.samples import monthly_portfolios, sample_portfolio
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,10 +29,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # one portfolio behind everything: the history ends on its figures, the KPI data are its
     # groups (plus individual VIPs), and each month's portfolio takes that month's history
-    portfolio = vw.sample_portfolio(args.n, seed=7)
+    portfolio = sample_portfolio(args.n, seed=7)
     history = sample_history(months=args.months, start="2024-11", seed=3, portfolio=portfolio,
                              portfolio_month="2024-11")
-    months = vw.monthly_portfolios(portfolio, start="2024-11", months=args.months,
+    months = monthly_portfolios(portfolio, start="2024-11", months=args.months,
                                    history=history)
     kpi_data = sample_kpi_portfolio(seed=3, portfolio=portfolio)
     made = time.perf_counter() - started

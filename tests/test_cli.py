@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import vip_workflow as vw
 from vip_workflow.cli import app
+from vip_workflow.samples import sample_portfolio
 
 runner = CliRunner()
 
@@ -85,7 +86,7 @@ class TestJudgeCommand:
     def test_csv_in_parquet_out(self, tmp_path: Path) -> None:
         """Every row is judged, as judge_many would."""
         source = tmp_path / "groups.csv"
-        portfolio = vw.sample_portfolio(300, seed=2)
+        portfolio = sample_portfolio(300, seed=2)
         portfolio.write_csv(source)
         target = tmp_path / "judged.parquet"
         result = runner.invoke(app, ["judge", "--preset", "hubei-2006", str(source),
@@ -107,7 +108,7 @@ class TestJudgeCommand:
         """judge --rules FILE reads Parquet and writes CSV with judge_many's tiers."""
         rules = vw.preset("hubei-2006").save(tmp_path / "rules.yaml")
         source = tmp_path / "groups.parquet"
-        vw.sample_portfolio(200, seed=3).write_parquet(source)
+        sample_portfolio(200, seed=3).write_parquet(source)
         target = tmp_path / "judged.csv"
         result = runner.invoke(app, ["judge", "--rules", str(rules), str(source),
                                      "-o", str(target)])
@@ -122,7 +123,7 @@ class TestJudgeCommand:
     def test_a_trigger_book_is_refused_with_exit_2(self, tmp_path: Path) -> None:
         """A trigger preset has no tiers: a clear message, no AttributeError traceback."""
         source = tmp_path / "groups.csv"
-        vw.sample_portfolio(20, seed=1).write_csv(source)
+        sample_portfolio(20, seed=1).write_csv(source)
         result = runner.invoke(app, ["judge", "-p", "seed-001-triggers", str(source)])
         assert result.exit_code == 2, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -138,7 +139,7 @@ class TestJudgeCommand:
 
         monkeypatch.setattr(vw.RuleBook, "judge_many", never)
         source = tmp_path / "groups.csv"
-        vw.sample_portfolio(20, seed=1).write_csv(source)
+        sample_portfolio(20, seed=1).write_csv(source)
         result = runner.invoke(app, ["judge", "-p", "hubei-2006", str(source),
                                      "-o", str(tmp_path / "x.json")])
         assert result.exit_code == 2, result.output

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import vip_workflow as vw
 from vip_workflow.cli import app
+from vip_workflow.samples import load_sample_portfolio
 
 runner = CliRunner()
 
@@ -72,7 +73,7 @@ class TestSameKinds:
     def test_two_tier_files_are_compared(self, files: dict[str, Path], tmp_path: Path) -> None:
         """Different tier files of the same kind pass the check."""
         data = tmp_path / "groups.parquet"
-        vw.load_sample_portfolio().head(200).write_parquet(data)
+        load_sample_portfolio().head(200).write_parquet(data)
         result = _diff(files["tiers"], files["tiers2"], data)
         assert result.exit_code == 0, result.output
         assert "customers by old and new tier" in result.output

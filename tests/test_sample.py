@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 import vip_workflow as vw
+import vip_workflow.samples as samples
 from vip_workflow.samples.portfolio import (
     INDIVIDUALS_SCHEMA,
     PORTFOLIO_SCHEMA,
@@ -176,11 +177,12 @@ class TestShippedSample:
         assert loaded.schema == expected.schema
         assert loaded.equals(expected)
 
-    def test_public_api_exports_the_generators(self):
-        """The package root re-exports the three helpers."""
+    def test_the_samples_package_exports_the_generators(self):
+        """vip_workflow.samples re-exports the three helpers (the package root no longer does)."""
         for name in ("sample_portfolio", "sample_individuals", "load_sample_portfolio"):
-            assert name in vw.__all__
-            assert getattr(vw, name) is globals()[name]
+            assert name in samples.__all__
+            assert name not in vw.__all__
+            assert getattr(samples, name) is globals()[name]
 
 
 class TestSampleOrganisation:
@@ -188,9 +190,9 @@ class TestSampleOrganisation:
 
     def test_every_frame_refers_to_portfolio_groups_and_is_reproducible(self) -> None:
         """Foreign keys hold, and the same seed gives the same frames."""
-        portfolio = vw.sample_portfolio(300, seed=3)
-        first = vw.sample_organisation(portfolio, seed=5)
-        again = vw.sample_organisation(portfolio, seed=5)
+        portfolio = samples.sample_portfolio(300, seed=3)
+        first = samples.sample_organisation(portfolio, seed=5)
+        again = samples.sample_organisation(portfolio, seed=5)
         assert all(first[k].equals(again[k]) for k in first)
         groups = set(portfolio.get_column("customer_id"))
         for name in ("branches", "members", "key_persons"):
@@ -201,8 +203,8 @@ class TestSampleOrganisation:
 
     def test_sizes_follow_the_groups(self) -> None:
         """Members are capped by headcount and max_members; every group has a key person."""
-        portfolio = vw.sample_portfolio(300, seed=3)
-        organisation = vw.sample_organisation(portfolio, seed=5, max_members=20)
+        portfolio = samples.sample_portfolio(300, seed=3)
+        organisation = samples.sample_organisation(portfolio, seed=5, max_members=20)
         members = organisation["members"].group_by("customer_id").len()
         joined = members.join(portfolio.select("customer_id", "headcount"), on="customer_id")
         assert (joined["len"] <= joined["headcount"].clip(upper_bound=20)).all()
@@ -215,12 +217,12 @@ class TestSampleOrganisation:
 
 @pytest.fixture(scope="module")
 def groups() -> pl.DataFrame:
-    return vw.sample_portfolio(600, seed=5)
+    return samples.sample_portfolio(600, seed=5)
 
 
 @pytest.fixture(scope="module")
 def history(groups) -> pl.DataFrame:
-    return vw.sample_history(months=24, start="2025-01", seed=4, portfolio=groups)
+    return samples.sample_history(months=24, start="2025-01", seed=4, portfolio=groups)
 
 
 class TestSamplesFromOnePortfolio:
@@ -268,29 +270,29 @@ class TestSamplesFromOnePortfolio:
 
     def test_portfolio_month_can_be_inside_the_history(self, groups):
         """With portfolio_month the portfolio is that month; later months move on."""
-        history = vw.sample_history(months=12, start="2025-11", seed=2, portfolio=groups,
+        history = samples.sample_history(months=12, start="2025-11", seed=2, portfolio=groups,
                                     portfolio_month="2026-09")
         september = history.filter(pl.col("period") == pl.date(2026, 9, 1))
         assert september["revenue"].equals(groups["revenue"], check_names=False)
         october = history.filter(pl.col("period") == pl.date(2026, 10, 1))
         assert not october["revenue"].equals(groups["revenue"], check_names=False)
         with pytest.raises(ValueError, match="outside"):
-            vw.sample_history(months=6, start="2025-01", portfolio=groups,
+            samples.sample_history(months=6, start="2025-01", portfolio=groups,
                               portfolio_month="2026-09")
 
     def test_history_refuses_a_mismatch(self, groups):
         """customers must agree with the portfolio, which needs its key columns."""
         with pytest.raises(ValueError, match="portfolio has 600 rows"):
-            vw.sample_history(100, 6, portfolio=groups)
+            samples.sample_history(100, 6, portfolio=groups)
         with pytest.raises(ValueError, match="no headcount"):
-            vw.sample_history(months=6, portfolio=groups.drop("headcount"))
+            samples.sample_history(months=6, portfolio=groups.drop("headcount"))
         with pytest.raises(ValueError, match="needs a portfolio"):
-            vw.sample_history(10, 6, portfolio_month="2025-03")
+            samples.sample_history(10, 6, portfolio_month="2025-03")
 
     def test_kpi_portfolio_covers_the_portfolios_groups(self, groups):
         """Its groups are the portfolio's (ids, managers, revenue, members = headcount);
         individual VIPs come on top; every KPI of the preset can be checked."""
-        kpi = vw.sample_kpi_portfolio(seed=3, portfolio=groups)
+        kpi = samples.sample_kpi_portfolio(seed=3, portfolio=groups)
         group_rows = kpi.filter(pl.col("kind") == "group")
         assert group_rows["customer_id"].equals(groups["customer_id"], check_names=False)
         assert set(groups["customer_id"]) <= set(kpi["customer_id"])
@@ -306,13 +308,13 @@ class TestSamplesFromOnePortfolio:
         assert book.missing_columns(kpi.columns) == {}
         report = book.check(kpi)
         assert set(report["kpi"]) == set(book.ids())
-        assert vw.sample_kpi_portfolio(700, portfolio=groups).height == 700
+        assert samples.sample_kpi_portfolio(700, portfolio=groups).height == 700
         with pytest.raises(ValueError, match="fewer than"):
-            vw.sample_kpi_portfolio(100, portfolio=groups)
+            samples.sample_kpi_portfolio(100, portfolio=groups)
 
     def test_history_and_kpi_agree_on_segments(self, groups, history):
         """The A/B/C class of a group is the same in the history and the KPI portfolio."""
-        kpi = vw.sample_kpi_portfolio(seed=3, portfolio=groups).filter(
+        kpi = samples.sample_kpi_portfolio(seed=3, portfolio=groups).filter(
             pl.col("kind") == "group")
         classes = history.select("customer_id", "segment").unique().join(
             kpi.select("customer_id", "segment"), on="customer_id", suffix="_kpi")
@@ -320,9 +322,9 @@ class TestSamplesFromOnePortfolio:
 
     def test_monthly_portfolios_follow_the_history(self, groups):
         """With history=, each month after the first is the history's month."""
-        history = vw.sample_history(months=6, start="2026-06", seed=4, portfolio=groups,
+        history = samples.sample_history(months=6, start="2026-06", seed=4, portfolio=groups,
                                     portfolio_month="2026-09")
-        months = vw.monthly_portfolios(groups, start="2026-09", months=3, history=history)
+        months = samples.monthly_portfolios(groups, start="2026-09", months=3, history=history)
         assert months["2026-09"].equals(groups)
         for period, snapshot in months.items():
             rows = history.filter(pl.col("period").dt.strftime("%Y-%m") == period)
@@ -333,9 +335,9 @@ class TestSamplesFromOnePortfolio:
 
     def test_the_same_seed_gives_the_same_frames(self, groups):
         """Fixed seed, identical frames twice; another seed, other frames."""
-        first = vw.sample_history(months=12, seed=8, portfolio=groups)
-        assert first.equals(vw.sample_history(months=12, seed=8, portfolio=groups))
-        assert not first.equals(vw.sample_history(months=12, seed=9, portfolio=groups))
-        kpi = vw.sample_kpi_portfolio(seed=8, portfolio=groups)
-        assert kpi.equals(vw.sample_kpi_portfolio(seed=8, portfolio=groups))
-        assert not kpi.equals(vw.sample_kpi_portfolio(seed=9, portfolio=groups))
+        first = samples.sample_history(months=12, seed=8, portfolio=groups)
+        assert first.equals(samples.sample_history(months=12, seed=8, portfolio=groups))
+        assert not first.equals(samples.sample_history(months=12, seed=9, portfolio=groups))
+        kpi = samples.sample_kpi_portfolio(seed=8, portfolio=groups)
+        assert kpi.equals(samples.sample_kpi_portfolio(seed=8, portfolio=groups))
+        assert not kpi.equals(samples.sample_kpi_portfolio(seed=9, portfolio=groups))

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 import vip_workflow as vw
 from vip_workflow.cli import app
 from vip_workflow.sample_history import sample_kpi_portfolio
+from vip_workflow.samples import load_sample_portfolio
 
 runner = CliRunner()
 CONFIG = ("name: cli test\nstorage: sqlite:///vip.db\ntiers: {preset: hubei-2006}\n"
@@ -18,7 +19,7 @@ CONFIG = ("name: cli test\nstorage: sqlite:///vip.db\ntiers: {preset: hubei-2006
 def _folder(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "vip.yaml").write_text(CONFIG, encoding="utf-8")
     data = tmp_path / "groups.csv"
-    vw.load_sample_portfolio().head(300).write_csv(data)
+    load_sample_portfolio().head(300).write_csv(data)
     return tmp_path / "vip.yaml", data
 
 
@@ -50,7 +51,7 @@ class TestRunCommand:
         """A portfolio without the id column: exit 1, the error named, nothing stored."""
         config, _ = _folder(tmp_path)
         bad = tmp_path / "bad.csv"
-        vw.load_sample_portfolio().head(10).drop("customer_id").write_csv(bad)
+        load_sample_portfolio().head(10).drop("customer_id").write_csv(bad)
         result = runner.invoke(app, ["run", "-c", str(config), "--period", "2026-10",
                                      "--data", str(bad)])
         assert result.exit_code == 1

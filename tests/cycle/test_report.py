@@ -10,6 +10,7 @@ import pytest
 
 import vip_workflow as vw
 from vip_workflow.cycle.report import kpi_chart, render_report
+from vip_workflow.samples import load_sample_portfolio, monthly_portfolios
 
 TIERS = ("A", "B", "C")
 TIER_CHART = "Tier distribution"
@@ -165,7 +166,7 @@ def test_a_cycle_with_triggers_and_kpis_writes_all_four_charts(tmp_path: Path) -
         "reports: out\ntriggers: {preset: seed-001-triggers}\n"
         "kpis: {preset: china-mobile-2006-kpis}\n", encoding="utf-8")
     workspace = vw.Workspace.from_file(tmp_path / "vip.yaml")
-    months = vw.monthly_portfolios(vw.load_sample_portfolio().head(400), start="2026-09",
+    months = monthly_portfolios(load_sample_portfolio().head(400), start="2026-09",
                                    months=1, seed=5)
     period, data = next(iter(months.items()))
     result = workspace.run_cycle(period, data, history=sample_history(400, 24, start="2024-11",
@@ -187,7 +188,7 @@ def test_a_quota_book_draws_its_own_shares_beside_the_actual(tmp_path: Path) -> 
             f"name: q\nstorage: sqlite:///vip.db\ntiers: {{preset: {preset}}}\nreports: out\n",
             encoding="utf-8")
         workspace = vw.Workspace.from_file(folder / "vip.yaml")
-        data = vw.load_sample_portfolio().head(200).with_columns(  # hubei-abc reads it
+        data = load_sample_portfolio().head(200).with_columns(  # hubei-abc reads it
             (pl.int_range(pl.len()) % 2 == 0).alias("industry_services"))
         page = workspace.run_cycle("2026-09", data).report.read_text(encoding="utf-8")
         found = re.findall(r"<td>(\d+\.\d%)</td>", page)

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 import vip_workflow as vw
 from tests.triggers.helpers import spend_triggers
+from vip_workflow.adapters.notify.memory import MemoryNotifier
 from vip_workflow.cli import app
+from vip_workflow.samples import load_sample_portfolio, monthly_portfolios, sample_portfolio
 
 CONFIG = """\
 name: test workspace
@@ -23,7 +25,7 @@ reports: out
 
 @pytest.fixture
 def months() -> dict[str, pl.DataFrame]:
-    return vw.monthly_portfolios(vw.load_sample_portfolio().head(400), start="2026-09",
+    return monthly_portfolios(load_sample_portfolio().head(400), start="2026-09",
                                  months=2, seed=5)
 
 
@@ -295,7 +297,7 @@ class TestCommands:
         """The production form."""
         (tmp_path / "vip.yaml").write_text(CONFIG, encoding="utf-8")
         data = tmp_path / "groups.parquet"
-        vw.load_sample_portfolio().write_parquet(data)
+        load_sample_portfolio().write_parquet(data)
         result = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "vip.yaml"),
                                           "--period", "2026-10", "--data", str(data)])
         assert result.exit_code == 0, result.output
@@ -383,7 +385,7 @@ class TestSignalsAndKpis:
         period, data = next(iter(months.items()))
         result = workspace.run_cycle(period, data, history=history)
         notifier = workspace.engine.notifier
-        assert isinstance(notifier, vw.MemoryNotifier)
+        assert isinstance(notifier, MemoryNotifier)
         task_notices = [n for n in notifier.notices if n.process == "trigger_task"]
         assert sorted(n.instance_id for n in task_notices) == sorted(result.tasks["id"])
         cases = {n.instance_id for n in notifier.notices if n.process == "retention_case"}
@@ -521,7 +523,7 @@ def test_the_cycle_scans_only_the_months_the_triggers_need(tmp_path: Path) -> No
 
     history = sample_history(600, 24, start="2024-11", seed=8)
     workspace = _workspace(tmp_path, CONFIG + "triggers: {preset: seed-001-triggers}\n")
-    portfolio = vw.sample_portfolio(600, seed=8)
+    portfolio = sample_portfolio(600, seed=8)
     result = workspace.run_cycle("2026-10", portfolio, history=history)
     full = workspace.triggers.scan(history).filter(pl.col("period") == date(2026, 10, 1))
     key = ["customer_id", "period", "trigger"]

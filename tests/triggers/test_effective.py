@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.rules.kpi import kpis_schema
+from vip_workflow.rules.triggers import triggers_schema
 
 TRIGGERS = """\
 kind: triggers
@@ -71,6 +73,6 @@ def test_the_presets_load_without_an_effective_date(name: str) -> None:
 
 def test_the_schemas_document_the_keys() -> None:
     """Editors see version and effective in the trigger and KPI JSON Schemas."""
-    for schema in (vw.triggers_schema(), vw.kpis_schema()):
+    for schema in (triggers_schema(), kpis_schema()):
         assert {"version", "effective"} <= set(schema["properties"])
         assert "YYYY-MM" in schema["properties"]["effective"]["description"]

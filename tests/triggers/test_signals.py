@@ -9,6 +9,7 @@ import pytest
 
 import vip_workflow as vw
 from tests.triggers.helpers import book_of, history
+from vip_workflow.adapters.notify.memory import MemoryNotifier
 from vip_workflow.rules.signals import TaskBoard
 from vip_workflow.rules.triggers import Signal
 
@@ -114,7 +115,7 @@ class TestRetentionAndNotices:
 
     def test_each_new_task_sends_a_notice_to_its_assignee(self) -> None:
         """Through the notifier port (MemoryNotifier)."""
-        notifier = vw.MemoryNotifier()
+        notifier = MemoryNotifier()
         board = TaskBoard(notifier=notifier, clock=lambda: NOW)
         board.ingest([signal(), signal(month=2)], managers={"c1": "amy"})
         assert [(n.kind, n.users) for n in notifier.notices] == [("task_assigned", ("amy",))]

@@ -569,8 +569,10 @@ class ProcessEngine:
         """Let user ``to`` decide in the actor's place on this gate until ``until``.
 
         The actor must be an approver of the open level in their own right (no chains); a
-        delegation back to someone who delegated to the actor (a cycle), to oneself or to the
-        requester is refused.
+        delegation back to someone who delegated to the actor (a cycle), to oneself or to a
+        requester is refused, and so is one by a requester (``ApprovalError``, four-eyes:
+        unless the gate lets requesters approve). Requesters are those of
+        ``gates.requesters``: the instance's author included.
         """
         actor = _actor(actor)
         inst = self.store.get(instance_id)
@@ -588,9 +590,11 @@ class ProcessEngine:
             if any(d.delegate == actor.id for d in live):
                 raise ApprovalError(f"{actor.id!r} acts by delegation and may not delegate on")
             raise PermissionDenied(actor.id, f"delegate on {instance_id}", "not an approver")
+        asked = gates.requesters(round_, inst)
+        gates.check_not_requester(actor.id, (actor.id,), gate, asked)
         if to == actor.id:
             raise ApprovalError("one cannot delegate to oneself")
-        if to in round_.requesters:
+        if to in asked:
             raise ApprovalError("the requester may not receive a delegation for their request")
         if until <= now:
             raise ApprovalError("a delegation must end in the future")
@@ -898,7 +902,8 @@ class ProcessEngine:
             outcome = gates.level_outcome(level, votes)
         last_level = round_.position + 1 >= len(round_.levels)
         if outcome == "approved" and last_level:
-            people = round_.requesters | {v.person for v in votes} | {v.actor for v in votes}
+            people = gates.requesters(round_, inst) | {v.person for v in votes} | {
+                v.actor for v in votes}
             if len(people) < gate.separation_of_duties.min_people:
                 raise ApprovalError(
                     f"gate {inst.state!r} needs {gate.separation_of_duties.min_people} different "

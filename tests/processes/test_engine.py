@@ -768,7 +768,8 @@ class TestRetries:
         first = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         again = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         assert again == first
-        assert first.history[-1].data == {"request_id": "r-1"}
+        assert first.history[-1].data["request_id"] == "r-1"
+        assert set(first.history[-1].data) == {"request_id", "request_digest"}
         with pytest.raises(vw.TransitionNotAllowedError):
             engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-2")
 

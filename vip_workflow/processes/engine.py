@@ -80,6 +80,8 @@ _START_CHILD = "start_child"
 _RESUME_PARENT = "resume_parent"
 _MARKERS = frozenset({_START_CHILD, _RESUME_PARENT})
 _MAX_ID = 200  # the SQL stores' id columns
+#: Entries the system writes while entering states on a command's behalf (``_enter``).
+_PASS_THROUGH = frozenset({"handoff", "gate_skipped"})
 
 Resolver = Callable[[ProcessInstance], Iterable[str]]
 #: One start of ``ProcessEngine.start_many``: ``(instance_id, context)`` or
@@ -115,6 +117,18 @@ def _child_id(parent_id: str, process: str, seq: int) -> str:
 def _markers(change: _Change) -> tuple[Timer, ...]:
     """The pending hand-off markers of the change's instance (kept across state changes)."""
     return tuple(t for t in change.get("timers") if t.kind in _MARKERS)
+
+
+def _handoff_requester(history: tuple[LedgerEntry, ...], handoff: LedgerEntry) -> str | None:
+    """On whose behalf the hand-off logged as ``handoff`` starts its child: the actor the
+    engine entered the hand-off state with (``_enter``'s ``actor``), which is the actor of
+    the command's entry before it — past the system's own ``handoff`` and ``gate_skipped``
+    entries of the same change (a skipped gate or a hand-off that does not wait enters the
+    next state with the same actor)."""
+    for entry in reversed(history[:handoff.seq]):
+        if entry.action not in _PASS_THROUGH:
+            return entry.actor
+    return None
 
 
 def _customer_manager(instance: ProcessInstance) -> Iterable[str]:
@@ -1191,16 +1205,18 @@ class ProcessEngine:
         handoff = spec.handoff if spec is not None else None
         if handoff is None or (handoff.wait and change.get("waiting_for") != child_id):
             return False  # no longer pending: the parent was migrated away from it
-        try:
+        assert entry is not None  # a handoff spec was found through it
+        try:  # as the hand-off would have: on behalf of its requester, the same comment
             child = self._child_change(
-                inst, handoff, change.get("context"), child_id, change.now, on_behalf_of=None,
-                comment=f"hand-off from {inst.definition} {inst.id}, completed by tick")
+                inst, handoff, change.get("context"), child_id, change.now,
+                on_behalf_of=_handoff_requester(inst.history, entry))
         except ProcessError as exc:  # e.g. the child's newest version refuses the context
             state, data = change.get("state"), {"process": handoff.process, "child": child_id}
             change.log(SYSTEM.id, "handoff_failed", state, state, comment=str(exc), data=data)
             change.notify("handoff_failed", data={**data, "reason": str(exc)})
             return False
         self._start_child(child)
+        _log.info("started %s, the child a crash kept %s from starting", child_id, inst.id)
         return True
 
     def _run_timers(self, instance_id: str, now: datetime) -> list[str]:

@@ -86,11 +86,11 @@ def requesters(round_: GateRound, instance: ProcessInstance) -> frozenset[str]:
 
 
 def check_not_requester(
-    actor: str, people: Iterable[str], gate: GateSpec, requesters: frozenset[str]
+    actor: str, people: Iterable[str], gate: GateSpec, asked: frozenset[str]
 ) -> None:
     """Raise the four-eyes ``ApprovalError`` if any of ``people`` (the actor, a principal) is
     a requester and the gate does not let requesters approve."""
-    if not gate.separation_of_duties.requester_may_approve and requesters.intersection(people):
+    if not gate.separation_of_duties.requester_may_approve and asked.intersection(people):
         raise ApprovalError(f"{actor!r}: the requester may not approve their own request")
 
 

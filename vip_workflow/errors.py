@@ -16,6 +16,7 @@
     │   ├── TransitionNotAllowedError instance, state, event
     │   ├── ApprovalError             not an approver, separation of duties
     │   ├── PermissionDenied          actor, action
+    │   ├── RequestIdConflictError    instance, request_id, actor, command
     │   └── InvalidContextError       process, version, problems (also ValueError)
     ├── StorageError
     │   ├── NotFoundError
@@ -53,6 +54,7 @@ __all__ = [
     "PortfolioRequiredError",
     "ProcessDefinitionError",
     "ProcessError",
+    "RequestIdConflictError",
     "RuleFileError",
     "SchemaVersionError",
     "StorageError",
@@ -273,6 +275,28 @@ class PermissionDenied(ProcessError):
         self.actor = actor
         self.action = action
         text = f"{actor!r} may not {action}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class RequestIdConflictError(ProcessError):
+    """A ``request_id`` already used on this instance came back with another actor, command
+    or arguments: it is not a replay, and nothing was changed.
+
+    ``actor`` and ``command`` are those of the new call; the message names the first use.
+    Not a ``ConflictError``: retrying cannot help, and callers that treat a ``ConflictError``
+    as "already done" must not swallow it.
+    """
+
+    code = "request_id_conflict"
+
+    def __init__(self, instance: str, request_id: str, actor: str, command: str,
+                 reason: str = "") -> None:
+        self.instance = instance
+        self.request_id = request_id
+        self.actor = actor
+        self.command = command
+        text = (f"instance {instance}: request_id {request_id!r} was already used; {actor!r} "
+                f"may not reuse it for {command}")
         super().__init__(f"{text}: {reason}" if reason else text)
 
 

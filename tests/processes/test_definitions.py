@@ -39,6 +39,13 @@ def load_error(text: str) -> vw.ProcessDefinitionError:
     return caught.value
 
 
+#: DOMAIN §4 steps with more than one owner: every role named may move the step on.
+MANUAL_SHARED_STEPS = {
+    ("segmentation", "1.2"): {"industry_manager", "account_manager"},
+    ("segmentation", "1.3"): {"industry_manager", "account_manager"},
+}
+
+
 class TestLoading:
     """YAML is read safely; every error names file, line, column and field."""
 
@@ -311,12 +318,21 @@ transitions:
     ])
     def test_each_stage_carries_the_manuals_steps_and_owners(self, name, steps):
         """DOMAIN §4: every stage's numbered steps in order, each with its owner role (a
-        hand-off to another process, 6.x, has none: the other process owns it)."""
-        definition = vw.ProcessEngine().definition(name)
+        hand-off to another process, 6.x, has none: the other process owns it); and the roles
+        that may move each step on are the manual's owners of that step — the owner role, or
+        every role the manual names (1.2 and 1.3: industry and account managers)."""
+        compiled = vw.ProcessEngine().compiled(name)
+        definition = compiled.definition
         assert [(s.step, s.owner) for s in definition.states if s.step] == steps
         for state in definition.states:
             if state.step and state.owner is None:
                 assert state.handoff, (name, state.name)
+            if not state.step or state.gate or state.handoff:
+                continue
+            acting = {role for event in compiled.events(state.name)
+                      for way in compiled.ways(state.name, event) for role in way.roles}
+            expected = MANUAL_SHARED_STEPS.get((name, state.step), {state.owner})
+            assert acting == expected, (name, state.step)
 
     def test_stage_steps_are_numbered_as_in_the_manual(self):
         """Sales carries 4.1–4.6 and needs analysis 2.1–2.5."""
@@ -342,6 +358,20 @@ class TestSegmentationOutputs:
         engine.fire(inst.id, "submit", actor=self.INDUSTRY,
                     data={"key_customers": ["G001", "G002"]})
         return engine.approve(inst.id, actor=self.DIRECTOR)
+
+    def test_an_account_manager_may_select_the_segments_and_pick_the_customers(self, engine):
+        """Seed 000 names industry and account managers for 1.2 and 1.3: an account manager
+        can take the stage from 1.2 to the list's approval."""
+        am = vw.Actor("am1", roles={"account_manager"})
+        inst = engine.start("segmentation", {"region": "chengdu"}, actor=self.RESEARCHER)
+        assert engine.available_events(inst.id, am) == []  # 1.1 is the researchers' alone
+        engine.fire(inst.id, "analysed", actor=self.RESEARCHER)
+        assert engine.available_events(inst.id, am) == ["segments_selected"]
+        inst = engine.fire(inst.id, "segments_selected", actor=am,
+                           data={"key_industries": ["banking"]})
+        assert inst.state == "pick_key_customers"
+        inst = engine.fire(inst.id, "submit", actor=am, data={"key_customers": ["G001"]})
+        assert inst.state == "list_approval"
 
     def test_the_definition_carries_and_describes_the_three_outputs(self):
         """key_industries (1.2) and key_customers (1.3) are context fields, trend_report

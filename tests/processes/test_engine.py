@@ -11,6 +11,7 @@ from attrs import evolve
 
 import vip_workflow as vw
 from tests.processes.conftest import ADMIN, AM, AM2, BM, DD, NOBODY, to_gate
+from vip_workflow.testing import FrozenClock
 
 SOLUTION_MANAGER = vw.Actor("sm1", roles={"solution_manager"})
 PRODUCT_MANAGER = vw.Actor("pm1", roles={"product_manager"})
@@ -454,7 +455,9 @@ class TestCrashSafeHandoffs:
         child = store.get(parent.waiting_for)
         assert (child.parent, child.state, child.context) == (
             parent.id, "proposal", {"customer_id": "c1"})
-        assert "completed by tick" in child.history[0].comment
+        start = child.history[0]  # as the hand-off itself would have started it
+        assert (start.comment, start.on_behalf_of) == (
+            f"hand-off from solution_design {parent.id}", SOLUTION_MANAGER.id)
         assert engine.tick(clock.advance(minutes=1)).instances == ()  # idempotent: done
         assert _children(store) == [child.id]
         _assert_whole(store)
@@ -559,6 +562,48 @@ class TestCrashSafeHandoffs:
         assert notifier.of_kind("handoff_failed")
         assert _children(store) == []
         _assert_whole(store)
+
+    @pytest.mark.parametrize("process", ["new_product_development", "service_activation"])
+    def test_a_child_started_by_tick_has_the_ledger_of_an_uncrashed_run(self, process):
+        """Issue 9: a crash between the parent's commit and the child's start; tick() (at the
+        same frozen time) starts the child on behalf of the requester, as the uncrashed run
+        does, and writes the same ledger, hashes included."""
+        crashed, uncrashed = self._child_ledger(process, crash=True), self._child_ledger(
+            process, crash=False)
+        assert crashed == uncrashed
+        requester = SOLUTION_MANAGER if process == "new_product_development" else AM
+        assert crashed[0].on_behalf_of == requester.id
+
+    def _child_ledger(self, process, *, crash):
+        """The ledger of the ``process`` child of a hand-off, with or without a crash right
+        before the child's commit (fresh store, frozen clock and predictable ids)."""
+        store, clock = vw.MemoryInstanceStore(), FrozenClock()
+        faulty = FaultyStore(store)
+
+        def new_engine(store):
+            ids = iter(f"i{n}" for n in range(100))
+            return vw.ProcessEngine(store=store, clock=clock, id_factory=lambda: next(ids))
+
+        engine = new_engine(faulty)
+        if process == "new_product_development":
+            inst, event, actor = self._parent(engine), "develop_product", SOLUTION_MANAGER
+        else:
+            inst, event, actor = to_gate(engine, account_manager_id="am1"), "file", AM
+            engine.approve(inst.id, actor=BM)
+            engine.fire(inst.id, "sign", actor=AM)
+            engine.fire(inst.id, "enter_order", actor=BM)
+        if crash:
+            faulty.fail(_is(process), Crash())
+            with pytest.raises(Crash):
+                engine.fire(inst.id, event, actor=actor)
+            assert _children(store, process) == []
+            assert new_engine(store).tick().handoffs == 1  # restarted, at the same time
+        else:
+            engine.fire(inst.id, event, actor=actor)
+            assert engine.tick().handoffs == 0  # it only drops the start_child marker
+        [child] = _children(store, process)
+        _assert_whole(store)
+        return store.get(child).history
 
     def test_a_resume_the_definitions_make_impossible_does_not_stall_tick(self, clock):
         """The parent's next hand-off refuses its context: recorded, markers dropped."""
@@ -768,7 +813,8 @@ class TestRetries:
         first = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         again = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         assert again == first
-        assert first.history[-1].data == {"request_id": "r-1"}
+        assert first.history[-1].data["request_id"] == "r-1"
+        assert set(first.history[-1].data) == {"request_id", "request_digest"}
         with pytest.raises(vw.TransitionNotAllowedError):
             engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-2")
 

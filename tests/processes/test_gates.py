@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import vip_workflow as vw
-from tests.processes.conftest import AM, BM, BM2, DD, DD2, NOBODY, VP, to_gate
+from tests.processes.conftest import AM, AM2, BM, BM2, DD, DD2, NOBODY, VP, to_gate
 from vip_workflow.processes.definitions import LevelSpec
 from vip_workflow.processes.gates import level_outcome
 from vip_workflow.processes.instance import Vote
@@ -384,3 +384,90 @@ class TestDelegationRecallReject:
         engine.approve(inst.id, actor=DD)
         with pytest.raises(vw.TransitionNotAllowedError):
             engine.approve(inst.id, actor=DD2)
+
+
+OVERRIDE = {"customer_id": "G7", "computed_tier": "B", "requested_tier": "A",
+            "reason": "provincial government"}
+AUTHOR = vw.Actor("dd-1", roles={"department_director"})
+IM = vw.Actor("im1", roles={"industry_manager"})
+
+
+def cycle_override(engine: vw.ProcessEngine, submitter: vw.Actor) -> vw.ProcessInstance:
+    """A tier_override as the monthly cycle opens it (``Workspace._open_reviews``): started by
+    the system on behalf of the override's author dd-1, then submitted by ``submitter``."""
+    inst = engine.start("tier_override", OVERRIDE, actor=vw.SYSTEM,
+                        instance_id="tier-override:2026-09:G7", on_behalf_of=AUTHOR.id,
+                        comment="monthly cycle 2026-09")
+    return engine.fire(inst.id, "submit", actor=submitter)
+
+
+class TestFourEyesOnTheAuthor:
+    """Issue 9: the author of an instance (its start's ``on_behalf_of``) never approves it,
+    whoever submitted the gated step."""
+
+    @pytest.mark.parametrize("submitter", [AM, IM, vw.SYSTEM], ids=["am", "im", "system"])
+    def test_the_author_of_a_cycle_override_may_not_approve_it(self, submitter):
+        """dd-1 wrote the override; an account manager (or anyone) submitted it: dd-1 is
+        refused with ApprovalError and nothing changes; another director approves it."""
+        engine = vw.ProcessEngine()
+        inst = cycle_override(engine, submitter)
+        with pytest.raises(vw.ApprovalError, match="own request"):
+            engine.approve(inst.id, actor=AUTHOR, comment="fine by me")
+        assert engine.get(inst.id) == inst
+        assert engine.tasks_for(AUTHOR) == []
+        assert [i.id for i in engine.tasks_for(DD)] == [inst.id]
+        done = engine.approve(inst.id, actor=DD)
+        assert done.state == "applied"
+        assert [e.actor for e in done.history if e.action == "approve"] == ["dd1"]
+
+    def test_the_author_may_not_approve_through_a_delegation(self, clock):
+        """A director delegating to the author does not let the author decide either."""
+        engine = vw.ProcessEngine(clock=clock)
+        inst = cycle_override(engine, AM)
+        with pytest.raises(vw.ApprovalError):
+            engine.delegate(inst.id, actor=DD, to=AUTHOR.id, until=clock() + timedelta(days=1))
+
+    def test_an_author_who_started_the_instance_may_not_approve_it(self, engine):
+        """A human starter is the author too: an industry manager's override, submitted by
+        an account manager, needs someone else."""
+        inst = engine.start("tier_override", OVERRIDE, actor=IM)
+        inst = engine.fire(inst.id, "submit", actor=AM)
+        with pytest.raises(vw.ApprovalError, match="own request"):
+            engine.approve(inst.id, actor=IM)
+        assert engine.approve(inst.id, actor=vw.Actor("im2", roles={"industry_manager"})
+                              ).state == "applied"
+
+    def test_an_earlier_submitter_of_the_gate_may_not_approve_it(self, engine):
+        """Whoever submitted the gated step before a rejection stays a requester after a
+        colleague resubmits it."""
+        both = vw.Actor("am-im", roles={"account_manager", "industry_manager"})
+        inst = engine.start("tier_override", OVERRIDE, actor=AM)
+        engine.fire(inst.id, "submit", actor=both)
+        engine.reject(inst.id, actor=DD, comment="more detail, please")
+        engine.reject(inst.id, actor=IM, comment="agreed: more detail")  # quorum any
+        inst = engine.fire(inst.id, "submit", actor=AM2)
+        with pytest.raises(vw.ApprovalError, match="own request"):
+            engine.approve(inst.id, actor=both)
+        assert engine.approve(inst.id, actor=DD2).state == "applied"
+
+
+class TestDelegationByTheRequester:
+    """Issue 9: a requester holding the approver role may not delegate on their request."""
+
+    def test_the_requester_may_not_delegate_their_own_request(self, engine, clock):
+        """Refused up front with the four-eyes ApprovalError; nothing changes."""
+        both = vw.Actor("am-bm", roles={"account_manager", "business_manager"})
+        inst = engine.start("sales", {"customer_id": "c1"}, actor=both)
+        engine.fire(inst.id, "plan_ready", actor=both)
+        inst = engine.fire(inst.id, "submit", actor=both)
+        with pytest.raises(vw.ApprovalError, match="own request"):
+            engine.delegate(inst.id, actor=both, to="deputy", until=clock() + timedelta(days=1))
+        assert engine.get(inst.id) == inst
+
+    def test_the_author_may_not_delegate_the_override_they_wrote(self, clock):
+        """The author of a cycle override is a requester too."""
+        engine = vw.ProcessEngine(clock=clock)
+        inst = cycle_override(engine, AM)
+        with pytest.raises(vw.ApprovalError, match="own request"):
+            engine.delegate(inst.id, actor=AUTHOR, to="dd2", until=clock() + timedelta(days=1))
+        assert engine.get(inst.id) == inst

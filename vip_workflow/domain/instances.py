@@ -27,6 +27,7 @@ __all__ = [
     "Vote",
     "entry_hash",
     "first_bad_entry",
+    "request_digest",
 ]
 
 
@@ -69,6 +70,14 @@ def entry_hash(
          comment, data or None],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default,
     )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def request_digest(command: str, actor: str, args: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) over a command, its actor and its arguments: what a ``request_id``
+    stands for, so a replay can be told from another request reusing the id."""
+    payload = json.dumps([command, actor, dict(args)], sort_keys=True, ensure_ascii=False,
+                         separators=(",", ":"), default=_json_default)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -36,6 +36,7 @@ from vip_workflow.errors import (
     PermissionDenied,
     ProcessDefinitionError,
     ProcessError,
+    RequestIdConflictError,
     TransitionNotAllowedError,
 )
 from vip_workflow.ports import BulkInstanceStore, Clock, InstanceStore, Notifier
@@ -53,6 +54,7 @@ from vip_workflow.processes.instance import (
     Timer,
     Vote,
     entry_hash,
+    request_digest,
 )
 from vip_workflow.processes.loader import (
     bundled_definitions,
@@ -78,6 +80,8 @@ _START_CHILD = "start_child"
 _RESUME_PARENT = "resume_parent"
 _MARKERS = frozenset({_START_CHILD, _RESUME_PARENT})
 _MAX_ID = 200  # the SQL stores' id columns
+#: Entries the system writes while entering states on a command's behalf (``_enter``).
+_PASS_THROUGH = frozenset({"handoff", "gate_skipped"})
 
 Resolver = Callable[[ProcessInstance], Iterable[str]]
 #: One start of ``ProcessEngine.start_many``: ``(instance_id, context)`` or
@@ -115,9 +119,44 @@ def _markers(change: _Change) -> tuple[Timer, ...]:
     return tuple(t for t in change.get("timers") if t.kind in _MARKERS)
 
 
+def _handoff_requester(history: tuple[LedgerEntry, ...], handoff: LedgerEntry) -> str | None:
+    """On whose behalf the hand-off logged as ``handoff`` starts its child: the actor the
+    engine entered the hand-off state with (``_enter``'s ``actor``), which is the actor of
+    the command's entry before it — past the system's own ``handoff`` and ``gate_skipped``
+    entries of the same change (a skipped gate or a hand-off that does not wait enters the
+    next state with the same actor)."""
+    for entry in reversed(history[:handoff.seq]):
+        if entry.action not in _PASS_THROUGH:
+            return entry.actor
+    return None
+
+
 def _customer_manager(instance: ProcessInstance) -> Iterable[str]:
     manager = instance.context.get("account_manager_id")
     return (manager,) if manager else ()
+
+
+@frozen
+class _Request:
+    """A command called with a ``request_id``: who asked for what, with which arguments.
+
+    ``action`` is the action of the ledger entry the command writes first (where the id is
+    kept); ``digest`` stands for the actor, command and arguments (``request_digest``)."""
+
+    id: str
+    actor: str
+    command: str
+    action: str
+    digest: str
+
+
+def _request(
+    request_id: str | None, actor: Actor, command: str, action: str, **args: Any
+) -> _Request | None:
+    if request_id is None:
+        return None
+    return _Request(request_id, actor.id, command, action,
+                    request_digest(command, actor.id, args))
 
 
 @frozen
@@ -137,15 +176,15 @@ class _Change:
     """One command's change to one instance, built up before it is committed."""
 
     __slots__ = (
-        "after", "compiled", "entries", "fields", "inst", "notices", "now", "request_id"
+        "after", "compiled", "entries", "fields", "inst", "notices", "now", "request"
     )
 
     def __init__(
         self, inst: ProcessInstance, compiled: CompiledProcess, now: datetime,
-        request_id: str | None = None,
+        request: _Request | None = None,
     ) -> None:
         self.inst = inst
-        self.request_id = request_id
+        self.request = request
         self.compiled = compiled
         self.now = now
         self.fields: dict[str, Any] = {}
@@ -170,8 +209,9 @@ class _Change:
             prev = self.entries[-1]
         else:
             prev = self.inst.history[-1] if self.inst.history else None
-            if self.request_id is not None:
-                data = {**(data or {}), "request_id": self.request_id}
+            if self.request is not None:
+                data = {**(data or {}), "request_id": self.request.id,
+                        "request_digest": self.request.digest}
         seq = prev.seq + 1 if prev else 0
         prev_hash = prev.hash if prev else ""
         digest = entry_hash(
@@ -382,13 +422,18 @@ class ProcessEngine:
     ) -> ProcessInstance:
         """Start an instance of the named process (its newest version unless ``version``).
 
-        With ``request_id`` a repeated call returns the instance the first call started.
+        With ``request_id`` a repeated call (the same actor, process, context and other
+        arguments) returns the instance the first call started; any other call reusing the
+        id raises ``RequestIdConflictError``.
         """
         actor = _actor(actor)
-        if request_id is not None:
+        request = _request(request_id, actor, f"start {name!r}", "start", context=context or {},
+                           on_behalf_of=on_behalf_of, comment=comment, version=version,
+                           instance_id=instance_id, parent=parent)
+        if request is not None:
             instance_id = instance_id or uuid.uuid5(
-                uuid.NAMESPACE_URL, f"vip_workflow:{name}:{request_id}").hex
-            replay = self._replay(instance_id, request_id)
+                uuid.NAMESPACE_URL, f"vip_workflow:{name}:{request.id}").hex
+            replay = self._replay(instance_id, request)
             if replay is not None:
                 return replay
         compiled = self.compiled(name, version)
@@ -400,7 +445,7 @@ class ProcessEngine:
         ctx = compiled.validate_context(context or {})
         change = self._start_change(
             compiled, ctx, instance_id or self._new_id(), self.clock(), actor=actor,
-            on_behalf_of=on_behalf_of, comment=comment, parent=parent, request_id=request_id)
+            on_behalf_of=on_behalf_of, comment=comment, parent=parent, request=request)
         return self._commit(change, expected=None)
 
     def start_many(
@@ -496,15 +541,19 @@ class ProcessEngine:
         """Fire a named transition; ``data`` is merged into the (re-validated) context.
 
         With ``request_id`` (any caller-chosen key) a repeated call changes nothing and
-        returns the instance as it is: retries are safe.
+        returns the instance as it is: retries are safe. A replay must be the same call (the
+        same actor, event and arguments); any other reuse of the id on this instance raises
+        ``RequestIdConflictError``.
         """
         actor = _actor(actor)
-        replay = self._replay(instance_id, request_id)
+        request = _request(request_id, actor, f"fire {event!r}", event,
+                           on_behalf_of=on_behalf_of, comment=comment, data=data or {})
+        replay = self._replay(instance_id, request)
         if replay is not None:
             return replay
         inst = self.store.get(instance_id)
         compiled = self.compiled(inst.definition, inst.definition_version)
-        change = _Change(inst, compiled, self.clock(), request_id)
+        change = _Change(inst, compiled, self.clock(), request)
         self._fire(change, event, actor, on_behalf_of, comment, data)
         return self._commit(change)
 
@@ -547,7 +596,8 @@ class ProcessEngine:
     ) -> ProcessInstance:
         """The requester withdraws an open approval request; the instance goes back."""
         actor = _actor(actor)
-        replay = self._replay(instance_id, request_id)
+        request = _request(request_id, actor, "recall", "recall", comment=comment)
+        replay = self._replay(instance_id, request)
         if replay is not None:
             return replay
         inst = self.store.get(instance_id)
@@ -557,7 +607,7 @@ class ProcessEngine:
             raise TransitionNotAllowedError(inst.id, inst.state, "recall", "no open approval")
         if actor.id not in round_.requesters:
             raise PermissionDenied(actor.id, f"recall {instance_id}", "only the requester may")
-        change = _Change(inst, compiled, self.clock(), request_id)
+        change = _Change(inst, compiled, self.clock(), request)
         change.log(actor.id, "recall", inst.state, round_.origin, comment=comment)
         self._leave_gate(change, round_, "approval_recalled", actor, comment)
         self._enter(change, round_.origin, actor, None, origin=inst.state)
@@ -569,8 +619,10 @@ class ProcessEngine:
         """Let user ``to`` decide in the actor's place on this gate until ``until``.
 
         The actor must be an approver of the open level in their own right (no chains); a
-        delegation back to someone who delegated to the actor (a cycle), to oneself or to the
-        requester is refused.
+        delegation back to someone who delegated to the actor (a cycle), to oneself or to a
+        requester is refused, and so is one by a requester (``ApprovalError``, four-eyes:
+        unless the gate lets requesters approve). Requesters are those of
+        ``gates.requesters``: the instance's author included.
         """
         actor = _actor(actor)
         inst = self.store.get(instance_id)
@@ -588,9 +640,11 @@ class ProcessEngine:
             if any(d.delegate == actor.id for d in live):
                 raise ApprovalError(f"{actor.id!r} acts by delegation and may not delegate on")
             raise PermissionDenied(actor.id, f"delegate on {instance_id}", "not an approver")
+        asked = gates.requesters(round_, inst)
+        gates.check_not_requester(actor.id, (actor.id,), gate, asked)
         if to == actor.id:
             raise ApprovalError("one cannot delegate to oneself")
-        if to in round_.requesters:
+        if to in asked:
             raise ApprovalError("the requester may not receive a delegation for their request")
         if until <= now:
             raise ApprovalError("a delegation must end in the future")
@@ -770,23 +824,34 @@ class ProcessEngine:
 
     # ----------------------------------------------------------------- internals
 
-    def _replay(self, instance_id: str, request_id: str | None) -> ProcessInstance | None:
-        """The current instance if a command with ``request_id`` was already applied to it."""
-        if request_id is None:
+    def _replay(self, instance_id: str, request: _Request | None) -> ProcessInstance | None:
+        """The current instance if ``request`` was already applied to it; ``None`` if its id
+        is new there. ``RequestIdConflictError`` if the id was used by another actor, command
+        or arguments (an entry written before digests were kept is matched by actor and
+        action)."""
+        if request is None:
             return None
         try:
             inst = self.store.get(instance_id)
         except NotFoundError:
             return None
         for entry in reversed(inst.history):
-            if entry.data and entry.data.get("request_id") == request_id:
+            if not entry.data or entry.data.get("request_id") != request.id:
+                continue
+            digest = entry.data.get("request_digest")
+            if digest == request.digest or (digest is None and entry.actor == request.actor
+                                            and entry.action == request.action):
                 return inst
+            raise RequestIdConflictError(
+                inst.id, request.id, request.actor, request.command,
+                f"it was first used by {entry.actor!r} for {entry.action!r} (ledger entry "
+                f"{entry.seq}); a replay must repeat that call exactly")
         return None
 
     def _start_change(
         self, compiled: CompiledProcess, ctx: dict[str, Any], instance_id: str, now: datetime,
         *, actor: Actor, on_behalf_of: str | None, comment: str, parent: str | None,
-        request_id: str | None = None,
+        request: _Request | None = None,
     ) -> _Change:
         """The (uncommitted) start of a new instance, its initial state entered."""
         initial = compiled.definition.initial
@@ -794,7 +859,7 @@ class ProcessEngine:
             id=instance_id, definition=compiled.name, definition_version=compiled.version,
             state=initial, context=ctx, version=0, created_at=now, parent=parent,
         )
-        change = _Change(inst, compiled, now, request_id)
+        change = _Change(inst, compiled, now, request)
         change.log(actor.id, "start", None, initial, on_behalf_of=on_behalf_of, comment=comment)
         self._enter(change, initial, actor, on_behalf_of, origin=None)
         return change
@@ -873,7 +938,8 @@ class ProcessEngine:
         self, instance_id: str, actor: Actor, decision: str, comment: str, to: str | None,
         request_id: str | None,
     ) -> ProcessInstance:
-        replay = self._replay(instance_id, request_id)
+        request = _request(request_id, actor, decision, decision, comment=comment, to=to)
+        replay = self._replay(instance_id, request)
         if replay is not None:
             return replay
         inst = self.store.get(instance_id)
@@ -898,13 +964,14 @@ class ProcessEngine:
             outcome = gates.level_outcome(level, votes)
         last_level = round_.position + 1 >= len(round_.levels)
         if outcome == "approved" and last_level:
-            people = round_.requesters | {v.person for v in votes} | {v.actor for v in votes}
+            people = gates.requesters(round_, inst) | {v.person for v in votes} | {
+                v.actor for v in votes}
             if len(people) < gate.separation_of_duties.min_people:
                 raise ApprovalError(
                     f"gate {inst.state!r} needs {gate.separation_of_duties.min_people} different "
                     "people (requester included)"
                 )
-        change = _Change(inst, compiled, now, request_id)
+        change = _Change(inst, compiled, now, request)
         round_ = evolve(round_, votes=votes)
         change.fields["gate"] = round_
         data = {"level": level.name, "seat": vote.seat}
@@ -1138,16 +1205,18 @@ class ProcessEngine:
         handoff = spec.handoff if spec is not None else None
         if handoff is None or (handoff.wait and change.get("waiting_for") != child_id):
             return False  # no longer pending: the parent was migrated away from it
-        try:
+        assert entry is not None  # a handoff spec was found through it
+        try:  # as the hand-off would have: on behalf of its requester, the same comment
             child = self._child_change(
-                inst, handoff, change.get("context"), child_id, change.now, on_behalf_of=None,
-                comment=f"hand-off from {inst.definition} {inst.id}, completed by tick")
+                inst, handoff, change.get("context"), child_id, change.now,
+                on_behalf_of=_handoff_requester(inst.history, entry))
         except ProcessError as exc:  # e.g. the child's newest version refuses the context
             state, data = change.get("state"), {"process": handoff.process, "child": child_id}
             change.log(SYSTEM.id, "handoff_failed", state, state, comment=str(exc), data=data)
             change.notify("handoff_failed", data={**data, "reason": str(exc)})
             return False
         self._start_child(child)
+        _log.info("started %s, the child a crash kept %s from starting", child_id, inst.id)
         return True
 
     def _run_timers(self, instance_id: str, now: datetime) -> list[str]:

@@ -11,14 +11,16 @@ from attrs import frozen
 from vip_workflow.errors import ApprovalError, PermissionDenied
 from vip_workflow.processes.conditions import holds
 from vip_workflow.processes.definitions import GateSpec, LevelSpec
-from vip_workflow.processes.instance import Actor, GateRound, ProcessInstance, Vote
+from vip_workflow.processes.instance import SYSTEM, Actor, GateRound, ProcessInstance, Vote
 
 __all__ = [
     "Authority",
     "active_levels",
+    "check_not_requester",
     "choose_authority",
     "level_outcome",
     "level_spec",
+    "requesters",
     "seat_roles",
     "seat_users",
 ]
@@ -66,6 +68,32 @@ def seat_users(
     return found
 
 
+def requesters(round_: GateRound, instance: ProcessInstance) -> frozenset[str]:
+    """Everyone the four-eyes rule keeps from deciding on ``round_``.
+
+    The round's requester and whoever they acted for; the instance's author (who started it,
+    and on whose behalf: the monthly cycle starts a tier override as the system on behalf of
+    the override's author); and whoever moved the instance into this gate before (an earlier
+    submission, since rejected or recalled). The system itself is nobody's author.
+    """
+    people = set(round_.requesters)
+    for entry in instance.history:
+        if (entry.action == "start" and entry.source is None) or (
+                entry.dest == round_.state and entry.source != round_.state):
+            people.update(p for p in (entry.actor, entry.on_behalf_of)
+                          if p and p != SYSTEM.id)
+    return frozenset(people)
+
+
+def check_not_requester(
+    actor: str, people: Iterable[str], gate: GateSpec, asked: frozenset[str]
+) -> None:
+    """Raise the four-eyes ``ApprovalError`` if any of ``people`` (the actor, a principal) is
+    a requester and the gate does not let requesters approve."""
+    if not gate.separation_of_duties.requester_may_approve and asked.intersection(people):
+        raise ApprovalError(f"{actor!r}: the requester may not approve their own request")
+
+
 def _qualifying_seats(
     level: LevelSpec, person: str, roles: frozenset[str], assignee: str | None,
     users: Mapping[str, frozenset[str]],
@@ -109,9 +137,10 @@ def choose_authority(
     if not qualified:
         raise PermissionDenied(actor.id, action, f"not an approver of level {level.name!r}")
     problem: ApprovalError | None = None
+    asked = requesters(round_, instance)
     for authority in qualified:
         try:
-            return _check_duties(actor, authority, gate, round_, level)
+            return _check_duties(actor, authority, gate, round_, level, asked)
         except ApprovalError as exc:
             problem = problem or exc
     assert problem is not None
@@ -119,12 +148,12 @@ def choose_authority(
 
 
 def _check_duties(
-    actor: Actor, authority: Authority, gate: GateSpec, round_: GateRound, level: LevelSpec
+    actor: Actor, authority: Authority, gate: GateSpec, round_: GateRound, level: LevelSpec,
+    asked: frozenset[str],
 ) -> Authority:
     people = {actor.id, authority.person}
     duties = gate.separation_of_duties
-    if not duties.requester_may_approve and people & round_.requesters:
-        raise ApprovalError(f"{actor.id!r}: the requester may not approve their own request")
+    check_not_requester(actor.id, people, gate, asked)
     here = [v for v in round_.votes if v.level == level.name]
     if people & ({v.actor for v in here} | {v.person for v in here}):
         raise ApprovalError(f"{actor.id!r} has already decided on level {level.name!r}")

@@ -73,6 +73,7 @@ PUBLIC = [
     "DataError",
     "CustomerIdError",
     "MissingColumnsError",
+    "RequestIdConflictError",
 ]
 
 #: What ``import vip_workflow`` must not load: the heavy parts come on first use.

@@ -93,6 +93,7 @@ _ERRORS = (
     "DataError",
     "CustomerIdError",
     "MissingColumnsError",
+    "RequestIdConflictError",
 )
 _PUBLIC.update(dict.fromkeys(_ERRORS, "vip_workflow.errors"))
 
@@ -201,6 +202,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
         PortfolioRequiredError,
         ProcessDefinitionError,
         ProcessError,
+        RequestIdConflictError,
         RuleFileError,
         SchemaVersionError,
         StorageError,
@@ -258,6 +260,7 @@ __all__ = [
     "ProcessEngine",
     "ProcessError",
     "ProcessInstance",
+    "RequestIdConflictError",
     "RuleBook",
     "RuleFileError",
     "RuleVersions",

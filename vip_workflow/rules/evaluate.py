@@ -5,7 +5,8 @@ Semantics, shared by both paths:
 
 * A value is *missing* when the field is absent, ``None`` or NaN; it has the *wrong type* when a
   number is not an int/float (booleans are not numbers), a text is not a ``str``, a flag not a
-  ``bool``; a number is *not finite* when it is ±inf. In each case the record cannot be judged —
+  ``bool``; a number is *not finite* when it is ±inf, or an integer too large for a float
+  (beyond ±1.8e308; ``10**30`` is a finite number). In each case the record cannot be judged —
   but only if the decision needed that value: a chain stops reading once a factor decides.
 * Bands are tried in file order; the first that holds the value is the one.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -41,6 +43,7 @@ __all__ = ["RowEvaluator", "read_factor", "read_value", "undeclared_reason"]
 MISSING: Any = object()
 Getter = Callable[[str], Any]
 _NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas' missing-value markers
+_LARGEST = sys.float_info.max  # an int beyond it has no float: not a finite number
 _KIND_WORDS = {"number": "a number", "text": "a text", "boolean": "true or false"}
 
 
@@ -58,7 +61,7 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
         if kind_of_value is float:
             return _finite(value, label)
         if kind_of_value is int:
-            return value
+            return value if -_LARGEST <= value <= _LARGEST else _too_large(value, label)
     elif (kind == "text" and kind_of_value is str) or (kind == "boolean" and kind_of_value is bool):
         return value
     if value is MISSING or value is None or type(value).__name__ in _NULL_TYPES:
@@ -69,7 +72,8 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
         return _finite(float(value), label, value)
     if kind == "number" and isinstance(value, numbers.Real) and not _is_bool(value):
         if isinstance(value, numbers.Integral):
-            return int(value)
+            whole = int(value)
+            return whole if -_LARGEST <= whole <= _LARGEST else _too_large(whole, label)
         return _finite(float(value), label, value)
     if kind == "boolean" and _is_bool(value):
         return bool(value)
@@ -120,6 +124,12 @@ def _finite(number: float, label: str, shown: Any = None) -> float:
     raise CannotJudge(not_finite_reason(label),
                       Step(label, "wrong-type", value=number if shown is None else shown,
                            note="not a finite number"))
+
+
+def _too_large(number: int, label: str) -> Any:
+    """An integer no float can hold is not a finite number (as ±inf is)."""
+    raise CannotJudge(not_finite_reason(label),
+                      Step(label, "wrong-type", value=number, note="not a finite number"))
 
 
 def _finite_score(total: float) -> float:

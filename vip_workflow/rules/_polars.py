@@ -16,14 +16,21 @@ from typing import Any
 import attrs
 import polars as pl
 
+from vip_workflow.domain.decisions import show_value
 from vip_workflow.rules import expressions as ex
 from vip_workflow.rules.compiled import Plan
-from vip_workflow.rules.evaluate import CannotJudge, not_finite_reason, read_value
+from vip_workflow.rules.evaluate import (
+    CannotJudge,
+    is_missing,
+    not_finite_reason,
+    read_value,
+)
 
 __all__ = ["OVERRIDE_TEXT", "OVERRIDE_TIER", "clean_column", "judge_columns", "judge_frame",
            "reads"]
 
 BAD = "__vw_bad:"  # + column: why a cleaned value was set aside (judge's reason, less the label)
+SHOWN = "__vw_shown:"  # + column: each cleaned number as judge's reasons show it
 BAD_ITEMS = "__vw_bad_items:"  # + column: the same for each month of a list
 OVERRIDE_TIER = "override-tier"  # how the override columns are read (see ``reads``)
 OVERRIDE_TEXT = "override-text"
@@ -113,7 +120,7 @@ class _Compiler:
             case ex.NotFinite(value=value):
                 return ~self(value).is_finite()
             case ex.Concat(items=items):
-                return pl.concat_str([self(item).cast(pl.String) for item in items])
+                return pl.concat_str([self.shown(item) for item in items])
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
                 parts = []
@@ -202,6 +209,19 @@ class _Compiler:
         if col.kind == "text" and dtype != pl.String:
             expr = expr.cast(pl.String)
         return expr
+
+    def shown(self, item: ex.Expr) -> pl.Expr:
+        """A value as text, as judge's reasons show it (``show_value``: 17500 for 17500.0)."""
+        if not (isinstance(item, ex.Col) and item.kind == "number" and self.state(item) == "ok"):
+            return self(item).cast(pl.String)
+        if SHOWN + item.name in self.schema:
+            return pl.col(SHOWN + item.name)
+        value = pl.col(item.name)
+        if not self.schema[item.name].is_float():
+            return value.cast(pl.String)
+        whole = value.is_finite() & (value == value.round(0)) & (value.abs() < 1e15)
+        return pl.when(whole).then(value.cast(pl.Int64).cast(pl.String)).otherwise(
+            value.cast(pl.String))
 
     def _month(self, col: ex.Col, back: int) -> pl.Expr:
         if self.state(col) != "ok":
@@ -309,6 +329,7 @@ def reads(plan: Plan, query: ex.Query) -> dict[str, set[str]]:
 
 
 def _is_null(value: Any) -> bool:
+    """Not given, as judge reads an override: None or NaN."""
     return value is None or (isinstance(value, float) and value != value)
 
 
@@ -332,7 +353,7 @@ def _months(values: Sequence[Any]) -> list[pl.Series]:
     row_bad: list[str | None] = []
     item_bad: list[list[str | None] | None] = []
     for value in values:
-        if value is None:
+        if is_missing(value):
             clean.append(None)
             row_bad.append(None)
             item_bad.append(None)
@@ -366,11 +387,13 @@ def clean_column(name: str, how: str, values: Sequence[Any]) -> list[pl.Series]:
                           dtype=pl.String)]
     read = [_read(v, how) for v in values]
     kept = [v for v, _ in read]
+    why = pl.Series(BAD + name, [why for _, why in read], dtype=pl.String)
     if how == "number":
-        clean = _numbers(kept)
+        shown = [None if v is None else show_value(v) for v in kept]
+        return [_numbers(kept).alias(name), why, pl.Series(SHOWN + name, shown, dtype=pl.String)]
     else:
-        clean = pl.Series(kept, dtype=pl.String if how == "text" else pl.Boolean)
-    return [clean.alias(name), pl.Series(BAD + name, [why for _, why in read], dtype=pl.String)]
+        clean = pl.Series(name, kept, dtype=pl.String if how == "text" else pl.Boolean)
+    return [clean, why]
 
 
 def judge_frame(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> pl.DataFrame:

@@ -120,10 +120,16 @@ class RuleBook:
             return judge_frame(self.plan, self.query, frame)
         columns = {name: frame.get_column(name).to_list() for name in objects}
         readable = self._readable(frame.drop(objects), columns)
-        if readable is None:
-            return pl.from_pandas(self._decisions_frame(frame.to_dicts())[
-                ["tier", "rule", "reason", *self._computed(frame.columns)]]).pipe(
-                lambda answers: frame.with_columns(answers))
+        if readable is None:  # a column read in two ways: judge row by row
+            decisions = self._evaluator.judge_rows(frame.to_dicts())
+            tiers, rules = pl.Enum(list(self.tiers)), pl.Enum(list(self.plan.rule_ids))
+            answers = [pl.Series("tier", [d.tier for d in decisions], dtype=tiers),
+                       pl.Series("rule", [d.rule for d in decisions], dtype=rules),
+                       pl.Series("reason", [d.reason for d in decisions], dtype=pl.String)]
+            if self._computed(frame.columns):
+                answers.append(pl.Series("computed_tier", [d.computed_tier for d in decisions],
+                                         dtype=tiers))
+            return frame.with_columns(answers)
         return frame.with_columns(**judge_columns(self.plan, self.query, readable))
 
     def _judge_pandas(self, data: pd.DataFrame) -> pd.DataFrame:

@@ -38,7 +38,7 @@ from vip_workflow.rules.compiled import (
     Weighted,
 )
 
-__all__ = ["RowEvaluator", "read_factor", "read_value", "undeclared_reason"]
+__all__ = ["RowEvaluator", "is_missing", "read_factor", "read_value", "undeclared_reason"]
 
 MISSING: Any = object()
 Getter = Callable[[str], Any]
@@ -64,7 +64,7 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
             return value if -_LARGEST <= value <= _LARGEST else _too_large(value, label)
     elif (kind == "text" and kind_of_value is str) or (kind == "boolean" and kind_of_value is bool):
         return value
-    if value is MISSING or value is None or type(value).__name__ in _NULL_TYPES:
+    if is_missing(value):
         raise CannotJudge(f"{label} is missing", Step(label, "missing"))
     if kind == "number" and isinstance(value, Decimal):
         if value.is_nan():
@@ -143,6 +143,12 @@ def _finite_score(total: float) -> float:
 def aggregate_label(condition: Condition) -> str:
     """How an aggregate condition is named in steps and reasons: ``mean of last 3 bills``."""
     return f"{condition.aggregate} of last {condition.window} {condition.label}"
+
+
+def is_missing(value: Any) -> bool:
+    """Absent, None, NaN (of any kind: pandas writes NaN for a missing text too), pd.NA, NaT."""
+    return (value is MISSING or value is None or (isinstance(value, float) and value != value)
+            or type(value).__name__ in _NULL_TYPES)
 
 
 def _is_bool(value: Any) -> bool:
@@ -338,7 +344,7 @@ class RowEvaluator:
     @staticmethod
     def _aggregate(get: Getter, field: str, how: str, window: int, label: str) -> float:
         months = get(field)
-        if months is MISSING or months is None:
+        if is_missing(months):
             raise CannotJudge(f"{label} is missing", Step(label, "missing"))
         if isinstance(months, str | bytes | Mapping) or not isinstance(months, Iterable):
             note = f"expected a list of monthly numbers, got {type(months).__name__}"

@@ -351,8 +351,9 @@ class _Builder:
             if term.mapping is not None:
                 x = Lookup(col, term.mapping, term.otherwise, "float")
                 if term.otherwise is None:
-                    fails.append((IsNull(x), Lit(f"{term.label}: value not in the model's map",
-                                                 "text")))
+                    why = Concat((Lit(f"{term.label} '", "text"), col,  # as judge: the value
+                                  Lit("' has no number in the model's map", "text")))
+                    fails.append((IsNull(x), why))
             y = Arith("+", y, Arith("*", Lit(term.weight, "float"), x))
         return self.let(y, "y"), fails
 

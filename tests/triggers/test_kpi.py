@@ -5,6 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 import vip_workflow as vw
@@ -321,3 +323,47 @@ class TestFilterTypes:
         with pytest.raises(vw.RuleFileError, match=reason) as info:
             kpi_book(kpi)
         assert info.value.line is not None and "where" in (info.value.field or "")
+
+
+COLUMNS_OF_EACH_KIND = {
+    "number": pl.Series([1, None, 3], dtype=pl.Int64), "float": pl.Series([1.5, None, 3.0]),
+    "text": pl.Series(["a", None, "b"]), "category": pl.Series(["a", "b", "a"],
+                                                               dtype=pl.Categorical),
+    "boolean": pl.Series([True, None, False]),
+}
+KIND_OF_COLUMN = {"number": "number", "float": "number", "text": "text", "category": "text",
+                  "boolean": "boolean"}
+scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False),
+                    st.sampled_from(["a", "b", "5000", ""]))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
+class TestFilterTypeProperty:
+    """Any filter value against any column: a named error exactly when the kinds differ."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(column=st.sampled_from(sorted(COLUMNS_OF_EACH_KIND)),
+           op=st.sampled_from(["==", "!=", ">", ">=", "<", "<=", "in"]),
+           values=st.lists(scalars, min_size=1, max_size=3),
+           at=st.sampled_from(["kpi", "measure", "numerator"]))
+    def test_kinds_that_differ_raise_and_kinds_that_agree_filter(
+        self, column: str, op: str, values: list, at: str
+    ) -> None:
+        """Never a polars error: EvaluationError naming the column, or a result."""
+        kinds = {_kind(v) for v in values}
+        assume(op == "in" or len(values) == 1)
+        assume(len(kinds) == 1)  # mixed lists fail at load time (tested above)
+        assume(op in ("==", "!=", "in") or kinds != {"boolean"})
+        frame = pl.DataFrame(COLUMNS_OF_EACH_KIND)
+        book = kpi_book(where_kpi(values if op == "in" else values[0], field=column, op=op,
+                                  at=at))
+        if kinds == {KIND_OF_COLUMN[column]}:
+            assert len(book.check(frame)) == 1
+        else:
+            with pytest.raises(vw.EvaluationError, match=f"but column {column} holds"):
+                book.check(frame)

@@ -4,7 +4,7 @@ mixing numbers, texts and booleans)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import polars as pl
@@ -170,3 +170,22 @@ class TestCleanInputKeepsItsShape:
                    group(revenue=1.0, note=2**70)]
         assert answers(HUBEI.judge_many(records)) == expected(HUBEI, records)
         assert answers(HUBEI.judge_many(pd.DataFrame(records))) == expected(HUBEI, records)
+
+
+class TestAFieldReadTwoWays:
+    """A field read as a number by one factor and as a text by another is judged row by row."""
+
+    BOOK = vw.load_rules({
+        "name": "two-ways", "tiers": ["A", "B"],
+        "scheme": {"type": "chain", "policy": "first", "default": "B", "factors": [
+            {"field": "x", "bands": [{"min": 5, "tier": "A"}]},
+            {"id": "y", "field": "x", "bands": [{"in": ["k"], "tier": "A"}]}]}})
+    RECORDS: ClassVar[list[dict[str, Any]]] = [{"x": 7}, {"x": "k"}, {"x": True}, {"x": None}]
+
+    def test_records_pandas_and_polars_objects_agree_with_judge(self) -> None:
+        """Every input shape, with a column mixing kinds."""
+        want = expected(self.BOOK, self.RECORDS)
+        assert answers(self.BOOK.judge_many(self.RECORDS)) == want
+        assert answers(self.BOOK.judge_many(pd.DataFrame(self.RECORDS))) == want
+        objects = pl.DataFrame({"x": pl.Series([r["x"] for r in self.RECORDS], dtype=pl.Object)})
+        assert answers(self.BOOK.judge_many(objects)) == want

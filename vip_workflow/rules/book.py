@@ -186,6 +186,21 @@ class RuleBook:
             series += clean_column(name, next(iter(how)), values)
         return frame.with_columns(series)
 
+    def _decisions_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """The rows judged one by one, as a pandas frame with the answer columns."""
+        import pandas as pd
+
+        decisions = self._evaluator.judge_rows(rows)
+        result = pd.DataFrame(rows)
+        result["tier"] = pd.Categorical([d.tier for d in decisions], categories=self.tiers)
+        result["rule"] = pd.Categorical([d.rule for d in decisions],
+                                        categories=self.plan.rule_ids)
+        result["reason"] = [d.reason for d in decisions]
+        if self.plan.override and self.plan.override.tier in result.columns:
+            result["computed_tier"] = pd.Categorical([d.computed_tier for d in decisions],
+                                                     categories=self.tiers)
+        return result
+
     def _computed(self, columns: Iterable[str]) -> list[str]:
         override = self.plan.override
         return ["computed_tier"] if override is not None and override.tier in columns else []

@@ -117,6 +117,23 @@ class TestColumnarAgreesWithRows:
         assert list(out.index) == list(frame.index)
         _agree(book, [{k: v for k, v in r.items()} for r in records], out)
 
+    @settings(max_examples=100, deadline=None)
+    @given(data=st.data(), rules=rule_files(portfolio=True))
+    def test_polars_object_columns_agree_with_judge(
+        self, data: st.DataObject, rules: dict[str, Any]
+    ) -> None:
+        """The same records as a polars frame of Object columns: judge's answers."""
+        book = vw.load_rules(rules)
+        records = data.draw(messy_records(rules["tiers"]))
+        names = sorted({name for record in records for name in record})
+        frame = pl.DataFrame([pl.Series(name, [r.get(name) for r in records], dtype=pl.Object)
+                              for name in names]) if names else pl.DataFrame(
+            {"n9": [0] * len(records)})
+        out = book.judge_many(frame)
+        assert isinstance(out, pl.DataFrame)
+        _agree(book, records, out.select("tier", "rule", "reason", *(
+            ["computed_tier"] if "computed_tier" in out.columns else [])).to_pandas())
+
     @SETTINGS
     @given(rules=rule_files(portfolio=True))
     def test_compiled_rule_files_round_trip_through_yaml(self, rules: dict[str, Any]) -> None:

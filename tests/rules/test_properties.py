@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vip_workflow as vw
-from tests.rules.strategies import portfolios, rule_files
+from tests.rules.strategies import messy_records, portfolios, rule_files
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -28,6 +28,27 @@ def _compare(book: vw.RuleBook, frame: pl.DataFrame, out: pl.DataFrame) -> None:
         assert (reasons[i] is None) == (decision.reason is None), context
     if "computed_tier" in out.columns:
         computed = out.get_column("computed_tier").cast(pl.String).to_list()
+        assert computed == [d.computed_tier for d in decisions]
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _agree(book: vw.RuleBook, records: list[dict[str, Any]], out: pd.DataFrame) -> None:
+    """judge_many's pandas answers are judge's: tier, rule, computed tier, and the reason."""
+    decisions = book.judge_rows(records)
+    columns = [out[name].astype(object).tolist() for name in ("tier", "rule", "reason")]
+    for i, decision in enumerate(decisions):
+        got = tuple(_plain(column[i]) for column in columns)
+        context = f"row {i}: {records[i]}\n{decision.explain()}"
+        assert got[:2] == (decision.tier, decision.rule), context
+        if decision.reason is not None and decision.reason.startswith("override tier"):
+            assert got[2] is not None, context  # the columnar text leaves out the value
+        else:
+            assert got[2] == decision.reason, context
+    if "computed_tier" in out.columns:
+        computed = [_plain(t) for t in out["computed_tier"].astype(object)]
         assert computed == [d.computed_tier for d in decisions]
 
 
@@ -67,6 +88,51 @@ class TestColumnarAgreesWithRows:
         out = book.judge_many(records)
         got = [None if pd.isna(t) else t for t in out["tier"].astype(object)]
         assert got == [book.judge(r).tier for r in records]
+
+    @SETTINGS
+    @given(data=st.data(), rules=rule_files(portfolio=True))
+    def test_records_with_values_of_any_kind_agree_with_judge(
+        self, data: st.DataObject, rules: dict[str, Any]
+    ) -> None:
+        """Booleans among numbers or months, integers beyond 64 bits, texts among numbers:
+        a list of dicts gets judge's tier, rule and reason on every row."""
+        book = vw.load_rules(rules)
+        records = data.draw(messy_records(rules["tiers"]))
+        _agree(book, records, book.judge_many(records))
+
+    @SETTINGS
+    @given(data=st.data(), rules=rule_files(portfolio=True),
+           as_objects=st.booleans())
+    def test_pandas_object_columns_agree_with_judge(
+        self, data: st.DataObject, rules: dict[str, Any], as_objects: bool
+    ) -> None:
+        """The same records as a pandas frame (object columns mixing kinds, or every column
+        an object column): judge's answers, on the frame's index."""
+        book = vw.load_rules(rules)
+        records = data.draw(messy_records(rules["tiers"]))
+        frame = pd.DataFrame(records, dtype=object if as_objects else None,
+                             index=[2 * i + 1 for i in range(len(records))])
+        out = book.judge_many(frame)
+        assert isinstance(out, pd.DataFrame)
+        assert list(out.index) == list(frame.index)
+        _agree(book, [{k: v for k, v in r.items()} for r in records], out)
+
+    @settings(max_examples=100, deadline=None)
+    @given(data=st.data(), rules=rule_files(portfolio=True))
+    def test_polars_object_columns_agree_with_judge(
+        self, data: st.DataObject, rules: dict[str, Any]
+    ) -> None:
+        """The same records as a polars frame of Object columns: judge's answers."""
+        book = vw.load_rules(rules)
+        records = data.draw(messy_records(rules["tiers"]))
+        names = sorted({name for record in records for name in record})
+        frame = pl.DataFrame([pl.Series(name, [r.get(name) for r in records], dtype=pl.Object)
+                              for name in names]) if names else pl.DataFrame(
+            {"n9": [0] * len(records)})
+        out = book.judge_many(frame)
+        assert isinstance(out, pl.DataFrame)
+        _agree(book, records, out.select("tier", "rule", "reason", *(
+            ["computed_tier"] if "computed_tier" in out.columns else [])).to_pandas())
 
     @SETTINGS
     @given(rules=rule_files(portfolio=True))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 import vip_workflow as vw
@@ -235,3 +237,133 @@ class TestLint:
     def test_the_preset_lints_clean(self) -> None:
         """No findings."""
         assert vw.preset("china-mobile-2006-kpis").lint().findings == []
+
+
+def where_kpi(value: object, *, field: str = "return_cost", op: str = "==",
+              at: str = "kpi") -> dict:
+    """A count KPI with one filter ``field op value`` at the KPI, the measure or a numerator."""
+    where = [{"field": field, "op": op, "value": value}]
+    kpi: dict = {"id": "x", "target": 1}
+    if at == "kpi":
+        kpi.update(measure={"type": "count"}, where=where)
+    elif at == "measure":
+        kpi.update(measure={"type": "count", "where": where})
+    else:
+        kpi.update(measure={"type": "ratio", "numerator": {"agg": "count", "where": where},
+                            "denominator": {"agg": "count"}})
+    return kpi
+
+
+COLUMN_WORDS = {"return_cost": "numbers", "members": "numbers", "kind": "text",
+                "stable": "true or false"}
+
+
+class TestFilterTypes:
+    """A where value of another kind than its column is named, not a polars crash."""
+
+    def test_a_quoted_number_against_a_number_column_is_named(self) -> None:
+        """The issue's case: value '5000' against revenue numbers."""
+        book = kpi_book(where_kpi("5000", op=">="))
+        with pytest.raises(vw.EvaluationError) as info:
+            book.check(PORTFOLIO)
+        assert str(info.value) == (
+            "kpi 'x': where.return_cost: '5000' is text but column return_cost holds numbers")
+        assert (info.value.rule, info.value.field) == ("x", "where.return_cost")
+
+    @pytest.mark.parametrize("at", ["kpi", "measure", "numerator"])
+    @pytest.mark.parametrize(("field", "value", "op"), [
+        ("return_cost", "5000", ">="), ("return_cost", "5000", "=="), ("members", True, "=="),
+        ("members", ["1", "2"], "in"), ("kind", 5, "=="), ("kind", [True], "in"),
+        ("kind", 1.5, ">"), ("stable", 1, "=="), ("stable", "true", "=="),
+        ("stable", ["yes"], "in"),
+    ])
+    def test_every_mismatch_raises_an_evaluation_error_naming_kpi_and_field(
+        self, field: str, value: object, op: str, at: str
+    ) -> None:
+        """Each kind of value against each other kind of column, wherever the filter is."""
+        book = kpi_book(where_kpi(value, field=field, op=op, at=at))
+        with pytest.raises(vw.EvaluationError, match=rf"^kpi 'x': .*where\.{field}: .* "
+                           rf"but column {field} holds {COLUMN_WORDS[field]}$") as info:
+            book.check(PORTFOLIO)
+        assert info.value.rule == "x" and info.value.field.endswith(f"where.{field}")
+
+    @pytest.mark.parametrize(("field", "value", "op"), [
+        ("return_cost", 5000, ">="), ("return_cost", 0.5, "<"), ("members", [1, 2.5], "in"),
+        ("kind", "group", "=="), ("kind", ["group"], "in"), ("stable", True, "=="),
+        ("segment", "A", "!="),
+    ])
+    def test_matching_kinds_still_filter(self, field: str, value: object, op: str) -> None:
+        """A value of its column's kind filters as before (int and float columns alike)."""
+        book = kpi_book(where_kpi(value, field=field, op=op))
+        assert one(book.check(PORTFOLIO))["status"] in ("pass", "fail")
+
+    def test_a_pandas_portfolio_is_checked_too(self) -> None:
+        """The same error for a pandas frame."""
+        book = kpi_book(where_kpi("5000", op=">="))
+        with pytest.raises(vw.EvaluationError, match="'5000' is text"):
+            book.check(PORTFOLIO.to_pandas())
+
+    def test_an_all_null_column_takes_any_value(self) -> None:
+        """A column of nulls has no kind to disagree with: no row passes."""
+        frame = PORTFOLIO.with_columns(pl.lit(None).alias("return_cost"))
+        row = one(kpi_book(where_kpi("5000")).check(frame))
+        assert (row["rows"], row["status"]) == (0, "n/a")
+
+    @pytest.mark.parametrize(("where", "reason"), [
+        ([{"field": "return_cost", "value": "5000"}],
+         r"'5000' is text but return_cost is summed, so it holds numbers"),
+        ([{"field": "return_cost", "op": "in", "value": [1, "2"]}],
+         r"the values mix kinds \(a number, text\); a column holds one kind"),
+    ])
+    def test_a_mismatch_the_file_shows_is_found_at_load_time(self, where: list,
+                                                             reason: str) -> None:
+        """A filter on a summed field, or an 'in' list mixing kinds, fails to load."""
+        kpi = {"id": "x", "measure": {"type": "sum", "field": "return_cost", "where": where},
+               "target": 1}
+        with pytest.raises(vw.RuleFileError, match=reason) as info:
+            kpi_book(kpi)
+        assert info.value.line is not None and "where" in (info.value.field or "")
+
+
+COLUMNS_OF_EACH_KIND = {
+    "number": pl.Series([1, None, 3], dtype=pl.Int64), "float": pl.Series([1.5, None, 3.0]),
+    "text": pl.Series(["a", None, "b"]), "category": pl.Series(["a", "b", "a"],
+                                                               dtype=pl.Categorical),
+    "boolean": pl.Series([True, None, False]),
+}
+KIND_OF_COLUMN = {"number": "number", "float": "number", "text": "text", "category": "text",
+                  "boolean": "boolean"}
+scalars = st.one_of(st.booleans(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False),
+                    st.sampled_from(["a", "b", "5000", ""]))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
+class TestFilterTypeProperty:
+    """Any filter value against any column: a named error exactly when the kinds differ."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(column=st.sampled_from(sorted(COLUMNS_OF_EACH_KIND)),
+           op=st.sampled_from(["==", "!=", ">", ">=", "<", "<=", "in"]),
+           values=st.lists(scalars, min_size=1, max_size=3),
+           at=st.sampled_from(["kpi", "measure", "numerator"]))
+    def test_kinds_that_differ_raise_and_kinds_that_agree_filter(
+        self, column: str, op: str, values: list, at: str
+    ) -> None:
+        """Never a polars error: EvaluationError naming the column, or a result."""
+        kinds = {_kind(v) for v in values}
+        assume(op == "in" or len(values) == 1)
+        assume(len(kinds) == 1)  # mixed lists fail at load time (tested above)
+        assume(op in ("==", "!=", "in") or kinds != {"boolean"})
+        frame = pl.DataFrame(COLUMNS_OF_EACH_KIND)
+        book = kpi_book(where_kpi(values if op == "in" else values[0], field=column, op=op,
+                                  at=at))
+        if kinds == {KIND_OF_COLUMN[column]}:
+            assert len(book.check(frame)) == 1
+        else:
+            with pytest.raises(vw.EvaluationError, match=f"but column {column} holds"):
+                book.check(frame)

@@ -1,17 +1,40 @@
-"""The polars back end: runs a portfolio ``Query`` as polars expressions, no Python loop."""
+"""The polars back end: runs a portfolio ``Query`` as polars expressions, no Python loop.
+
+Columns of a clean dtype (numbers, texts, booleans, lists of numbers) go to polars as they are.
+A column whose values polars would coerce or refuse — a pandas or polars object column, a list
+of dicts, integers beyond 64 bits, booleans among numbers or in a list of months — is first
+*cleaned* value by value with the row evaluator's own ``read_value``: a usable value is kept, an
+unusable one becomes null and its reason goes to a hidden ``BAD`` column, so that judge_many
+says exactly what judge says.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import polars as pl
 
+from vip_workflow.domain.decisions import show_value
 from vip_workflow.rules import expressions as ex
 from vip_workflow.rules.compiled import Plan
-from vip_workflow.rules.evaluate import not_finite_reason
+from vip_workflow.rules.evaluate import (
+    CannotJudge,
+    is_missing,
+    not_finite_reason,
+    read_value,
+)
 
-__all__ = ["judge_frame"]
+__all__ = ["OVERRIDE_TEXT", "OVERRIDE_TIER", "clean_column", "judge_columns", "judge_frame",
+           "reads"]
+
+BAD = "__vw_bad:"  # + column: why a cleaned value was set aside (judge's reason, less the label)
+SHOWN = "__vw_shown:"  # + column: each cleaned number as judge's reasons show it
+BAD_ITEMS = "__vw_bad_items:"  # + column: the same for each month of a list
+OVERRIDE_TIER = "override-tier"  # how the override columns are read (see ``reads``)
+OVERRIDE_TEXT = "override-text"
+_INT64 = 2**63
 
 _CODE = pl.Int32
 _TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
@@ -29,6 +52,26 @@ def _fits(dtype: pl.DataType, kind: str) -> bool:
     if isinstance(dtype, pl.List | pl.Array):
         return dtype.inner.is_numeric()  # type: ignore[union-attr]
     return False
+
+
+def _python_type(dtype: pl.DataType) -> str | None:
+    """The Python type name of a column's values (as judge names a wrong type)."""
+    if dtype == pl.Boolean:
+        return "bool"
+    if isinstance(dtype, _TEXT_TYPES) or dtype == pl.String:
+        return "str"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float():
+        return "float"
+    if isinstance(dtype, pl.List):
+        return "list"
+    names = {pl.Date: "date", pl.Datetime: "datetime", pl.Duration: "timedelta",
+             pl.Time: "time", pl.Binary: "bytes", pl.Decimal: "Decimal"}
+    for base, name in names.items():
+        if dtype == base or isinstance(dtype, base):
+            return name
+    return None
 
 
 class _Compiler:
@@ -70,14 +113,14 @@ class _Compiler:
                 gaps = [self._month(col, back).is_null() for back in range(1, window + 1)]
                 gaps += [~self._month(col, back).is_finite() for back in range(1, window + 1)]
                 return months.is_null() | (months.list.len() < window) | pl.any_horizontal(gaps)
-            case ex.Problem(col=col):
-                return self.problem(col)
+            case ex.Problem(col=col, window=window):
+                return self.problem(col, window)
             case ex.MonthItem(col=col, back=back):
                 return self._month(col, back)
             case ex.NotFinite(value=value):
                 return ~self(value).is_finite()
             case ex.Concat(items=items):
-                return pl.concat_str([self(item).cast(pl.String) for item in items])
+                return pl.concat_str([self.shown(item) for item in items])
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
                 parts = []
@@ -167,6 +210,19 @@ class _Compiler:
             expr = expr.cast(pl.String)
         return expr
 
+    def shown(self, item: ex.Expr) -> pl.Expr:
+        """A value as text, as judge's reasons show it (``show_value``: 17500 for 17500.0)."""
+        if not (isinstance(item, ex.Col) and item.kind == "number" and self.state(item) == "ok"):
+            return self(item).cast(pl.String)
+        if SHOWN + item.name in self.schema:
+            return pl.col(SHOWN + item.name)
+        value = pl.col(item.name)
+        if not self.schema[item.name].is_float():
+            return value.cast(pl.String)
+        whole = value.is_finite() & (value == value.round(0)) & (value.abs() < 1e15)
+        return pl.when(whole).then(value.cast(pl.Int64).cast(pl.String)).otherwise(
+            value.cast(pl.String))
+
     def _month(self, col: ex.Col, back: int) -> pl.Expr:
         if self.state(col) != "ok":
             return pl.lit(None, dtype=pl.Float64)
@@ -180,11 +236,24 @@ class _Compiler:
             return pl.Series(list(values), dtype=pl.Boolean)
         return pl.Series([str(v) for v in values], dtype=pl.String)
 
-    def problem(self, col: ex.Col) -> pl.Expr:
+    def problem(self, col: ex.Col, window: int | None = None) -> pl.Expr:
+        """Why ``col`` cannot be read; a value a cleaned column set aside (``BAD``) says why
+        itself, in judge's words."""
+        reason = self._plain_problem(col, window)
+        if BAD + col.name in self.schema:
+            bad = pl.col(BAD + col.name)
+            reason = pl.when(bad.is_not_null()).then(pl.lit(col.label) + bad).otherwise(reason)
+        return reason
+
+    def _plain_problem(self, col: ex.Col, window: int | None) -> pl.Expr:
         state = self.state(col)
         if state == "wrong":
             dtype = self.schema[col.name]
-            return pl.lit(f"{col.label}: expected {_WORDS[col.kind]}, column holds {dtype}")
+            got = _python_type(dtype)
+            if got is None or (col.kind == "months" and got == "list"):
+                return pl.lit(f"{col.label}: expected {_WORDS[col.kind]}, column holds {dtype}")
+            return (pl.when(pl.col(col.name).is_null()).then(pl.lit(f"{col.label} is missing"))
+                    .otherwise(pl.lit(f"{col.label}: expected {_WORDS[col.kind]}, got {got}")))
         if col.kind == "number" and state == "ok" and self.schema[col.name].is_float():
             return (
                 pl.when(pl.col(col.name).is_infinite())
@@ -192,12 +261,34 @@ class _Compiler:
                 .otherwise(pl.lit(f"{col.label} is missing"))
             )
         if col.kind == "months" and state == "ok":
+            if window is not None:
+                return self._months_problem(col, window)
             return (
                 pl.when(pl.col(col.name).is_not_null())
                 .then(pl.format("{}: needs more months or has a gap", pl.lit(col.label)))
                 .otherwise(pl.lit(f"{col.label} is missing"))
             )
         return pl.lit(f"{col.label} is missing")
+
+
+    def _months_problem(self, col: ex.Col, window: int) -> pl.Expr:
+        """judge's reason for a list of months: missing, too short, or the first unusable month
+        of the last ``window``, oldest first."""
+        label = col.label
+        months = pl.col(col.name)
+        chain: Any = pl.when(months.is_null()).then(pl.lit(f"{label} is missing"))
+        chain = chain.when(months.list.len() < window).then(pl.format(
+            "{}: needs {} months, has {}", pl.lit(label), pl.lit(window), months.list.len()))
+        items = BAD_ITEMS + col.name
+        for back in range(window, 0, -1):
+            if items in self.schema:
+                bad = pl.col(items).list.get(-back, null_on_oob=True)
+                chain = chain.when(bad.is_not_null()).then(pl.lit(label) + bad)
+            month = months.list.get(-back, null_on_oob=True).cast(pl.Float64)
+            chain = chain.when(month.is_null() | month.is_nan()).then(
+                pl.lit(f"{label} is missing"))
+            chain = chain.when(month.is_infinite()).then(pl.lit(not_finite_reason(label)))
+        return chain.otherwise(pl.lit(None, dtype=pl.String))
 
 
 def _refs(node: Any) -> set[str]:
@@ -212,9 +303,108 @@ def _refs(node: Any) -> set[str]:
     return set()
 
 
+def reads(plan: Plan, query: ex.Query) -> dict[str, set[str]]:
+    """Each input column the query reads, and how: a Col kind, or OVERRIDE_TIER/OVERRIDE_TEXT."""
+    found: dict[str, set[str]] = {}
+    override = plan.override if query.uses_override else None
+    if override is not None:
+        found[override.tier] = {OVERRIDE_TIER}
+        found.setdefault(override.by, set()).add(OVERRIDE_TEXT)
+        found.setdefault(override.reason, set()).add(OVERRIDE_TEXT)
+    skip = {override.tier, override.by, override.reason} if override is not None else set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, ex.Col):
+            if node.name not in skip:
+                found.setdefault(node.name, set()).add(node.kind)
+        elif isinstance(node, tuple):
+            for item in node:
+                walk(item)
+        elif attrs.has(type(node)):
+            for f in attrs.fields(type(node)):
+                walk(getattr(node, f.name))
+
+    walk((query.lets, query.rule, query.reason, query.computed_tier))
+    return found
+
+
+def _is_null(value: Any) -> bool:
+    """Not given, as judge reads an override: None or NaN."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _read(value: Any, kind: str) -> tuple[Any, str | None]:
+    """The value as judge reads it, or None and judge's reason less the label."""
+    try:
+        return read_value(lambda _name: value, "", kind, ""), None
+    except CannotJudge as problem:
+        return None, problem.reason
+
+
+def _numbers(values: Sequence[Any]) -> pl.Series:
+    """Int64 when every number is a whole number that fits, else Float64."""
+    if all(type(v) is int and -_INT64 <= v < _INT64 for v in values if v is not None):
+        return pl.Series(values, dtype=pl.Int64)
+    return pl.Series([None if v is None else float(v) for v in values], dtype=pl.Float64)
+
+
+def _months(values: Sequence[Any]) -> list[pl.Series]:
+    clean: list[list[float | None] | None] = []
+    row_bad: list[str | None] = []
+    item_bad: list[list[str | None] | None] = []
+    for value in values:
+        if is_missing(value):
+            clean.append(None)
+            row_bad.append(None)
+            item_bad.append(None)
+        elif isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+            clean.append(None)
+            row_bad.append(f": expected a list of monthly numbers, got {type(value).__name__}")
+            item_bad.append(None)
+        else:
+            read = [_read(item, "number") for item in value]
+            clean.append([None if v is None else float(v) for v, _ in read])
+            row_bad.append(None)
+            item_bad.append([why for _, why in read])
+    result = [pl.Series(clean, dtype=pl.List(pl.Float64)),
+              pl.Series(row_bad, dtype=pl.String),
+              pl.Series(item_bad, dtype=pl.List(pl.String))]
+    return result
+
+
+def clean_column(name: str, how: str, values: Sequence[Any]) -> list[pl.Series]:
+    """A column of Python values as judge reads them ``how`` (a Col kind or an override
+    reading): the clean column, and the hidden reason columns of the values set aside."""
+    if how == "months":
+        clean, row_bad, item_bad = _months(values)
+        return [clean.alias(name), row_bad.alias(BAD + name), item_bad.alias(BAD_ITEMS + name)]
+    if how == OVERRIDE_TIER:  # judge: a non-text tier is given but is no declared tier
+        marked = [None if _is_null(v) else v if isinstance(v, str) else f"\x00{v!r}"
+                  for v in values]
+        return [pl.Series(name, marked, dtype=pl.String)]
+    if how == OVERRIDE_TEXT:
+        return [pl.Series(name, [v if isinstance(v, str) else None for v in values],
+                          dtype=pl.String)]
+    read = [_read(v, how) for v in values]
+    kept = [v for v, _ in read]
+    why = pl.Series(BAD + name, [why for _, why in read], dtype=pl.String)
+    if how == "number":
+        shown = [None if v is None else show_value(v) for v in kept]
+        return [_numbers(kept).alias(name), why, pl.Series(SHOWN + name, shown, dtype=pl.String)]
+    else:
+        clean = pl.Series(name, kept, dtype=pl.String if how == "text" else pl.Boolean)
+    return [clean, why]
+
+
 def judge_frame(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with ``tier``, ``rule`` and ``reason`` (and ``computed_tier`` when the input
     carries overrides) appended."""
+    return frame.with_columns(**judge_columns(plan, query, frame))
+
+
+def judge_columns(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> dict[str, pl.Series]:
+    """The answer columns ``tier``, ``rule``, ``reason`` (and ``computed_tier``) for a frame
+    (which may carry hidden ``BAD`` columns from ``clean_column``)."""
     compile_ = _Compiler(frame.schema)
     tiers = pl.Enum(list(plan.tiers))
     rules = pl.Enum(list(plan.rule_ids))
@@ -264,4 +454,4 @@ def judge_frame(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> pl.DataFram
         columns["reason"] = pl.Series("reason", [None] * frame.height, dtype=pl.String)
     if override_given:
         columns["computed_tier"] = computed.get_column("computed_tier")
-    return frame.with_columns(**columns)
+    return columns

@@ -13,7 +13,7 @@ import polars as pl
 from vip_workflow.domain.decisions import Decision
 from vip_workflow.errors import EvaluationError, UnknownPresetError
 from vip_workflow.rules import schema
-from vip_workflow.rules._polars import judge_frame
+from vip_workflow.rules._polars import clean_column, judge_columns, judge_frame, reads
 from vip_workflow.rules.compiled import Plan, compile_rules
 from vip_workflow.rules.evaluate import RowEvaluator
 from vip_workflow.rules.expressions import Query, build_query
@@ -52,6 +52,7 @@ class RuleBook:
         self.document = document  # where each field stood in the file, for lint findings
         self._evaluator = RowEvaluator(plan)
         self._query: Query | None = None
+        self._read_columns: dict[str, set[str]] | None = None
 
     # -- facts -----------------------------------------------------------------------------
     @property
@@ -91,32 +92,102 @@ class RuleBook:
         return self._evaluator.judge_rows(records)
 
     def judge_many(self, data: Any) -> Any:
-        """Judge a portfolio column-wise; returns a DataFrame of the input's library."""
+        """Judge a portfolio column-wise; returns a DataFrame of the input's library.
+
+        Every row gets exactly ``judge``'s answer: a column whose values polars would coerce
+        (booleans among numbers, integers beyond 64 bits, object columns mixing kinds) is read
+        value by value first; clean numeric, text and boolean columns go to polars as they are.
+        """
         if isinstance(data, pl.LazyFrame):
             data = data.collect()
         if isinstance(data, pl.DataFrame):
-            return judge_frame(self.plan, self.query, data)
+            return self._judge_polars(data)
         if _is_pandas(data):
-            frame = pl.from_pandas(data, include_index=False)
-            result = judge_frame(self.plan, self.query, frame).to_pandas()
-            result.index = data.index
-            return result
+            return self._judge_pandas(data)
         return self._judge_records(data)
 
+    @property
+    def _reads(self) -> dict[str, set[str]]:
+        """Each input column the portfolio query reads, and how."""
+        if self._read_columns is None:
+            self._read_columns = reads(self.plan, self.query)
+        return self._read_columns
+
+    def _judge_polars(self, frame: pl.DataFrame) -> pl.DataFrame:
+        objects = [name for name in self._reads
+                   if name in frame.columns and frame.schema[name] == pl.Object]
+        if not objects:  # the fast path: polars reads every column as it is
+            return judge_frame(self.plan, self.query, frame)
+        columns = {name: frame.get_column(name).to_list() for name in objects}
+        readable = self._readable(frame.drop(objects), columns)
+        if readable is None:  # a column read in two ways: judge row by row
+            decisions = self._evaluator.judge_rows(frame.to_dicts())
+            tiers, rules = pl.Enum(list(self.tiers)), pl.Enum(list(self.plan.rule_ids))
+            answers = [pl.Series("tier", [d.tier for d in decisions], dtype=tiers),
+                       pl.Series("rule", [d.rule for d in decisions], dtype=rules),
+                       pl.Series("reason", [d.reason for d in decisions], dtype=pl.String)]
+            if self._computed(frame.columns):
+                answers.append(pl.Series("computed_tier", [d.computed_tier for d in decisions],
+                                         dtype=tiers))
+            return frame.with_columns(answers)
+        return frame.with_columns(**judge_columns(self.plan, self.query, readable))
+
+    def _judge_pandas(self, data: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        clean: dict[str, pl.Series] = {}
+        columns: dict[str, list[Any]] = {}
+        for name, how in self._reads.items():
+            if name not in data.columns:
+                continue
+            series = data[name]
+            if series.dtype == object and not _all_text(series, how):
+                columns[name] = series.tolist()
+                continue
+            try:
+                clean[name] = pl.Series(name, pl.from_pandas(series))
+            except Exception:  # a dtype polars cannot take: read value by value
+                columns[name] = series.tolist()
+        frame = pl.DataFrame(list(clean.values())) if clean else pl.DataFrame(height=len(data))
+        readable = self._readable(frame, columns) if columns else frame
+        if readable is None:
+            answers = self._decisions_frame(data.to_dict("records"))
+            names = ["tier", "rule", "reason", *self._computed(data.columns)]
+            answers = answers[names]
+        else:
+            answers = pl.DataFrame(judge_columns(self.plan, self.query, readable)).to_pandas()
+        answers.index = data.index
+        return pd.concat([data.drop(columns=list(answers.columns), errors="ignore"), answers],
+                         axis=1)
+
     def _judge_records(self, records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [dict(r) for r in records]
-        override = self.plan.override
-        checked = [*self.fields, *((override.tier, override.by, override.reason)
-                                   if override else ())]
-        if not _uniform(rows, checked):  # a column mixes kinds: judge row by row
+        names = [n for n in self._reads if any(n in row for row in rows)]
+        columns = {n: [row.get(n) for row in rows] for n in names}
+        readable = self._readable(pl.DataFrame(height=len(rows)), columns)
+        if readable is None:
             return self._decisions_frame(rows)
-        try:
-            frame = pl.DataFrame(rows, infer_schema_length=None)
-        except Exception:  # values polars cannot hold (huge ints, objects): row by row
-            return self._decisions_frame(rows)
-        return judge_frame(self.plan, self.query, frame).to_pandas()
+        answers = pl.DataFrame(judge_columns(self.plan, self.query, readable)).to_pandas()
+        result = pd.DataFrame(rows)
+        return pd.concat([result.drop(columns=list(answers.columns), errors="ignore"), answers],
+                         axis=1)
+
+    def _readable(self, frame: pl.DataFrame,
+                  columns: Mapping[str, list[Any]]) -> pl.DataFrame | None:
+        """``frame`` with each column of Python values cleaned as the rules read it; None when
+        a column is read in two ways (then only row-by-row judging is exact)."""
+        series: list[pl.Series] = []
+        for name, values in columns.items():
+            how = self._reads[name]
+            if len(how) != 1:
+                return None
+            series += clean_column(name, next(iter(how)), values)
+        return frame.with_columns(series)
 
     def _decisions_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """The rows judged one by one, as a pandas frame with the answer columns."""
         import pandas as pd
 
         decisions = self._evaluator.judge_rows(rows)
@@ -129,6 +200,10 @@ class RuleBook:
             result["computed_tier"] = pd.Categorical([d.computed_tier for d in decisions],
                                                      categories=self.tiers)
         return result
+
+    def _computed(self, columns: Iterable[str]) -> list[str]:
+        override = self.plan.override
+        return ["computed_tier"] if override is not None and override.tier in columns else []
 
     def judge_sql(self, bind: Any, table: Any, *, schema: str | None = None,
                   keep: list[str] | None = None, order_by: str | None = None) -> pl.DataFrame:
@@ -233,23 +308,12 @@ class RuleBook:
                 f"{html.escape(', '.join(self.fields))}</div>")
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "text"
-    return type(value).__name__
+def _all_text(series: pd.Series, how: set[str]) -> bool:
+    """True for an object column of texts only (no nulls): polars takes it as it is."""
+    from pandas.api.types import infer_dtype
 
-
-def _uniform(rows: list[dict[str, Any]], fields: Iterable[str]) -> bool:
-    """True when every field the rules read holds one kind of value across the rows."""
-    for name in fields:
-        kinds = {_kind(row[name]) for row in rows if row.get(name) is not None}
-        if len(kinds) > 1 or kinds - {"bool", "number", "text", "list", "tuple"}:
-            return False
-    return True
+    return how <= {"text", "override-text", "override-tier"} and infer_dtype(
+        series, skipna=False) == "string"
 
 
 def _is_pandas(data: Any) -> bool:

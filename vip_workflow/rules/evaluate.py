@@ -5,7 +5,8 @@ Semantics, shared by both paths:
 
 * A value is *missing* when the field is absent, ``None`` or NaN; it has the *wrong type* when a
   number is not an int/float (booleans are not numbers), a text is not a ``str``, a flag not a
-  ``bool``; a number is *not finite* when it is ±inf. In each case the record cannot be judged —
+  ``bool``; a number is *not finite* when it is ±inf, or an integer too large for a float
+  (beyond ±1.8e308; ``10**30`` is a finite number). In each case the record cannot be judged —
   but only if the decision needed that value: a chain stops reading once a factor decides.
 * Bands are tried in file order; the first that holds the value is the one.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -36,11 +38,12 @@ from vip_workflow.rules.compiled import (
     Weighted,
 )
 
-__all__ = ["RowEvaluator", "read_factor", "read_value", "undeclared_reason"]
+__all__ = ["RowEvaluator", "is_missing", "read_factor", "read_value", "undeclared_reason"]
 
 MISSING: Any = object()
 Getter = Callable[[str], Any]
 _NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas' missing-value markers
+_LARGEST = sys.float_info.max  # an int beyond it has no float: not a finite number
 _KIND_WORDS = {"number": "a number", "text": "a text", "boolean": "true or false"}
 
 
@@ -58,10 +61,10 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
         if kind_of_value is float:
             return _finite(value, label)
         if kind_of_value is int:
-            return value
+            return value if -_LARGEST <= value <= _LARGEST else _too_large(value, label)
     elif (kind == "text" and kind_of_value is str) or (kind == "boolean" and kind_of_value is bool):
         return value
-    if value is MISSING or value is None or type(value).__name__ in _NULL_TYPES:
+    if is_missing(value):
         raise CannotJudge(f"{label} is missing", Step(label, "missing"))
     if kind == "number" and isinstance(value, Decimal):
         if value.is_nan():
@@ -69,7 +72,8 @@ def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
         return _finite(float(value), label, value)
     if kind == "number" and isinstance(value, numbers.Real) and not _is_bool(value):
         if isinstance(value, numbers.Integral):
-            return int(value)
+            whole = int(value)
+            return whole if -_LARGEST <= whole <= _LARGEST else _too_large(whole, label)
         return _finite(float(value), label, value)
     if kind == "boolean" and _is_bool(value):
         return bool(value)
@@ -122,6 +126,12 @@ def _finite(number: float, label: str, shown: Any = None) -> float:
                            note="not a finite number"))
 
 
+def _too_large(number: int, label: str) -> Any:
+    """An integer no float can hold is not a finite number (as ±inf is)."""
+    raise CannotJudge(not_finite_reason(label),
+                      Step(label, "wrong-type", value=number, note="not a finite number"))
+
+
 def _finite_score(total: float) -> float:
     """A score or weighted y that overflowed (±inf, or NaN from inf - inf) cannot judge."""
     if math.isfinite(total):
@@ -133,6 +143,12 @@ def _finite_score(total: float) -> float:
 def aggregate_label(condition: Condition) -> str:
     """How an aggregate condition is named in steps and reasons: ``mean of last 3 bills``."""
     return f"{condition.aggregate} of last {condition.window} {condition.label}"
+
+
+def is_missing(value: Any) -> bool:
+    """Absent, None, NaN (of any kind: pandas writes NaN for a missing text too), pd.NA, NaT."""
+    return (value is MISSING or value is None or (isinstance(value, float) and value != value)
+            or type(value).__name__ in _NULL_TYPES)
 
 
 def _is_bool(value: Any) -> bool:
@@ -328,7 +344,7 @@ class RowEvaluator:
     @staticmethod
     def _aggregate(get: Getter, field: str, how: str, window: int, label: str) -> float:
         months = get(field)
-        if months is MISSING or months is None:
+        if is_missing(months):
             raise CannotJudge(f"{label} is missing", Step(label, "missing"))
         if isinstance(months, str | bytes | Mapping) or not isinstance(months, Iterable):
             note = f"expected a list of monthly numbers, got {type(months).__name__}"

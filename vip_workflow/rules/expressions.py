@@ -78,9 +78,11 @@ class MonthsMissing(Expr):
 @frozen
 class Problem(Expr):
     """The reason text for a Missing column (``"revenue is missing"``, ``"revenue is not a
-    finite number"`` for ±inf, wrong type …)."""
+    finite number"`` for ±inf, wrong type …). For a list of months, ``window`` is how many
+    trailing months the condition reads, so a back end can say which one is unusable."""
 
     col: Col
+    window: int | None = None
 
 
 @frozen
@@ -349,8 +351,9 @@ class _Builder:
             if term.mapping is not None:
                 x = Lookup(col, term.mapping, term.otherwise, "float")
                 if term.otherwise is None:
-                    fails.append((IsNull(x), Lit(f"{term.label}: value not in the model's map",
-                                                 "text")))
+                    why = Concat((Lit(f"{term.label} '", "text"), col,  # as judge: the value
+                                  Lit("' has no number in the model's map", "text")))
+                    fails.append((IsNull(x), why))
             y = Arith("+", y, Arith("*", Lit(term.weight, "float"), x))
         return self.let(y, "y"), fails
 
@@ -396,7 +399,7 @@ class _Builder:
                      if isinstance(condition.matcher, Interval)
                      else InSet(value, condition.matcher.values))
             whens += [(missing, NULL)]
-            problems += [(missing, Problem(self._months_col(condition))
+            problems += [(missing, Problem(self._months_col(condition), condition.window)
                           if condition.aggregate else Problem(value))]  # type: ignore[arg-type]
             if condition.aggregate is not None:  # a sum of finite months can still overflow
                 label = aggregate_label(condition)

@@ -154,13 +154,115 @@ class KpiFile(_Model):
 
 
 
+# -- filter types --------------------------------------------------------------------------
+_VALUE_WORDS = {"number": "a number", "text": "text", "boolean": "a boolean"}
+_COLUMN_WORDS = {"number": "numbers", "text": "text", "boolean": "true or false",
+                 "temporal": "dates or times"}
+_SUMMED = ("sum", "mean")  # aggregates that need a column of numbers
+
+
+def _value_kind(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
+
+
+def _show(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(
+        value, float) else str(value)
+
+
+def _column_kind(dtype: pl.DataType) -> str | None:
+    """The kind of value a column holds, or None when any value may be compared (all null,
+    or a type the filters do not know)."""
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_numeric():
+        return "number"
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):
+        return "text"
+    if dtype.is_temporal():
+        return "temporal"
+    return None
+
+
+def _filters(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str, Where]]:
+    """Every where filter of a KPI: (path in the file below the KPI, label, filter)."""
+    groups: list[tuple[tuple[str | int, ...], list[Where]]] = [
+        (("where",), kpi.where), (("measure", "where"), kpi.measure.where)]
+    for part in ("numerator", "denominator"):
+        aggregate = getattr(kpi.measure, part)
+        if aggregate is not None:
+            groups.append((("measure", part, "where"), aggregate.where))
+    for path, wheres in groups:
+        prefix = ".".join(str(p) for p in path[:-1])
+        for position, where in enumerate(wheres):
+            label = f"{prefix + '.' if prefix else ''}where.{where.field}"
+            yield (*path, position), label, where
+
+
+def _summed_fields(kpi: Kpi) -> set[str]:
+    """Fields the KPI sums or averages: they must hold numbers."""
+    m = kpi.measure
+    found = {m.field} if m.type in _SUMMED and m.field else set()
+    for part in (m.numerator, m.denominator):
+        if part is not None and part.agg in _SUMMED and part.field:
+            found.add(part.field)
+    return found
+
+
+def _values(where: Where) -> list[Scalar]:
+    return list(where.value) if isinstance(where.value, list) else [where.value]
+
+
+def _file_problems(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Filter values the file itself shows to be of the wrong kind: (path, reason)."""
+    summed = _summed_fields(kpi)
+    for path, label, where in _filters(kpi):
+        values = _values(where)
+        kinds = sorted({_value_kind(v) for v in values})
+        if len(kinds) > 1:
+            words = ", ".join(_VALUE_WORDS[k] for k in kinds)
+            yield (*path, "value"), (f"kpi {kpi.id!r}: {label}: the values mix kinds ({words}); "
+                                     "a column holds one kind")
+            continue
+        if where.field in summed and kinds and kinds[0] != "number":
+            value = values[0]
+            yield (*path, "value"), (
+                f"kpi {kpi.id!r}: {label}: {_show(value)} is {_VALUE_WORDS[kinds[0]]} but "
+                f"{where.field} is summed, so it holds numbers")
+
+
+def check_filter_types(kpi: Kpi, schema: pl.Schema) -> None:
+    """Raise EvaluationError for a filter value of another kind than its column."""
+    for _path, label, where in _filters(kpi):
+        dtype = schema.get(where.field)
+        column = _column_kind(dtype) if dtype is not None else None
+        if column is None:
+            continue
+        for value in _values(where):
+            kind = _value_kind(value)
+            if kind != column:
+                raise EvaluationError(
+                    f"kpi {kpi.id!r}: {label}: {_show(value)} is {_VALUE_WORDS[kind]} but "
+                    f"column {where.field} holds {_COLUMN_WORDS[column]}",
+                    rule=kpi.id, field=label)
+
+
 # -- evaluation ----------------------------------------------------------------------------
 def _condition(where: Iterable[Where]) -> pl.Expr:
     parts = []
     for w in where:
         column = pl.col(w.field)
         if w.op == "in":
-            parts.append(column.is_in(w.value))
+            values = _values(w)
+            if values and all(_value_kind(v) == "number" for v in values):
+                # an int column and a float in the list (or the reverse) compare as floats
+                parts.append(column.cast(pl.Float64).is_in([float(v) for v in values]))
+            else:
+                parts.append(column.is_in(values))
         else:
             parts.append({
                 "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
@@ -229,6 +331,7 @@ def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
     if missing:
         raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
                               rule=kpi.id, field=missing[0])
+    check_filter_types(kpi, frame.schema)
     rows = frame.filter(_condition(kpi.where)) if kpi.where else frame
     num, den = _measure(kpi)
     aggs = [num.alias("numerator"), den.alias("denominator"), pl.len().alias("rows")]
@@ -476,6 +579,8 @@ def from_document(document: Document) -> KpiBook:
             raise document.error(f"the KPI id {kpi.id!r} is used twice",
                                  ("kpis", position, "id"))
         seen[kpi.id] = position
+        for path, reason in _file_problems(kpi):
+            raise document.error(reason, ("kpis", position, *path))
     return KpiBook(rules, path=document.path, document=document)
 
 

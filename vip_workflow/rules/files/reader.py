@@ -256,9 +256,13 @@ class _YamlReader:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             reason = f"not valid YAML: {exc.problem or exc.context}"
+            limit = None
+            if "nesting depth" in reason:  # libyaml looks 1 000 levels ahead of the composer
+                reason = self._too_deep()
+                limit = "depth"
             if mark is None:
-                raise self.error(reason, path=self.path, line=1) from None
-            raise self.fail(reason, mark) from None
+                raise self.error(reason, path=self.path, line=1, limit=limit) from None
+            raise self.fail(reason, mark, limit=limit) from None
         except yaml.reader.ReaderError as exc:
             line, column = _position(self.text, min(exc.position, len(self.text)))
             raise self.error(f"not valid YAML: {exc.reason}", path=self.path, line=line,
@@ -311,9 +315,7 @@ class _YamlReader:
                     value = self._scalar(event, where)
                 else:
                     if len(stack) >= max_depth:
-                        raise self.fail(
-                            f"nested too deeply: more than {max_depth} levels exceeds the "
-                            f"depth limit", mark, limit="depth")
+                        raise self.fail(self._too_deep(), mark, limit="depth")
                     value = {} if kind is mapping_start else []
                 if stack:
                     frame = stack[-1]
@@ -337,6 +339,10 @@ class _YamlReader:
                                     "(---)", event.start_mark)
             elif kind is events.StreamEndEvent:
                 return Parsed(root, values, keys)
+
+    def _too_deep(self) -> str:
+        return (f"nested too deeply: more than {self.limits.depth} levels exceeds the depth "
+                "limit")
 
     def _alias(self, mark: Any) -> Exception:
         return self.fail("YAML anchors and aliases (&name, *name) are not allowed: write the "

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 FieldPath = tuple[str | int, ...]
+#: The most problems one error lists (``error.problems``); a definition may hold more.
+MAX_PROBLEMS = 100
 
 
 def _field_text(where: Iterable[str | int]) -> str:
@@ -54,7 +56,7 @@ def _raise(problems: list[tuple[FieldPath, str]], path: str | None,
            locations: Mapping[FieldPath, tuple[int, int]]) -> None:
     errors = []
     path = path or "<definition>"
-    for where, reason in problems:
+    for where, reason in problems[:MAX_PROBLEMS]:
         line, column = _locate(locations, where)
         errors.append(
             ProcessDefinitionError(

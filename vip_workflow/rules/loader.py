@@ -23,10 +23,12 @@ from pydantic import BaseModel, ValidationError
 from vip_workflow.errors import RuleFileError
 from vip_workflow.rules.files import MAX_BYTES, read_file, read_text
 
-__all__ = ["MAX_BYTES", "Document", "Located", "dump_yaml", "read_document",
+__all__ = ["MAX_BYTES", "MAX_PROBLEMS", "Document", "Located", "dump_yaml", "read_document",
            "validate_document", "write_rule_file"]
 
 PathKey = tuple[str | int, ...]
+#: The most problems one error lists (``error.problems``); a file may hold more.
+MAX_PROBLEMS = 100
 Located = Callable[..., RuleFileError]
 
 
@@ -111,7 +113,9 @@ def validate_document(document: Document, model: type[BaseModel]) -> Any:
         return model.model_validate(document.data)
     except ValidationError as exc:
         vocabulary = _known_keys(model)
-        problems = _problems(document, exc.errors(), vocabulary)
+        # the first MAX_PROBLEMS are worded and located: a hostile file can hold tens of
+        # thousands, each with a "did you mean" search
+        problems = _problems(document, exc.errors()[:MAX_PROBLEMS], vocabulary)
         first = problems[0]
         raise RuleFileError(
             first.reason,
@@ -148,11 +152,13 @@ def _problems(document: Document, errors: list[Any], vocabulary: list[str]) -> t
     member whose kind the value does not even have is dropped when another member went deeper
     (``override: {tier: 5}`` is about the tier, not about ``false``)."""
     placed = [(_data_path(document.data, e["loc"], e["type"]), e) for e in errors]
+    # every path some other error went deeper than (one pass, not one per pair of errors:
+    # a hostile file can hold tens of thousands of errors)
+    above = {other[:depth] for (other, _), _ in placed for depth in range(len(other))}
     kept = [
         ((where, key), e) for (where, key), e in placed
         if not (e["type"] in _MISMATCH and isinstance(e.get("input"), dict | list)
-                and any(len(other) > len(where) and other[:len(where)] == where
-                        for (other, _), _ in placed))
+                and where in above)
     ]
     groups: dict[PathKey, list[Any]] = {}
     for (where, _key), e in kept:

@@ -50,8 +50,8 @@ __all__ = [
 #: definitions are at most 8.3 KB: this is over a hundred times the largest of them.
 MAX_BYTES = 1_048_576
 #: The most values (mappings, lists and scalars, keys included) one file may hold. The largest
-#: bundled file holds about 640, so this is close to eighty times as many.
-MAX_NODES = 50_000
+#: bundled file holds about 640, so this is close to forty times as many.
+MAX_NODES = 25_000
 #: The deepest nesting of mappings and lists (the top-level mapping is level 1). The bundled
 #: files nest at most 11 deep.
 MAX_DEPTH = 64

@@ -509,7 +509,7 @@ class _JsonReader:
 def limits_markdown() -> list[str]:
     """The "Limits" section of the rule-file reference, from the constants above."""
     return [
-        "## Limits", "",
+        "## Limits of every data file", "",
         "Every rule file and process definition — read from a file or given as text — goes "
         "through one bounded reader (`vip_workflow.rules.files`). A file over a limit is "
         "refused with a located `RuleFileError` (or `ProcessDefinitionError`) whose `limit` "

@@ -186,3 +186,32 @@ def _load_bytes(name: str, raw: bytes) -> None:
         path = Path(folder) / name
         path.write_bytes(raw)
         vw.load_rules(path)
+
+
+class TestWithoutLibyaml:
+    """PyYAML's pure-Python parser (no libyaml) gives the same data and the same refusals."""
+
+    @pytest.mark.parametrize(("text", "limit"), [
+        ("a: !!binary aGVsbG8=\n", None), ("[" * 700 + "]" * 700, "depth"),
+        ("a: " + "9" * 5_000 + "\n", "number"), ("a: &x 1\nb: *x\n", None),
+    ])
+    def test_the_refusals_are_the_same(self, monkeypatch: pytest.MonkeyPatch, text: str,
+                                       limit: str | None) -> None:
+        """Each hostile text is a located RuleFileError either way."""
+        from vip_workflow.rules.files import reader
+
+        monkeypatch.setattr(reader, "_CParser", None)
+        error = _error(text)
+        assert error.limit == limit and error.line == 1
+
+    def test_the_presets_read_the_same(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every bundled preset gives equal data with and without libyaml."""
+        from importlib import resources
+
+        from vip_workflow.rules.files import reader
+
+        folder = resources.files("vip_workflow.rules.presets")
+        texts = [p.read_text("utf-8") for p in folder.iterdir() if p.name.endswith(".yaml")]
+        fast = [reader.read_text(t, path="p.yaml").data for t in texts]
+        monkeypatch.setattr(reader, "_CParser", None)
+        assert [reader.read_text(t, path="p.yaml").data for t in texts] == fast

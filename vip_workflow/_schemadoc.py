@@ -205,6 +205,10 @@ def render(kind: str = "tiers") -> str:
             lines.append(f"| `{key}` | {_type(spec)} | {_default(spec, key in required)} | "
                          f"{meaning} |")
         lines.append("")
+    if kind == "tiers":  # the limits of every data file, stated once, from the reader itself
+        from vip_workflow.rules.files.reader import limits_markdown
+
+        lines += limits_markdown()
     return "\n".join(lines)
 
 

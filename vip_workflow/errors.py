@@ -2,8 +2,8 @@
 
     VipWorkflowError
     ├── ConfigError (also ValueError)
-    │   ├── RuleFileError             path, line, column, field, reason
-    │   ├── ProcessDefinitionError    path, line, column, field, reason
+    │   ├── RuleFileError             path, line, column, field, reason, limit
+    │   ├── ProcessDefinitionError    path, line, column, field, reason, limit
     │   ├── UnknownPresetError        name, known
     │   ├── AdapterNotFoundError      name, group, hint
     │   └── MissingExtraError         feature, module, extra (also ImportError)
@@ -89,8 +89,11 @@ class _LocatedFileError(ConfigError):
         column: int | None = None,
         field: str | None = None,
         problems: tuple[_LocatedFileError, ...] = (),
+        limit: str | None = None,
     ) -> None:
         self.reason = reason
+        #: the cost limit the file broke ("bytes", "nodes", "depth", "number"), if any
+        self.limit = limit
         self.path = path
         self.line = line
         self.column = column

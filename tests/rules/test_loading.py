@@ -340,7 +340,7 @@ def test_non_utf8_and_oversized_files_are_refused(tmp_path: Path) -> None:
         vw.load_rules(latin)
     huge = tmp_path / "huge.yaml"
     huge.write_bytes(b"# " + b"x" * 6_000_000)
-    with pytest.raises(vw.RuleFileError, match="larger than"):
+    with pytest.raises(vw.RuleFileError, match="exceeds the 1 MiB limit"):
         vw.load_rules(huge)
 
 

@@ -1,8 +1,10 @@
 """Loading process definitions safely from YAML or JSON, with located errors.
 
-Files are data: they are read with ``yaml.safe_load`` only (no tags, no objects), aliases and
-duplicate keys are refused, and every problem becomes a ``ProcessDefinitionError`` carrying the
-file, line, column and field path (line and column come from ``yaml.compose`` node marks).
+Files are data: they are read by the shared bounded reader of every data file
+(:mod:`vip_workflow.rules.files`): plain values only (no tags, no objects), aliases and
+duplicate keys refused, only ``true``/``false`` are booleans, and size, node count and depth
+are limited. Every problem becomes a ``ProcessDefinitionError`` carrying the file, line, column
+and field path.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from vip_workflow.errors import ProcessDefinitionError
 from vip_workflow.processes.definitions import ProcessDefinition
 from vip_workflow.processes.validate import check_definition
+from vip_workflow.rules.files import MAX_BYTES, read_file, read_text
 
 __all__ = [
+    "MAX_BYTES",
     "bundled_definitions",
     "check_or_raise",
     "definition_from_dict",
@@ -28,8 +31,9 @@ __all__ = [
     "load_definitions",
 ]
 
-MAX_BYTES = 2_000_000
 FieldPath = tuple[str | int, ...]
+#: The most problems one error lists (``error.problems``); a definition may hold more.
+MAX_PROBLEMS = 100
 
 
 def _field_text(where: Iterable[str | int]) -> str:
@@ -37,42 +41,6 @@ def _field_text(where: Iterable[str | int]) -> str:
     for part in where:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
-
-
-def _locations(root: yaml.Node | None, path: str) -> dict[FieldPath, tuple[int, int]]:
-    """Line and column (1-based) of every field, refusing aliases and duplicate keys."""
-    found: dict[FieldPath, tuple[int, int]] = {}
-    seen: set[int] = set()
-
-    def walk(node: yaml.Node, where: FieldPath) -> None:
-        if id(node) in seen:
-            raise ProcessDefinitionError(
-                "YAML aliases are not allowed in process definitions",
-                path=path, line=node.start_mark.line + 1, column=node.start_mark.column + 1,
-                field=_field_text(where),
-            )
-        seen.add(id(node))
-        found[where] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
-            keys: set[Any] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key in keys:
-                    raise ProcessDefinitionError(
-                        f"duplicate key {key!r}", path=path, line=key_node.start_mark.line + 1,
-                        column=key_node.start_mark.column + 1, field=_field_text(where),
-                    )
-                keys.add(key)
-                walk(value_node, (*where, key))
-                mark = key_node.start_mark
-                found[(*where, key)] = (mark.line + 1, mark.column + 1)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*where, i))
-
-    if root is not None:
-        walk(root, ())
-    return found
 
 
 def _locate(locations: Mapping[FieldPath, tuple[int, int]], where: FieldPath) -> tuple[Any, Any]:
@@ -88,7 +56,7 @@ def _raise(problems: list[tuple[FieldPath, str]], path: str | None,
            locations: Mapping[FieldPath, tuple[int, int]]) -> None:
     errors = []
     path = path or "<definition>"
-    for where, reason in problems:
+    for where, reason in problems[:MAX_PROBLEMS]:
         line, column = _locate(locations, where)
         errors.append(
             ProcessDefinitionError(
@@ -131,7 +99,10 @@ def definition_from_dict(
 ) -> ProcessDefinition:
     """Validate plain data (as read from a file) into a checked ``ProcessDefinition``."""
     if not isinstance(data, Mapping):
-        raise ProcessDefinitionError("a process definition is a mapping", path=path)
+        line, column = _locate(locations or {}, ())
+        raise ProcessDefinitionError(
+            f"a process definition is a mapping of keys (name:, states: …), not "
+            f"{type(data).__name__}", path=path, line=line, column=column)
     try:
         definition = ProcessDefinition.model_validate(data)
     except ValidationError as exc:
@@ -140,29 +111,21 @@ def definition_from_dict(
 
 
 def load_definition(source: str | Path, *, text: str | None = None) -> ProcessDefinition:
-    """Load one definition from a YAML/JSON file path, or from ``text`` (``source`` names it)."""
+    """Load one definition from a YAML/JSON file path, or from ``text`` (``source`` names it).
+
+    Files and texts go through the shared bounded reader (:mod:`vip_workflow.rules.files`):
+    at most ``MAX_BYTES``, ``MAX_NODES`` values and ``MAX_DEPTH`` levels; no tags, no aliases.
+    """
     path = str(source)
     if text is None:
-        try:
-            raw = Path(source).read_bytes()
-        except OSError as exc:
-            raise ProcessDefinitionError(f"cannot read the file: {exc}", path=path) from exc
-        if len(raw) > MAX_BYTES:
-            raise ProcessDefinitionError(f"file larger than {MAX_BYTES} bytes", path=path)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ProcessDefinitionError("the file is not UTF-8", path=path) from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ProcessDefinitionError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}", path=path,
-            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
-        ) from exc
-    return definition_from_dict(data, path=path, locations=_locations(root, path))
+        parsed = read_file(path, error=ProcessDefinitionError)
+    else:
+        parsed = read_text(text, path=path, error=ProcessDefinitionError)
+    if parsed.data is None:
+        raise ProcessDefinitionError("the file is empty", path=path, line=1)
+    # a field is located at its key ("name: ..."), a list item at its value
+    locations = {**parsed.values, **parsed.keys}
+    return definition_from_dict(parsed.data, path=path, locations=locations)
 
 
 def load_definitions(directory: str | Path) -> list[ProcessDefinition]:

@@ -1,14 +1,15 @@
 """Reading rule files safely: YAML or JSON text → plain data with the line of every field.
 
-Rule files are data. YAML is read with a safe loader that builds only plain values (no tags, no
-objects), anchors and aliases are refused (they allow "billion laughs" blow-ups and make a
-file's meaning depend on distant lines), duplicate keys are errors, and only ``true``/``false``
-are booleans (YAML 1.1 would read ``no`` or ``on`` as booleans, a trap for category values).
+Rule files are data. They are read by the one bounded reader every file kind shares
+(:mod:`vip_workflow.rules.files`): plain values only (no tags, no objects), anchors and aliases
+refused (they allow "billion laughs" blow-ups and make a file's meaning depend on distant
+lines), duplicate keys are errors, only ``true``/``false`` are booleans (YAML 1.1 would read
+``no`` or ``on`` as booleans, a trap for category values), and size, node count and nesting
+depth are limited. This module turns what was read into a located, validated Document.
 """
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import json
 import re
@@ -20,26 +21,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vip_workflow.errors import RuleFileError
+from vip_workflow.rules.files import MAX_BYTES, read_file, read_text
 
-__all__ = ["Document", "Located", "dump_yaml", "read_document", "validate_document",
-           "write_rule_file"]
+__all__ = ["MAX_BYTES", "MAX_PROBLEMS", "Document", "Located", "dump_yaml", "read_document",
+           "validate_document", "write_rule_file"]
 
-MAX_BYTES = 5_000_000
 PathKey = tuple[str | int, ...]
+#: The most problems one error lists (``error.problems``); a file may hold more.
+MAX_PROBLEMS = 100
 Located = Callable[..., RuleFileError]
-
-
-class _StrictBoolLoader(yaml.SafeLoader):
-    """A safe loader where only true/false (any case) are booleans."""
-
-
-_StrictBoolLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictBoolLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
 
 
 class Document:
@@ -96,203 +86,20 @@ def _name_of(node: Any) -> str | None:
 
 
 def read_document(source: str | Path | Mapping[str, Any], *, text: str | None = None) -> Document:
-    """Read a rule file (a path, or ``text`` with a name) into a Document."""
+    """Read a rule file (a path, or ``text`` with a name) into a Document.
+
+    Reading goes through the shared bounded reader (:mod:`vip_workflow.rules.files`): size,
+    node count and depth are limited, tags, anchors and aliases are refused."""
     if isinstance(source, Mapping):
         return Document(dict(source), {}, "<mapping>")
     path = str(source)
     if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise RuleFileError("file not found", path=path) from None
-        except OSError as exc:
-            raise RuleFileError(f"cannot read the file: {exc.strerror or exc}", path=path) from exc
-        if len(raw) > MAX_BYTES:
-            raise RuleFileError(f"file is larger than {MAX_BYTES} bytes", path=path)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise RuleFileError(f"not UTF-8 text (byte {exc.start})", path=path) from exc
-    if path.lower().endswith(".json"):
-        return _read_json(text, path)
-    return _read_yaml(text, path)
-
-
-def _read_yaml(text: str, path: str) -> Document:
-    loader = _StrictBoolLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise RuleFileError("the file is empty", path=path, line=1)
-        locations: dict[PathKey, tuple[int, int]] = {}
-        _index(node, (), locations, set(), path, loader)
-        data = loader.construct_document(node)
-    except RecursionError:
-        raise RuleFileError("not valid YAML: nested too deeply", path=path) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        reason = f"not valid YAML: {exc.problem or exc.context}"
-        raise RuleFileError(reason, path=path, line=line, column=column) from None
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"not valid YAML: {exc}", path=path) from None
-    finally:
-        loader.dispose()
-    return Document(data, locations, path)
-
-
-def _index(
-    node: yaml.Node,
-    where: PathKey,
-    locations: dict[PathKey, tuple[int, int]],
-    seen: set[int],
-    path: str,
-    loader: yaml.SafeLoader,
-) -> None:
-    """Record each node's position; refuse aliases, custom tags, duplicate keys and dates that
-    do not exist (2026-02-30)."""
-    mark = node.start_mark
-    if id(node) in seen or getattr(node, "anchor", None):
-        raise RuleFileError(
-            "anchors and aliases (&name, *name) are not allowed in rule files",
-            path=path,
-            line=mark.line + 1,
-            column=mark.column + 1,
-        )
-    seen.add(id(node))
-    if node.tag.startswith("!") or (
-        node.tag.startswith("tag:yaml.org,2002:")
-        and node.tag.rsplit(":", 1)[1]
-        not in {"str", "int", "float", "bool", "null", "map", "seq", "timestamp"}
-    ):
-        raise RuleFileError(
-            f"the tag {node.tag} is not allowed: rule files hold plain data only",
-            path=path,
-            line=mark.line + 1,
-            column=mark.column + 1,
-        )
-    locations[where] = (mark.line + 1, mark.column + 1)
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        try:
-            loader.construct_yaml_timestamp(node)
-        except (ValueError, OverflowError) as exc:
-            raise RuleFileError(
-                f"{node.value!r} is not a date: {exc}",
-                path=path,
-                line=mark.line + 1,
-                column=mark.column + 1,
-                field=".".join(str(w) for w in where) or None,
-            ) from None
-    if isinstance(node, yaml.MappingNode):
-        keys: set[Any] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise RuleFileError(
-                    "merge keys (<<) are not allowed in rule files",
-                    path=path,
-                    line=key_node.start_mark.line + 1,
-                    column=key_node.start_mark.column + 1,
-                )
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
-            if key in keys:
-                raise RuleFileError(
-                    f"the key {key!r} appears twice",
-                    path=path,
-                    line=key_node.start_mark.line + 1,
-                    column=key_node.start_mark.column + 1,
-                    field=".".join(str(w) for w in (*where, key)),
-                )
-            keys.add(key)
-            _index(value_node, (*where, key), locations, seen, path, loader)
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _index(item, (*where, position), locations, seen, path, loader)
-
-
-def _read_json(text: str, path: str) -> Document:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RuleFileError(
-            f"not valid JSON: {exc.msg}", path=path, line=exc.lineno, column=exc.colno
-        ) from None
-    except RecursionError:
-        raise RuleFileError("not valid JSON: nested too deeply", path=path) from None
-    # The text is valid JSON: scan it once more for where each value stands (and for keys
-    # written twice, which json.loads would silently keep the last of).
-    return Document(data, _JsonPositions(text, path).scan(), path)
-
-
-class _JsonPositions:
-    """Where each value of a valid JSON text starts (1-based line and column), by its path.
-
-    A column counts characters, so a tab is one column, as in JSON parse errors and editors'
-    "column" readouts. Raises RuleFileError for a key that appears twice in one object."""
-
-    _SPACE = frozenset(" \t\n\r")
-    _SCALAR = re.compile(r"-?(?:Infinity|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|true|false|null|NaN")
-
-    def __init__(self, text: str, path: str) -> None:
-        self.text = text
-        self.path = path
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.locations: dict[PathKey, tuple[int, int]] = {}
-
-    def scan(self) -> dict[PathKey, tuple[int, int]]:
-        try:
-            self.value(self.skip(0), ())
-        except RecursionError:
-            return {}
-        return self.locations
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.line_starts, offset)
-        return line, offset - self.line_starts[line - 1] + 1
-
-    def skip(self, offset: int) -> int:
-        text, space = self.text, self._SPACE
-        while offset < len(text) and text[offset] in space:
-            offset += 1
-        return offset
-
-    def value(self, offset: int, where: PathKey) -> int:
-        """Record the value at ``offset`` (and everything inside it); return where it ends."""
-        self.locations[where] = self.position(offset)
-        first = self.text[offset]
-        if first == "{":
-            return self.object(offset + 1, where)
-        if first == "[":
-            offset = self.skip(offset + 1)
-            index = 0
-            while self.text[offset] != "]":
-                offset = self.skip(self.value(offset, (*where, index)))
-                index += 1
-                if self.text[offset] == ",":
-                    offset = self.skip(offset + 1)
-            return offset + 1
-        if first == '"':
-            return json.decoder.scanstring(self.text, offset + 1)[1]
-        found = self._SCALAR.match(self.text, offset)
-        assert found is not None, "the text was valid JSON"
-        return found.end()
-
-    def object(self, offset: int, where: PathKey) -> int:
-        keys: set[str] = set()
-        offset = self.skip(offset)
-        while self.text[offset] != "}":
-            key, end = json.decoder.scanstring(self.text, offset + 1)
-            if key in keys:
-                line, column = self.position(offset)
-                raise RuleFileError(f"the key {key!r} appears twice", path=self.path, line=line,
-                                    column=column,
-                                    field=".".join(str(w) for w in (*where, key)))
-            keys.add(key)
-            offset = self.skip(end)  # the colon
-            offset = self.skip(self.value(self.skip(offset + 1), (*where, key)))
-            if self.text[offset] == ",":
-                offset = self.skip(offset + 1)
-        return offset + 1
+        parsed = read_file(path, error=RuleFileError)
+    else:
+        parsed = read_text(text, path=path, error=RuleFileError)
+    if parsed.data is None:
+        raise RuleFileError("the file is empty", path=path, line=1)
+    return Document(parsed.data, parsed.values, path)
 
 
 def validate_document(document: Document, model: type[BaseModel]) -> Any:
@@ -306,7 +113,9 @@ def validate_document(document: Document, model: type[BaseModel]) -> Any:
         return model.model_validate(document.data)
     except ValidationError as exc:
         vocabulary = _known_keys(model)
-        problems = _problems(document, exc.errors(), vocabulary)
+        # the first MAX_PROBLEMS are worded and located: a hostile file can hold tens of
+        # thousands, each with a "did you mean" search
+        problems = _problems(document, exc.errors()[:MAX_PROBLEMS], vocabulary)
         first = problems[0]
         raise RuleFileError(
             first.reason,
@@ -343,11 +152,13 @@ def _problems(document: Document, errors: list[Any], vocabulary: list[str]) -> t
     member whose kind the value does not even have is dropped when another member went deeper
     (``override: {tier: 5}`` is about the tier, not about ``false``)."""
     placed = [(_data_path(document.data, e["loc"], e["type"]), e) for e in errors]
+    # every path some other error went deeper than (one pass, not one per pair of errors:
+    # a hostile file can hold tens of thousands of errors)
+    above = {other[:depth] for (other, _), _ in placed for depth in range(len(other))}
     kept = [
         ((where, key), e) for (where, key), e in placed
         if not (e["type"] in _MISMATCH and isinstance(e.get("input"), dict | list)
-                and any(len(other) > len(where) and other[:len(where)] == where
-                        for (other, _), _ in placed))
+                and where in above)
     ]
     groups: dict[PathKey, list[Any]] = {}
     for (where, _key), e in kept:

@@ -23,7 +23,7 @@ demo: $(VENV)/.demo
 	$(BIN)/vip-workflow demo
 
 test: $(VENV)/.dev
-	$(BIN)/ruff check vip_workflow tests bench
+	$(BIN)/ruff check vip_workflow tests bench tools
 	$(BIN)/python -m pytest -q
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
@@ -31,7 +31,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check vip_workflow tests bench
+	$(BIN)/ruff check vip_workflow tests bench tools
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

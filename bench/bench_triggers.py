@@ -26,7 +26,7 @@ if __package__ in {None, ""}:  # run as a script: make the project importable
 import polars as pl
 
 from bench._harness import best_of, machine
-from vip_workflow.rules.book import preset
+from vip_workflow.rules.tiers.book import preset
 from vip_workflow.samples import sample_history
 
 FLOOR_SECONDS = 2.0

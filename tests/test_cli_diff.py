@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import vip_workflow as vw
-from vip_workflow.cli import app
+from vip_workflow.cli.main import app
 from vip_workflow.samples import load_sample_portfolio
 
 runner = CliRunner()

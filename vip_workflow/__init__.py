@@ -26,21 +26,21 @@ _moved.install()
 _PUBLIC: dict[str, str] = {
     # rules: tier, trigger and KPI books
     "Decision": "vip_workflow.domain.decisions",
-    "Finding": "vip_workflow.rules.lint",
-    "KpiBook": "vip_workflow.rules.kpi",
-    "KpiReport": "vip_workflow.rules.kpi",
-    "LintReport": "vip_workflow.rules.lint",
-    "RuleBook": "vip_workflow.rules.book",
+    "Finding": "vip_workflow.rules.tiers.lint",
+    "KpiBook": "vip_workflow.rules.kpis.book",
+    "KpiReport": "vip_workflow.rules.kpis.book",
+    "LintReport": "vip_workflow.rules.tiers.lint",
+    "RuleBook": "vip_workflow.rules.tiers.book",
     "RuleVersions": "vip_workflow.rules.versions",
     "Signal": "vip_workflow.rules.triggers",
     "TriggerBook": "vip_workflow.rules.triggers",
-    "load_rules": "vip_workflow.rules.book",
-    "loads_rules": "vip_workflow.rules.book",
-    "preset": "vip_workflow.rules.book",
-    "presets": "vip_workflow.rules.book",
+    "load_rules": "vip_workflow.rules.tiers.book",
+    "loads_rules": "vip_workflow.rules.tiers.book",
+    "preset": "vip_workflow.rules.tiers.book",
+    "presets": "vip_workflow.rules.tiers.book",
     # work: signals into tasks and cases
-    "Task": "vip_workflow.rules.signals",
-    "TaskBoard": "vip_workflow.rules.signals",
+    "Task": "vip_workflow.work.board",
+    "TaskBoard": "vip_workflow.work.board",
     # processes
     "SYSTEM": "vip_workflow.domain.instances",
     "Actor": "vip_workflow.domain.instances",
@@ -107,19 +107,19 @@ _MOVED: dict[str, tuple[str, str]] = {
     "Dispatcher": ("vip_workflow.outbox", "Dispatcher"),
     "EmailNotifier": ("vip_workflow.adapters.notify.email", "EmailNotifier"),
     "FanoutNotifier": ("vip_workflow.outbox", "FanoutNotifier"),
-    "IngestReport": ("vip_workflow.rules.signals", "IngestReport"),
+    "IngestReport": ("vip_workflow.work.board", "IngestReport"),
     "LiveTriggerEngine": ("vip_workflow.rules.triggers", "LiveTriggerEngine"),
     "LogNotifier": ("vip_workflow.adapters.notify.log", "LogNotifier"),
     "MemoryCycleStore": ("vip_workflow.cycle.history", "MemoryCycleStore"),
     "MemoryInstanceStore": ("vip_workflow.adapters.storage.memory", "MemoryInstanceStore"),
     "MemoryNotifier": ("vip_workflow.adapters.notify.memory", "MemoryNotifier"),
-    "MonthlySnapshot": ("vip_workflow.rules.snapshots", "MonthlySnapshot"),
+    "MonthlySnapshot": ("vip_workflow.rules.triggers.snapshots", "MonthlySnapshot"),
     "NATSNotifier": ("vip_workflow.adapters.notify.broker", "NATSNotifier"),
     "OutboxItem": ("vip_workflow.outbox", "OutboxItem"),
     "OutboxStore": ("vip_workflow.outbox", "OutboxStore"),
     "Override": ("vip_workflow.domain.decisions", "Override"),
     "PostgresInstanceStore": ("vip_workflow.adapters.storage.sql", "PostgresInstanceStore"),
-    "SNAPSHOT_COLUMNS": ("vip_workflow.rules.snapshots", "SNAPSHOT_COLUMNS"),
+    "SNAPSHOT_COLUMNS": ("vip_workflow.rules.triggers.snapshots", "SNAPSHOT_COLUMNS"),
     "SQLCycleStore": ("vip_workflow.cycle.history", "SQLCycleStore"),
     "SQLInstanceStore": ("vip_workflow.adapters.storage.sql", "SQLInstanceStore"),
     "SQLiteInstanceStore": ("vip_workflow.adapters.storage.sql", "SQLiteInstanceStore"),
@@ -131,9 +131,9 @@ _MOVED: dict[str, tuple[str, str]] = {
     "diff_signals": ("vip_workflow.rules.versions", "diff_signals"),
     "diff_tiers": ("vip_workflow.rules.versions", "diff_tiers"),
     "explain_signals": ("vip_workflow.rules.triggers", "explain_signals"),
-    "fit_weights": ("vip_workflow.rules.fitting", "fit_weights"),
-    "history_frame": ("vip_workflow.rules.snapshots", "history_frame"),
-    "kpis_schema": ("vip_workflow.rules.kpi", "kpis_schema"),
+    "fit_weights": ("vip_workflow.rules.tiers.fitting", "fit_weights"),
+    "history_frame": ("vip_workflow.rules.triggers.snapshots", "history_frame"),
+    "kpis_schema": ("vip_workflow.rules.kpis.book", "kpis_schema"),
     "load_definitions": ("vip_workflow.processes.loader", "load_definitions"),
     "load_sample_portfolio": ("vip_workflow.samples", "load_sample_portfolio"),
     "monthly_portfolios": ("vip_workflow.samples", "monthly_portfolios"),
@@ -141,7 +141,7 @@ _MOVED: dict[str, tuple[str, str]] = {
     "process_map_mermaid": ("vip_workflow.processes.graphs", "process_map_mermaid"),
     "register_notifier": ("vip_workflow.registry", "register_notifier"),
     "register_storage": ("vip_workflow.registry", "register_storage"),
-    "rules_schema": ("vip_workflow.rules.book", "rules_schema"),
+    "rules_schema": ("vip_workflow.rules.tiers.book", "rules_schema"),
     "sample_history": ("vip_workflow.samples", "sample_history"),
     "sample_individuals": ("vip_workflow.samples", "sample_individuals"),
     "sample_kpi_portfolio": ("vip_workflow.samples", "sample_kpi_portfolio"),
@@ -217,12 +217,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
     from vip_workflow.processes.engine import ProcessEngine, TickReport
     from vip_workflow.processes.loader import load_definition
     from vip_workflow.registry import open_notifier, open_store
-    from vip_workflow.rules.book import RuleBook, load_rules, loads_rules, preset, presets
-    from vip_workflow.rules.kpi import KpiBook, KpiReport
-    from vip_workflow.rules.lint import Finding, LintReport
-    from vip_workflow.rules.signals import Task, TaskBoard
+    from vip_workflow.rules.kpis.book import KpiBook, KpiReport
+    from vip_workflow.rules.tiers.book import RuleBook, load_rules, loads_rules, preset, presets
+    from vip_workflow.rules.tiers.lint import Finding, LintReport
     from vip_workflow.rules.triggers import Signal, TriggerBook
     from vip_workflow.rules.versions import RuleVersions
+    from vip_workflow.work.board import Task, TaskBoard
 
 __all__ = [
     "SYSTEM",

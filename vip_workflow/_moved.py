@@ -21,6 +21,28 @@ __all__ = ["MOVED_MODULES", "install"]
 #: Old module path → new module path.
 MOVED_MODULES: dict[str, str] = {
     "vip_workflow.processes.instance": "vip_workflow.domain.instances",
+    "vip_workflow.sample": "vip_workflow.samples.portfolio",
+    "vip_workflow.sample_history": "vip_workflow.samples.history",
+    "vip_workflow.cycle.sample": "vip_workflow.samples.monthly",
+    "vip_workflow.rules.book": "vip_workflow.rules.tiers.book",
+    "vip_workflow.rules.compiled": "vip_workflow.rules.tiers.compiled",
+    "vip_workflow.rules.evaluate": "vip_workflow.rules.tiers.evaluate",
+    "vip_workflow.rules.expressions": "vip_workflow.rules.tiers.expressions",
+    "vip_workflow.rules.lint": "vip_workflow.rules.tiers.lint",
+    "vip_workflow.rules._polars": "vip_workflow.rules.tiers._polars",
+    "vip_workflow.rules._sql": "vip_workflow.rules.tiers._sql",
+    "vip_workflow.rules.schema": "vip_workflow.rules.tiers.schema",
+    "vip_workflow.rules.fitting": "vip_workflow.rules.tiers.fitting",
+    "vip_workflow.rules.loader": "vip_workflow.rules.files.document",
+    "vip_workflow.rules.kpi": "vip_workflow.rules.kpis.book",
+    "vip_workflow.rules._durable": "vip_workflow.rules.triggers._durable",
+    "vip_workflow.rules.snapshots": "vip_workflow.rules.triggers.snapshots",
+    "vip_workflow.rules.signals": "vip_workflow.work.board",
+    "vip_workflow.cycle.report": "vip_workflow.reporting.report",
+    "vip_workflow.cycle.demo": "vip_workflow.samples.demo",
+    "vip_workflow.cli_triggers": "vip_workflow.cli.triggers",
+    "vip_workflow.cli_adapters": "vip_workflow.cli.db",
+    "vip_workflow.processes.cli": "vip_workflow.cli.processes",
 }
 
 

@@ -16,7 +16,7 @@ from vip_workflow.adapters.notify.webhook import WebhookNotifier
 from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.adapters.storage.sql import SQLInstanceStore, current_revision
 from vip_workflow.bootstrap import bootstrap, build_dispatcher
-from vip_workflow.cli_adapters import db_upgrade_command, dispatch_command
+from vip_workflow.cli.db import db_upgrade_command, dispatch_command
 from vip_workflow.domain.instances import Actor
 from vip_workflow.errors import AdapterNotFoundError, ConfigError
 from vip_workflow.outbox import FanoutNotifier

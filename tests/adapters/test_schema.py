@@ -72,7 +72,7 @@ class TestMigrations:
         import polars as pl
         from typer.testing import CliRunner
 
-        from vip_workflow.cli import app
+        from vip_workflow.cli.main import app
         from vip_workflow.cycle.history import SQLCycleStore
 
         url = f"sqlite:///{tmp_path / 'vip.db'}"

@@ -7,9 +7,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 import vip_workflow as vw
-from vip_workflow.cli import app
-from vip_workflow.sample_history import sample_kpi_portfolio
-from vip_workflow.samples import load_sample_portfolio
+from vip_workflow.cli.main import app
+from vip_workflow.samples import load_sample_portfolio, sample_kpi_portfolio
 
 runner = CliRunner()
 CONFIG = ("name: cli test\nstorage: sqlite:///vip.db\ntiers: {preset: hubei-2006}\n"

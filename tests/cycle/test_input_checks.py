@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import vip_workflow as vw
 from tests.triggers.helpers import spend_triggers
-from vip_workflow.cli import app
+from vip_workflow.cli.main import app
 from vip_workflow.errors import CustomerIdError, DataError, MissingColumnsError
 
 CONFIG = """\

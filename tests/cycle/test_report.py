@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import vip_workflow as vw
-from vip_workflow.cycle.report import kpi_chart, render_report
+from vip_workflow.reporting.report import kpi_chart, render_report
 from vip_workflow.samples import load_sample_portfolio, monthly_portfolios
 
 TIERS = ("A", "B", "C")
@@ -146,7 +146,7 @@ class TestKpiChart:
 
     def test_the_results_of_a_kpi_book_chart_as_they_are(self) -> None:
         """The frame ``KpiBook.check`` returns feeds the chart without reshaping."""
-        from vip_workflow.rules.kpi import KpiBook, KpiFile
+        from vip_workflow.rules.kpis.book import KpiBook, KpiFile
 
         book = KpiBook(KpiFile.model_validate({"kind": "kpis", "name": "t", "kpis": [
             {"id": "big", "measure": {"type": "count", "where": [
@@ -159,7 +159,7 @@ class TestKpiChart:
 
 def test_a_cycle_with_triggers_and_kpis_writes_all_four_charts(tmp_path: Path) -> None:
     """The report of a real cycle (sample data, preset triggers and KPIs) has every chart."""
-    from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+    from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
     (tmp_path / "vip.yaml").write_text(
         "name: test workspace\nstorage: sqlite:///vip.db\ntiers: {preset: hubei-2006}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 import vip_workflow as vw
-from vip_workflow.rules.book import load_rules
+from vip_workflow.rules.tiers.book import load_rules
 
 CONFIG = """\
 name: work

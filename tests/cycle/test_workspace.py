@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import vip_workflow as vw
 from tests.triggers.helpers import spend_triggers
 from vip_workflow.adapters.notify.memory import MemoryNotifier
-from vip_workflow.cli import app
+from vip_workflow.cli.main import app
 from vip_workflow.samples import load_sample_portfolio, monthly_portfolios, sample_portfolio
 
 CONFIG = """\
@@ -153,7 +153,7 @@ class TestCycle:
 
         workspace = _workspace(tmp_path, TestSignalsAndKpis.CONFIG.replace(
             "kpis: {preset: china-mobile-2006-kpis}\n", ""))
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         history = sample_history(400, 24, start="2024-11", seed=3)
         period, data = next(iter(months.items()))
@@ -314,7 +314,7 @@ class TestSignalsAndKpis:
         self, tmp_path: Path, months: dict[str, pl.DataFrame]
     ) -> None:
         """Tasks are deduplicated across cycles and re-runs; one retention case a customer."""
-        from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+        from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
         workspace = _workspace(tmp_path, self.CONFIG)
         history = sample_history(400, 24, start="2024-11", seed=3)
@@ -347,7 +347,7 @@ class TestSignalsAndKpis:
         replaces them, and they can be read per customer."""
         import json
 
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         workspace = _workspace(tmp_path, self.CONFIG.replace(
             "kpis: {preset: china-mobile-2006-kpis}\n", "").replace("sqlite:///vip.db", storage))
@@ -377,7 +377,7 @@ class TestSignalsAndKpis:
         self, tmp_path: Path, months: dict[str, pl.DataFrame]
     ) -> None:
         """vip.yaml's notifiers get one task_assigned per new task, after it is stored."""
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         workspace = _workspace(tmp_path, self.CONFIG.replace(
             "kpis: {preset: china-mobile-2006-kpis}\n", "notifiers: ['memory://']\n"))
@@ -397,7 +397,7 @@ class TestSignalsAndKpis:
         """More notices than one dispatch batch (1 000) are all sent by the cycle."""
         from datetime import UTC, datetime
 
-        from vip_workflow.processes.instance import Notice
+        from vip_workflow.domain.instances import Notice
 
         workspace = _workspace(tmp_path, CONFIG + "notifiers: ['memory://']\n")
         at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -419,7 +419,7 @@ class TestSignalsAndKpis:
         backoff, on the workspace's clock) delivers each once, keyed by its task id."""
         from datetime import UTC, datetime, timedelta
 
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         now = [datetime(2026, 10, 1, 8, tzinfo=UTC)]
         (tmp_path / "vip.yaml").write_text(self.CONFIG.replace(
@@ -466,7 +466,7 @@ class TestSignalsAndKpis:
         self, tmp_path: Path, months: dict[str, pl.DataFrame]
     ) -> None:
         """Closing a task in the store re-arms its trigger for that customer."""
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         workspace = _workspace(tmp_path, self.CONFIG.replace(
             "kpis: {preset: china-mobile-2006-kpis}\n", ""))
@@ -483,7 +483,7 @@ class TestSignalsAndKpis:
     ) -> None:
         """The period's retention cases are one commit_many; a run failing after it (storing
         the tasks) is completed by a re-run, which skips the cases already opened."""
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         workspace = _workspace(tmp_path, self.CONFIG.replace(
             "kpis: {preset: china-mobile-2006-kpis}\n", ""))
@@ -519,7 +519,7 @@ def test_the_cycle_scans_only_the_months_the_triggers_need(tmp_path: Path) -> No
     """Signals from the trimmed history equal the period's signals from a full scan."""
     from datetime import date
 
-    from vip_workflow.sample_history import sample_history
+    from vip_workflow.samples import sample_history
 
     history = sample_history(600, 24, start="2024-11", seed=8)
     workspace = _workspace(tmp_path, CONFIG + "triggers: {preset: seed-001-triggers}\n")

@@ -51,18 +51,18 @@ def test_the_api_page_documents_every_public_name() -> None:
 @pytest.mark.parametrize("kind", ["tiers", "triggers", "kpis"])
 def test_every_file_reference_is_current(kind: str) -> None:
     """Each generated file-reference page equals what its JSON Schema renders (regenerate with
-    python -m vip_workflow._schemadoc --write docs)."""
-    from vip_workflow import _schemadoc
+    python -m tools.schemadoc --write docs)."""
+    from tools import schemadoc as _schemadoc
 
     page = _schemadoc.PAGES[kind].page
     assert (DOCS / page).read_text(encoding="utf-8") == _schemadoc.render(kind), (
-        f"docs/{page} is stale: python -m vip_workflow._schemadoc --write docs")
+        f"docs/{page} is stale: python -m tools.schemadoc --write docs")
 
 
 @pytest.mark.parametrize("kind", ["tiers", "triggers", "kpis"])
 def test_every_file_reference_covers_its_whole_schema(kind: str) -> None:
     """Every model of the schema has a section and every key a row; links resolve."""
-    from vip_workflow import _schemadoc
+    from tools import schemadoc as _schemadoc
 
     page = _schemadoc.PAGES[kind]
     schema = page.load()
@@ -78,7 +78,7 @@ def test_every_file_reference_covers_its_whole_schema(kind: str) -> None:
 
 def test_the_schema_notes_name_real_keys() -> None:
     """A note for a key the schema does not have would never show (a renamed key)."""
-    from vip_workflow import _schemadoc
+    from tools import schemadoc as _schemadoc
 
     for page in _schemadoc.PAGES.values():
         schema = page.load()
@@ -90,7 +90,7 @@ def test_the_schema_notes_name_real_keys() -> None:
 
 def test_the_schemadoc_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """No argument prints the tier page; a kind prints its page; --write writes all three."""
-    from vip_workflow import _schemadoc
+    from tools import schemadoc as _schemadoc
 
     assert _schemadoc.main([]) == 0
     assert capsys.readouterr().out == _schemadoc.render()

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from vip_workflow.processes.cli import process_app
+from vip_workflow.cli.processes import process_app
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import vip_workflow as vw
 from tests.triggers.helpers import spend_triggers
-from vip_workflow.cli import app
+from vip_workflow.cli.main import app
 
 
 def _version(version: str, effective: str | None, headcount_a: float = 220) -> vw.RuleBook:
@@ -92,7 +92,7 @@ class TestSignalDiff:
 
     def test_lowering_a_threshold_only_adds_signals_of_that_trigger(self, tmp_path: Path) -> None:
         """A looser competitor-share threshold adds signals to that trigger alone."""
-        from vip_workflow.sample_history import sample_history
+        from vip_workflow.samples import sample_history
 
         history = sample_history(300, 12, seed=4)
         old = vw.preset("seed-001-triggers")

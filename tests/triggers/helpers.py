@@ -7,9 +7,9 @@ from typing import Any
 import polars as pl
 import yaml
 
-import vip_workflow.rules.book as rules_book
-from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS
+import vip_workflow.rules.tiers.book as rules_book
 from vip_workflow.rules.triggers import TriggerBook
+from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS
 
 
 def book_of(*conditions: dict[str, Any], emit: str = "every",

@@ -8,7 +8,7 @@ import polars as pl
 import typer
 from typer.testing import CliRunner
 
-from vip_workflow.cli_triggers import kpi_command, scan_command
+from vip_workflow.cli.triggers import kpi_command, scan_command
 from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
 app = typer.Typer()

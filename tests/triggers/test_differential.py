@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vip_workflow as vw
-import vip_workflow.rules.book as rules_book
+import vip_workflow.rules.tiers.book as rules_book
 from tests.triggers.helpers import assert_same
-from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS
+from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS
 
 FIELDS = ["revenue", "members", "complaints", "arrears"]
 OPS = [">", ">=", "<", "<=", "==", "!="]

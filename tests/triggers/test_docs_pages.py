@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import vip_workflow as vw
-import vip_workflow.rules.book as rules_book
+import vip_workflow.rules.tiers.book as rules_book
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 import vip_workflow as vw
-from vip_workflow.rules.kpi import kpis_schema
+from vip_workflow.rules.kpis.book import kpis_schema
 from vip_workflow.rules.triggers import triggers_schema
 
 TRIGGERS = """\

@@ -9,11 +9,10 @@ import pytest
 import yaml
 
 import vip_workflow as vw
-import vip_workflow.rules.book as rules_book
+import vip_workflow.rules.tiers.book as rules_book
 from tests.triggers.helpers import book_of, history
-from vip_workflow.rules import _durable
-from vip_workflow.rules.snapshots import MonthlySnapshot
-from vip_workflow.rules.triggers import TriggerBook, explain_signals
+from vip_workflow.rules.triggers import TriggerBook, _durable, explain_signals
+from vip_workflow.rules.triggers.snapshots import MonthlySnapshot
 
 GOOD = """\
 kind: triggers
@@ -215,7 +214,7 @@ def test_the_trigger_file_format_is_plain_yaml() -> None:
 def test_the_presets_validate_against_their_json_schemas() -> None:
     """triggers_schema() and kpis_schema() accept the shipped presets."""
     jsonschema = pytest.importorskip("jsonschema")
-    from vip_workflow.rules.kpi import kpis_schema
+    from vip_workflow.rules.kpis.book import kpis_schema
     from vip_workflow.rules.triggers import triggers_schema
 
     jsonschema.validate(vw.preset("seed-001-triggers").to_dict(), triggers_schema())

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 import vip_workflow as vw
-import vip_workflow.rules.book as rules_book
-from vip_workflow.rules.kpi import KpiBook
-from vip_workflow.sample_history import sample_kpi_portfolio
+import vip_workflow.rules.tiers.book as rules_book
+from vip_workflow.rules.kpis.book import KpiBook
+from vip_workflow.samples import sample_kpi_portfolio
 
 PORTFOLIO = pl.DataFrame({
     "customer_id": ["a", "b", "c", "d", "e"],

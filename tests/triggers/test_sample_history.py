@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS, MonthlySnapshot, history_frame
+from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS, MonthlySnapshot, history_frame
 from vip_workflow.samples import sample_history, sample_kpi_portfolio
 
 

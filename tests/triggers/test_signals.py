@@ -10,8 +10,8 @@ import pytest
 import vip_workflow as vw
 from tests.triggers.helpers import book_of, history
 from vip_workflow.adapters.notify.memory import MemoryNotifier
-from vip_workflow.rules.signals import TaskBoard
 from vip_workflow.rules.triggers import Signal
+from vip_workflow.work.board import TaskBoard
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from vip_workflow.errors import MissingColumnsError
-from vip_workflow.rules.snapshots import check_customer_ids
+from vip_workflow.rules.triggers.snapshots import check_customer_ids
 
 __all__ = ["check_columns", "check_portfolio"]
 

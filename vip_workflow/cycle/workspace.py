@@ -35,16 +35,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vip_workflow.cycle.checks import check_portfolio
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
-from vip_workflow.cycle.report import write_report
 from vip_workflow.cycle.staging import remove_stale, stage, unmark
 from vip_workflow.errors import ConfigError, ConflictError
-from vip_workflow.rules.book import RuleBook, preset
-from vip_workflow.rules.loader import read_document, validate_document
-from vip_workflow.rules.snapshots import check_customer_ids
+from vip_workflow.reporting.report import write_report
+from vip_workflow.rules.files.document import read_document, validate_document
+from vip_workflow.rules.tiers.book import RuleBook, preset
+from vip_workflow.rules.triggers.snapshots import check_customer_ids
 from vip_workflow.rules.versions import RuleVersions, period_start
 
 if TYPE_CHECKING:
-    from vip_workflow.rules.kpi import KpiBook
+    from vip_workflow.rules.kpis.book import KpiBook
     from vip_workflow.rules.triggers import TriggerBook
 
 __all__ = ["CycleResult", "Workspace", "WorkspaceConfig"]
@@ -463,7 +463,7 @@ class Workspace:
         opened, with their stored status."""
         if signals is None:
             return None
-        from vip_workflow.rules.signals import TaskBoard
+        from vip_workflow.work.board import TaskBoard
 
         stored = self.store.tasks()
         open_tasks = stored.filter(pl.col("status") == "open")
@@ -500,7 +500,7 @@ class Workspace:
 
     def _open_cases(self, fresh: pl.DataFrame) -> dict[str, str]:
         """The open retention case of each customer with a retain signal in ``fresh``."""
-        from vip_workflow.rules.signals import open_cases
+        from vip_workflow.work.board import open_cases
 
         retain = fresh.filter(pl.col("family").cast(pl.String) == "retain")
         if retain.is_empty():
@@ -520,7 +520,7 @@ class Workspace:
             return
         from vip_workflow.ports import NoticeQueue
         from vip_workflow.processes import SYSTEM
-        from vip_workflow.rules.signals import record_join
+        from vip_workflow.work.board import record_join
 
         if work.cases:  # one transaction; the cases an earlier run opened are skipped
             self.engine.start_many("retention_case", [
@@ -540,7 +540,7 @@ class Workspace:
 
     def _task_notices(self, work: _Work) -> list[tuple[dict[str, Any], Any]]:
         """One ``task_assigned`` notice per new task (its instance id is the task id)."""
-        from vip_workflow.processes.instance import Notice
+        from vip_workflow.domain.instances import Notice
 
         now = (self._clock or self.engine.clock)()
         return [(task, Notice("task_assigned", task["id"], "trigger_task", "open", now,
@@ -658,7 +658,7 @@ def _task_frame(period: str, board: pl.DataFrame) -> pl.DataFrame:
 
 def _quota_shares(book: RuleBook) -> dict[str, float] | None:
     """A quota book's own shares per tier (A top 5 %, B next 25 %, …), for the tier chart."""
-    from vip_workflow.rules.compiled import Quota
+    from vip_workflow.rules.tiers.compiled import Quota
 
     scheme = book.plan.scheme
     if not isinstance(scheme, Quota):

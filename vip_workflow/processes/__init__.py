@@ -1,5 +1,12 @@
 """The process engine: key-account stages as durable state machines with approval gates."""
 
+from vip_workflow.domain.instances import (
+    SYSTEM,
+    Actor,
+    LedgerEntry,
+    Notice,
+    ProcessInstance,
+)
 from vip_workflow.processes.definitions import (
     Condition,
     GateSpec,
@@ -11,13 +18,6 @@ from vip_workflow.processes.definitions import (
 )
 from vip_workflow.processes.engine import ProcessEngine, TickReport
 from vip_workflow.processes.graphs import process_map, process_map_mermaid
-from vip_workflow.processes.instance import (
-    SYSTEM,
-    Actor,
-    LedgerEntry,
-    Notice,
-    ProcessInstance,
-)
 from vip_workflow.processes.loader import bundled_definitions, load_definition, load_definitions
 
 __all__ = [

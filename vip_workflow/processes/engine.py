@@ -28,6 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import evolve, frozen
 
+from vip_workflow.domain.instances import (
+    SYSTEM,
+    Actor,
+    Delegation,
+    GateRound,
+    LedgerEntry,
+    Notice,
+    ProcessInstance,
+    Timer,
+    Vote,
+    entry_hash,
+    request_digest,
+)
 from vip_workflow.errors import (
     ApprovalError,
     ConcurrentUpdateError,
@@ -43,19 +56,6 @@ from vip_workflow.ports import BulkInstanceStore, Clock, InstanceStore, Notifier
 from vip_workflow.processes import gates
 from vip_workflow.processes.conditions import holds
 from vip_workflow.processes.definitions import ProcessDefinition, SlaSpec, parse_duration
-from vip_workflow.processes.instance import (
-    SYSTEM,
-    Actor,
-    Delegation,
-    GateRound,
-    LedgerEntry,
-    Notice,
-    ProcessInstance,
-    Timer,
-    Vote,
-    entry_hash,
-    request_digest,
-)
 from vip_workflow.processes.loader import (
     bundled_definitions,
     check_or_raise,

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from attrs import frozen
 
+from vip_workflow.domain.instances import SYSTEM, Actor, GateRound, ProcessInstance, Vote
 from vip_workflow.errors import ApprovalError, PermissionDenied
 from vip_workflow.processes.conditions import holds
 from vip_workflow.processes.definitions import GateSpec, LevelSpec
-from vip_workflow.processes.instance import SYSTEM, Actor, GateRound, ProcessInstance, Vote
 
 __all__ = [
     "Authority",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from vip_workflow.processes.instance import (
+from vip_workflow.domain.instances import (
     Delegation,
     GateRound,
     LedgerEntry,

@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import polars as pl
 
 from vip_workflow.errors import ConfigError
-from vip_workflow.rules.book import RuleBook, load_rules
+from vip_workflow.rules.tiers.book import RuleBook, load_rules
 
 __all__ = ["RuleVersions", "SignalDiff", "TierDiff", "diff_signals", "diff_tiers",
            "period_start"]

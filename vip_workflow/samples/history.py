@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS, month_of
+from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS, month_of
 
 __all__ = ["sample_history", "sample_kpi_portfolio"]
 
@@ -180,7 +180,7 @@ def sample_kpi_portfolio(customers: int | None = None, *, seed: int = 1,
     ``customers`` is the number of rows (default 2 000, about 40 % groups). With ``portfolio``
     (a group portfolio as for :func:`sample_history`) the groups are its rows, in its order,
     with its ids, account managers, revenue and info revenue, members = its headcount and as
-    many key persons as :func:`~vip_workflow.sample.sample_organisation` gives them; individual
+    many key persons as :func:`~vip_workflow.samples.sample_organisation` gives them; individual
     VIPs (ids ``V0000001`` …) follow up to ``customers`` rows (default 1.5 per group).
     """
     rng = np.random.default_rng(seed)

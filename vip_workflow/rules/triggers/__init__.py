@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from vip_workflow.errors import EvaluationError
-from vip_workflow.rules.loader import Document, validate_document
+from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.triggers import schema
 from vip_workflow.rules.triggers.batch import SIGNAL_SCHEMA, scan_frame
 from vip_workflow.rules.triggers.live import LiveTriggerEngine
@@ -129,7 +129,7 @@ class TriggerBook:
                   triggers: Iterable[str] | None = None) -> pl.DataFrame:
         """Replay a history through a fresh live engine (month by month); same result as
         ``scan``. Slow: for checking and demos."""
-        from vip_workflow.rules.snapshots import normalise_history
+        from vip_workflow.rules.triggers.snapshots import normalise_history
 
         frame = normalise_history(history, required=self.fields).sort("period", "customer_id")
         with self.live(families=families, triggers=triggers) as engine:
@@ -163,13 +163,13 @@ class TriggerBook:
                                      exclude_defaults=False)
 
     def to_yaml(self) -> str:
-        from vip_workflow.rules.loader import dump_yaml
+        from vip_workflow.rules.files.document import dump_yaml
 
         return dump_yaml(self.to_dict())
 
     def save(self, path: str | Path) -> Path:
         """Write the trigger file (YAML, or JSON for a .json path)."""
-        from vip_workflow.rules.loader import write_rule_file
+        from vip_workflow.rules.files.document import write_rule_file
 
         return write_rule_file(self.to_dict(), path)
 

@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from vip_workflow.errors import EvaluationError
-from vip_workflow.rules.snapshots import normalise_history
 from vip_workflow.rules.triggers.plan import TriggerPlan, unique_items
 from vip_workflow.rules.triggers.schema import FAMILIES, SEVERITIES
+from vip_workflow.rules.triggers.snapshots import normalise_history
 
 __all__ = ["EVIDENCE_DTYPE", "SIGNAL_SCHEMA", "empty_signals", "scan_frame"]
 

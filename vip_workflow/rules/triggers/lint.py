@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from vip_workflow.rules.lint import Finding, LintReport
-from vip_workflow.rules.snapshots import SNAPSHOT_COLUMNS
+from vip_workflow.rules.tiers.lint import Finding, LintReport
 from vip_workflow.rules.triggers import schema as s
+from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
     from vip_workflow.rules.triggers import TriggerBook

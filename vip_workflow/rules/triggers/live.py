@@ -17,10 +17,10 @@ from datetime import date, datetime
 from typing import Any
 
 from vip_workflow.errors import CustomerIdError, EvaluationError
-from vip_workflow.rules._durable import DurableRuleset
-from vip_workflow.rules.snapshots import MonthlySnapshot, month_of
+from vip_workflow.rules.triggers._durable import DurableRuleset
 from vip_workflow.rules.triggers.plan import TriggerPlan, unique_items
 from vip_workflow.rules.triggers.signal import Signal
+from vip_workflow.rules.triggers.snapshots import MonthlySnapshot, month_of
 
 __all__ = ["LiveTriggerEngine"]
 

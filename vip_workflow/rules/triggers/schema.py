@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vip_workflow.rules.schema import EffectiveDate, VersionText
+from vip_workflow.rules.tiers.schema import EffectiveDate, VersionText
 
 __all__ = [
     "FAMILIES",

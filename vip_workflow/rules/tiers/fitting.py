@@ -55,7 +55,7 @@ def fit_weights(
     Rows with a missing target or feature are left out of the fit (``book.rules.description``
     says how many). Raises ConfigError when there is too little data to fit.
     """
-    from vip_workflow.rules.book import load_rules
+    from vip_workflow.rules.tiers.book import load_rules
 
     frame = _frame(data)
     columns = [target, *features, *categorical]

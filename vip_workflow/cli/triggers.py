@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vip_workflow.errors import EvaluationError, RuleFileError, UnknownPresetError
-from vip_workflow.rules.book import load_rules, preset
+from vip_workflow.rules.tiers.book import load_rules, preset
 
 __all__ = ["kpi_command", "scan_command"]
 
@@ -132,7 +132,7 @@ def scan_command(
         if signals.height > show:
             out.print(f"  … {signals.height - show} more", highlight=False)
     if tasks:
-        from vip_workflow.rules.signals import TaskBoard
+        from vip_workflow.work.board import TaskBoard
 
         managers = (sorted(frame["account_manager"].drop_nulls().unique().to_list())
                     if "account_manager" in frame.columns else [])

@@ -25,7 +25,7 @@ from attrs import frozen
 
 from vip_workflow.domain.decisions import Decision, Override, Step, show_value
 from vip_workflow.errors import PortfolioRequiredError
-from vip_workflow.rules.compiled import (
+from vip_workflow.rules.tiers.compiled import (
     Band,
     Chain,
     Condition,

@@ -13,8 +13,8 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from vip_workflow.cycle.sample import monthly_portfolios
 from vip_workflow.cycle.workspace import CycleResult, Workspace, WorkspaceConfig
+from vip_workflow.samples import monthly_portfolios
 
 __all__ = ["run_demo"]
 
@@ -82,8 +82,7 @@ def run_demo(directory: str | Path, console: Console) -> Path:
         config_path.write_text(DEMO_CONFIG, encoding="utf-8")
     workspace = Workspace.from_file(config_path)
     assert isinstance(workspace.config, WorkspaceConfig)
-    from vip_workflow.sample import load_sample_portfolio
-    from vip_workflow.sample_history import sample_history, sample_kpi_portfolio
+    from vip_workflow.samples import load_sample_portfolio, sample_history, sample_kpi_portfolio
 
     # One portfolio behind everything: the history ends on it (2026-09) and runs a month
     # on, the October snapshot is the history's October, the KPI data are its groups.

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from vip_workflow.rules.compiled import (
+from vip_workflow.rules.tiers.compiled import (
     Band,
     Chain,
     Condition,
@@ -28,7 +28,7 @@ from vip_workflow.rules.compiled import (
     Scoring,
     Weighted,
 )
-from vip_workflow.rules.evaluate import (
+from vip_workflow.rules.tiers.evaluate import (
     aggregate_label,
     not_finite_reason,
     undeclared_reason,

@@ -2,11 +2,11 @@
 
 One page per kind of file (the schemas ``vip-workflow schema --kind`` prints):
 
-- ``python -m vip_workflow._schemadoc > docs/rule-file-reference.md`` (tier rule files),
-- ``python -m vip_workflow._schemadoc triggers > docs/trigger-file-reference.md``,
-- ``python -m vip_workflow._schemadoc kpis > docs/kpi-file-reference.md``,
+- ``python -m tools.schemadoc > docs/rule-file-reference.md`` (tier rule files),
+- ``python -m tools.schemadoc triggers > docs/trigger-file-reference.md``,
+- ``python -m tools.schemadoc kpis > docs/kpi-file-reference.md``,
 
-or ``python -m vip_workflow._schemadoc --write docs`` for all three. A test checks they are
+or ``python -m tools.schemadoc --write docs`` for all three. A test checks they are
 current.
 """
 
@@ -43,7 +43,8 @@ class _Page:
 PAGES: dict[str, _Page] = {
     "tiers": _Page(
         "rule-file-reference.md", "Rule-file reference", "a tier rule file",
-        "[tier rule files](rules.md)", ("vip_workflow.rules.book", "rules_schema"), "RuleFile",
+        "[tier rule files](rules.md)", ("vip_workflow.rules.tiers.book", "rules_schema"),
+        "RuleFile",
         ("RuleFile", "ChainScheme", "ChainFactor", "Band", "ScoringScheme", "ScoreFactor",
          "PointBand", "TierBand", "WeightedScheme", "Term", "QuotaScheme", "Quota", "ScoreSpec",
          "EligibilityScheme", "Condition", "SubtierSplit", "OverrideFields")),
@@ -87,7 +88,7 @@ PAGES: dict[str, _Page] = {
          "AnyOf.conditions": "Conditions of which one must hold (at least one)."}),
     "kpis": _Page(
         "kpi-file-reference.md", "KPI-file reference", "a KPI file",
-        "[KPI checks](kpis.md#the-kpi-file)", ("vip_workflow.rules.kpi", "kpis_schema"),
+        "[KPI checks](kpis.md#the-kpi-file)", ("vip_workflow.rules.kpis.book", "kpis_schema"),
         "KpiFile", ("KpiFile", "Kpi", "Measure", "Aggregate", "Where"),
         {"KpiFile.kind": "What the file holds.",
          "KpiFile.name": "Name of the KPI book.",
@@ -185,7 +186,7 @@ def render(kind: str = "tiers") -> str:
     schema = page.load()
     models = {page.root: schema, **schema.get("$defs", {})}
     command = "vip-workflow schema" + ("" if kind == "tiers" else f" --kind {kind}")
-    regenerate = "python -m vip_workflow._schemadoc" + ("" if kind == "tiers" else f" {kind}")
+    regenerate = "python -m tools.schemadoc" + ("" if kind == "tiers" else f" {kind}")
     lines = [f"# {page.title}", "",
              f"Every key {page.what} may hold, generated from its JSON Schema "
              f"(`{command}`). See {page.guide} for the guide and "
@@ -228,7 +229,7 @@ def main(argv: list[str]) -> int:
             print(f"wrote {path}")
         return 0
     if len(argv) > 1 or (argv and argv[0] not in PAGES):
-        print(f"usage: python -m vip_workflow._schemadoc [{'|'.join(PAGES)}] | --write DIR",
+        print(f"usage: python -m tools.schemadoc [{'|'.join(PAGES)}] | --write DIR",
               file=sys.stderr)
         return 2
     sys.stdout.write(render(*argv))

@@ -12,23 +12,23 @@ import polars as pl
 
 from vip_workflow.domain.decisions import Decision
 from vip_workflow.errors import EvaluationError, UnknownPresetError
-from vip_workflow.rules import schema
-from vip_workflow.rules._polars import clean_column, judge_columns, judge_frame, reads
-from vip_workflow.rules.compiled import Plan, compile_rules
-from vip_workflow.rules.evaluate import RowEvaluator
-from vip_workflow.rules.expressions import Query, build_query
-from vip_workflow.rules.loader import (
+from vip_workflow.rules.files.document import (
     Document,
     dump_yaml,
     read_document,
     validate_document,
     write_rule_file,
 )
+from vip_workflow.rules.tiers import schema
+from vip_workflow.rules.tiers._polars import clean_column, judge_columns, judge_frame, reads
+from vip_workflow.rules.tiers.compiled import Plan, compile_rules
+from vip_workflow.rules.tiers.evaluate import RowEvaluator
+from vip_workflow.rules.tiers.expressions import Query, build_query
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from vip_workflow.rules.lint import LintReport
+    from vip_workflow.rules.tiers.lint import LintReport
 
 __all__ = ["RuleBook", "load_rules", "loads_rules", "preset", "presets", "rules_schema"]
 
@@ -215,7 +215,7 @@ class RuleBook:
         own)."""
         import sqlalchemy as sa
 
-        from vip_workflow.rules._sql import select_judgement
+        from vip_workflow.rules.tiers._sql import select_judgement
 
         engine = sa.create_engine(bind) if isinstance(bind, str) else bind
         if isinstance(table, str):
@@ -237,7 +237,7 @@ class RuleBook:
         """The SELECT that judges ``table`` (a name or ``sqlalchemy.Table``) in ``dialect``."""
         from sqlalchemy.dialects import postgresql, sqlite
 
-        from vip_workflow.rules._sql import select_judgement
+        from vip_workflow.rules.tiers._sql import select_judgement
 
         if isinstance(table, str):
             raise TypeError("pass a sqlalchemy.Table so the column types are known")
@@ -282,7 +282,7 @@ class RuleBook:
     # -- other views -----------------------------------------------------------------------
     def lint(self) -> LintReport:
         """Gaps, overlaps, shadowed bands and unreachable tiers in this rule book."""
-        from vip_workflow.rules.lint import lint_book
+        from vip_workflow.rules.tiers.lint import lint_book
 
         return lint_book(self)
 
@@ -331,9 +331,9 @@ def tier_book_from(document: Document) -> RuleBook:
 # Each kind of rule file names the function that turns its Document into a book. The modules
 # are imported on first use; a module for a kind provides ``from_document(document)``.
 RULE_KINDS: dict[str, str] = {
-    "tiers": "vip_workflow.rules.book:tier_book_from",
+    "tiers": "vip_workflow.rules.tiers.book:tier_book_from",
     "triggers": "vip_workflow.rules.triggers:from_document",
-    "kpis": "vip_workflow.rules.kpi:from_document",
+    "kpis": "vip_workflow.rules.kpis.book:from_document",
 }
 
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from attrs import field, frozen
 
 from vip_workflow.errors import RuleFileError
-from vip_workflow.rules import schema
-from vip_workflow.rules.loader import Document
+from vip_workflow.rules.files.document import Document
+from vip_workflow.rules.tiers import schema
 
 __all__ = [
     "Band",

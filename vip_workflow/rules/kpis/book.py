@@ -24,8 +24,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
-from vip_workflow.rules.loader import Document, validate_document
-from vip_workflow.rules.schema import EffectiveDate, VersionText
+from vip_workflow.rules.files.document import Document, validate_document
+from vip_workflow.rules.tiers.schema import EffectiveDate, VersionText
 
 __all__ = [
     "Aggregate",
@@ -510,7 +510,7 @@ class KpiBook:
         fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
         ``>``/``>=`` a target above 1.
         """
-        from vip_workflow.rules.lint import Finding, LintReport
+        from vip_workflow.rules.tiers.lint import Finding, LintReport
 
         findings = []
         for position, kpi in enumerate(self.rules.kpis):
@@ -542,7 +542,7 @@ class KpiBook:
 
     def save(self, path: str | Path) -> Path:
         """Write the KPI file (YAML, or JSON for a .json path)."""
-        from vip_workflow.rules.loader import write_rule_file
+        from vip_workflow.rules.files.document import write_rule_file
 
         return write_rule_file(self.to_dict(), path)
 

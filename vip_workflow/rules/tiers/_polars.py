@@ -17,9 +17,9 @@ import attrs
 import polars as pl
 
 from vip_workflow.domain.decisions import show_value
-from vip_workflow.rules import expressions as ex
-from vip_workflow.rules.compiled import Plan
-from vip_workflow.rules.evaluate import (
+from vip_workflow.rules.tiers import expressions as ex
+from vip_workflow.rules.tiers.compiled import Plan
+from vip_workflow.rules.tiers.evaluate import (
     CannotJudge,
     is_missing,
     not_finite_reason,

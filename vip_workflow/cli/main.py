@@ -130,9 +130,9 @@ def schema(
     kind: Annotated[str, typer.Option(help="tiers, triggers or kpis.")] = "tiers",
 ) -> None:
     """Print the JSON Schema of rule files (for editors' completion and validation)."""
-    schemas = {"tiers": ("vip_workflow.rules.book", "rules_schema"),
+    schemas = {"tiers": ("vip_workflow.rules.tiers.book", "rules_schema"),
                "triggers": ("vip_workflow.rules.triggers", "triggers_schema"),
-               "kpis": ("vip_workflow.rules.kpi", "kpis_schema")}
+               "kpis": ("vip_workflow.rules.kpis.book", "kpis_schema")}
     if kind not in schemas:
         err.print(f"[red]no kind {kind!r}: one of {', '.join(schemas)}[/red]")
         raise typer.Exit(2)
@@ -307,7 +307,7 @@ def demo(
         "vip-demo"),
 ) -> None:
     """Run the main job on SQLite: two monthly cycles on the sample, one sales process."""
-    from vip_workflow.cycle.demo import run_demo
+    from vip_workflow.samples.demo import run_demo
 
     run_demo(directory, out)
 
@@ -405,9 +405,9 @@ def diff(
 def _mount_triggers() -> None:
     from importlib import import_module, util
 
-    if util.find_spec("vip_workflow.cli_triggers") is None:
+    if util.find_spec("vip_workflow.cli.triggers") is None:
         return
-    module = import_module("vip_workflow.cli_triggers")
+    module = import_module("vip_workflow.cli.triggers")
     app.command(name="scan")(module.scan_command)
     app.command(name="kpi")(module.kpi_command)
 
@@ -415,9 +415,9 @@ def _mount_triggers() -> None:
 def _mount_adapters() -> None:
     from importlib import import_module, util
 
-    if util.find_spec("vip_workflow.cli_adapters") is None:
+    if util.find_spec("vip_workflow.cli.db") is None:
         return
-    module = import_module("vip_workflow.cli_adapters")
+    module = import_module("vip_workflow.cli.db")
     db_app = typer.Typer(no_args_is_help=True, help="The storage database: schema migrations.")
     db_app.command(name="upgrade")(module.db_upgrade_command)
     app.add_typer(db_app, name="db")
@@ -427,9 +427,9 @@ def _mount_adapters() -> None:
 def _mount_processes() -> None:
     from importlib import import_module, util
 
-    if util.find_spec("vip_workflow.processes.cli") is None:
+    if util.find_spec("vip_workflow.cli.processes") is None:
         return
-    app.add_typer(import_module("vip_workflow.processes.cli").process_app, name="process")
+    app.add_typer(import_module("vip_workflow.cli.processes").process_app, name="process")
 
 
 _mount_processes()

@@ -3,7 +3,7 @@
     vip-workflow db upgrade URL          -> db_upgrade_command
     vip-workflow dispatch [URL] [--forever] [--notifier SPEC ...]  -> dispatch_command
 
-They are plain typer command functions; ``vip_workflow.cli`` registers them.
+They are plain typer command functions; ``vip_workflow.cli.main`` registers them.
 """
 
 from __future__ import annotations

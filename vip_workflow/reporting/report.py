@@ -126,7 +126,7 @@ def kpi_chart(kpis: pl.DataFrame) -> str:
     are coloured by status; the label beside each gives the value and the target in the KPI's
     unit. Returns ``""`` when no KPI has both a value and a positive target.
     """
-    from vip_workflow.rules.kpi import _fmt, _fmt_target
+    from vip_workflow.rules.kpis.book import _fmt, _fmt_target
 
     rows = []
     for row in kpis.head(_KPI_ROWS).iter_rows(named=True):

@@ -32,8 +32,8 @@ from typing import Any, Literal
 import polars as pl
 from attrs import define, field
 
+from vip_workflow.domain.instances import SYSTEM, Notice
 from vip_workflow.errors import EvaluationError, NotFoundError
-from vip_workflow.processes.instance import SYSTEM, Notice
 from vip_workflow.rules.triggers.signal import Signal
 
 __all__ = ["IngestReport", "Task", "TaskBoard", "open_cases", "record_join"]
@@ -293,8 +293,8 @@ def record_join(engine: Any, case_id: str, *, task_id: str, trigger: str,
     """Note in an open retention case's ledger that a retain task joined it: an ``update``
     entry (context unchanged) with the comment ``retain signal <trigger> of <period> joined:
     task <task_id>``, once per task. Returns whether an entry was written."""
+    from vip_workflow.domain.instances import Actor
     from vip_workflow.processes.engine import ADMIN_ROLE
-    from vip_workflow.processes.instance import Actor
 
     comment = f"retain signal {trigger} of {period} joined: task {task_id}"
     case = engine.get(case_id)

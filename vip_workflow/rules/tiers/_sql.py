@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from vip_workflow.errors import ConfigError
-from vip_workflow.rules import expressions as ex
-from vip_workflow.rules.evaluate import not_finite_reason
+from vip_workflow.rules.tiers import expressions as ex
+from vip_workflow.rules.tiers.evaluate import not_finite_reason
 
 __all__ = ["select_judgement"]
 

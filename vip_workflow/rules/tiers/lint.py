@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 
-from vip_workflow.rules.compiled import (
+from vip_workflow.rules.tiers.compiled import (
     Band,
     Chain,
     Factor,
@@ -31,7 +31,7 @@ from vip_workflow.rules.compiled import (
 )
 
 if TYPE_CHECKING:
-    from vip_workflow.rules.book import RuleBook
+    from vip_workflow.rules.tiers.book import RuleBook
 
 __all__ = ["Finding", "LintReport", "lint_book"]
 

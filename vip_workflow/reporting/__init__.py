@@ -1,0 +1,1 @@
+"""Reports: the monthly cycle's HTML report, its tables and charts."""

@@ -1,0 +1,1 @@
+"""KPI books: targets checked against portfolio data."""

@@ -1,0 +1,1 @@
+"""Tier rule books: schema, compile, evaluate, the expression plan, lint, back ends."""

@@ -1,0 +1,1 @@
+"""Work: signals turned into deduplicated tasks and retention cases, per account manager."""

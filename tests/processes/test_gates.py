@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from vip_workflow.processes.instance import Vote
 
 import vip_workflow as vw
 from tests.processes.conftest import AM, BM, BM2, DD, DD2, NOBODY, VP, to_gate
 from vip_workflow.processes.definitions import LevelSpec
 from vip_workflow.processes.gates import level_outcome
-from vip_workflow.processes.instance import Vote
 from vip_workflow.testing import FrozenClock
 
 PANEL = """

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import hypothesis.strategies as st
 from attrs import evolve
 from hypothesis import given
+from vip_workflow.processes.instance import first_bad_entry
 
 from vip_workflow.processes.conditions import holds
 from vip_workflow.processes.definitions import Condition
 from vip_workflow.processes.engine import add_duration
-from vip_workflow.processes.instance import first_bad_entry
 from vip_workflow.testing.contract import advance, new_instance
 
 OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,

@@ -156,7 +156,8 @@ def _lookup(group: str, name: str) -> Callable[..., Any]:
     if inspect.isclass(factory):
         check_adapter(factory, _PROTOCOLS[group], name=f"{name!r} ({points[name].value})")
     _registered[group][name] = factory
-    return factory
+    loaded: Callable[..., Any] = factory
+    return loaded
 
 
 def _takes_positional(factory: Callable[..., Any]) -> bool:
@@ -207,7 +208,8 @@ def open_cycle_store(url: str, **kwargs: Any) -> CycleStore:
                           f"({type(store).__qualname__}) has no cycle store (.cycle)")
     if not isinstance(cycle, CycleStore):
         check_adapter(cycle, CycleStore, name=f"{type(store).__qualname__}.cycle")
-    return cycle
+    found: CycleStore = cycle
+    return found
 
 
 def open_notifier(spec: str | Mapping[str, Any] | Iterable[Any] | Notifier) -> Notifier:
@@ -228,7 +230,8 @@ def open_notifier(spec: str | Mapping[str, Any] | Iterable[Any] | Notifier) -> N
             raise ConfigError(f"a notifier config needs a 'type' (one of {notifier_names()})")
         factory = _lookup(NOTIFIER_GROUP, str(kind))
         try:
-            return _checked(factory(**options), NOTIFIER_GROUP, str(kind))
+            made: Notifier = _checked(factory(**options), NOTIFIER_GROUP, str(kind))
+            return made
         except TypeError as exc:
             raise ConfigError(f"notifier {kind!r}: {exc}") from exc
     if isinstance(spec, Notifier):
@@ -255,7 +258,8 @@ def _notifier_from_url(url: str) -> Notifier:
         notifier = factory()
     else:
         notifier = factory(url)
-    return _checked(notifier, NOTIFIER_GROUP, name)
+    checked: Notifier = _checked(notifier, NOTIFIER_GROUP, name)
+    return checked
 
 
 def url_options(url: str) -> tuple[Any, dict[str, str]]:

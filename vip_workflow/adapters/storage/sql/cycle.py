@@ -167,7 +167,7 @@ class SQLCycleUnitOfWork:
 
     def _executemany(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            self._c.exec_driver_sql(statement, rows)  # type: ignore[arg-type]
+            self._c.exec_driver_sql(statement, rows)
 
     def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
         """Replace the tiers of ``period``."""

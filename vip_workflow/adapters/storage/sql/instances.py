@@ -413,13 +413,14 @@ class SQLInstanceStore(SQLOutbox):
             history = self._ledger(c, instance_id)
         # The row's ledger head (written in the same transaction as the entries) lets
         # verify_ledger() see trailing entries deleted behind the store's back.
-        return evolve(serial.instance_from_row(row, history),
-                      ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
+        found: ProcessInstance = evolve(serial.instance_from_row(dict(row), history),
+                                        ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
+        return found
 
     def _ledger(self, c: sa.Connection, instance_id: str) -> list[LedgerEntry]:
         rows = c.execute(sa.select(s.ledger).where(s.ledger.c.instance_id == instance_id)
                          .order_by(s.ledger.c.seq)).mappings()
-        return [serial.entry_from_row(r) for r in rows]
+        return [serial.entry_from_row(dict(r)) for r in rows]
 
     def ledger(self, instance_id: str) -> tuple[LedgerEntry, ...]:
         """The instance's ledger entries in order (``NotFoundError`` if unknown)."""

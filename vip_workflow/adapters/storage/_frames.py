@@ -19,6 +19,14 @@ _TASKS = {name: pl.String for name in TASK_FIELDS}
 _SIGNALS = {name: pl.String for name in SIGNAL_FIELDS}
 
 
+def _frame(rows: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """A frame from rows, built column by column (faster than ``orient="row"``)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pl.DataFrame({name: list(values) for name, values in zip(schema, columns,
+                                                                    strict=True)},
+                        schema=schema)
+
+
 def _text(frame: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     return frame.select([pl.col(name).cast(pl.String) for name in fields])
 
@@ -31,12 +39,12 @@ def tier_rows(period: str, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
 
 def tier_frame(rows: list[Any]) -> pl.DataFrame:
     """A period's tiers from ``(customer, tier, …)`` rows."""
-    return pl.DataFrame(rows, schema=_TIERS, orient="row")
+    return _frame(rows, _TIERS)
 
 
 def history_frame(rows: list[Any]) -> pl.DataFrame:
     """One customer's tiers from ``(period, customer, tier, …)`` rows."""
-    return pl.DataFrame(rows, schema=_HISTORY, orient="row")
+    return _frame(rows, _HISTORY)
 
 
 def task_rows(tasks: pl.DataFrame) -> list[tuple[Any, ...]]:
@@ -46,7 +54,7 @@ def task_rows(tasks: pl.DataFrame) -> list[tuple[Any, ...]]:
 
 def task_frame(rows: list[Any]) -> pl.DataFrame:
     """Tasks from rows of TASK_FIELDS."""
-    return pl.DataFrame(rows, schema=_TASKS, orient="row")
+    return _frame(rows, _TASKS)
 
 
 def _evidence_json(value: Any) -> str | None:
@@ -72,4 +80,4 @@ def signal_rows(period: str, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
 
 def signal_frame(rows: list[Any]) -> pl.DataFrame:
     """Stored signals from rows of SIGNAL_FIELDS."""
-    return pl.DataFrame(rows, schema=_SIGNALS, orient="row")
+    return _frame(rows, _SIGNALS)

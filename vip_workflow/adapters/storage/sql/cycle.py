@@ -5,13 +5,15 @@
 transaction (``BEGIN IMMEDIATE`` on SQLite) in which a period's tiers and signals are
 replaced, its tasks added, and — through the instance store on the same engine — process
 instances committed and keyed notices enqueued; it commits when the ``with`` block ends and
-rolls back if it raises. Rows go in with one ``executemany`` of plain tuples per table, the
-fastest path the drivers offer (sqlite3's C loop; psycopg's pipeline).
+rolls back if it raises. Rows go in as plain tuples, with an ``executemany`` of multi-row
+``INSERT … VALUES`` statements per table (on SQLite about twice as fast as one row a
+statement).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from vip_workflow.adapters.storage.sql.engine import translated
 from vip_workflow.adapters.storage.sql.instances import SQLInstanceStore
 from vip_workflow.adapters.storage.sql.outbox import enqueue_keyed
 from vip_workflow.domain.instances import Notice
-from vip_workflow.errors import NotFoundError
+from vip_workflow.errors import NotFoundError, StorageError
 from vip_workflow.ports import SIGNAL_FIELDS, TASK_FIELDS, TIER_FIELDS
 
 if TYPE_CHECKING:
@@ -58,9 +60,9 @@ class SQLCycleStore:
         self.url = self.instances.url
         self._write = self.engine.execution_options(vw_write=True)
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._insert_tiers = _insert(s.tier_history, _TIER_COLUMNS, mark)
-        self._insert_signals = _insert(s.signals, SIGNAL_FIELDS, mark)
-        self._insert_tasks = _insert(s.tasks, TASK_FIELDS, mark) + " ON CONFLICT (id) DO NOTHING"
+        self._insert_tiers = _Insert(s.tier_history, _TIER_COLUMNS, mark)
+        self._insert_signals = _Insert(s.signals, SIGNAL_FIELDS, mark)
+        self._insert_tasks = _Insert(s.tasks, TASK_FIELDS, mark, " ON CONFLICT (id) DO NOTHING")
         self._mark = mark
 
     def __repr__(self) -> str:
@@ -109,7 +111,13 @@ class SQLCycleStore:
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of a driver-level query, as plain tuples."""
         with translated(f"reading {self.instances.name}"), self.engine.connect() as c:
-            return [tuple(row) for row in c.exec_driver_sql(query, tuple(params))]
+            result = c.exec_driver_sql(query, tuple(params))
+            try:  # the driver's own tuples: no Row objects for 100 000 tiers
+                return list(result.cursor.fetchall())
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                raise StorageError(f"reading {self.instances.name}: {exc}") from exc
+            finally:
+                result.close()
 
     def tiers(self, period: str) -> pl.DataFrame:
         """The tiers recorded for ``period``, by customer."""
@@ -165,9 +173,17 @@ class SQLCycleUnitOfWork:
         self._store = store
         self._c = connection
 
-    def _executemany(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self._c.exec_driver_sql(statement, rows)
+    def _executemany(self, insert: _Insert, rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows``: an executemany of multi-row statements (``_Insert.ROWS`` rows
+        each, about twice as fast as one row a statement on SQLite), then the rest."""
+        whole = len(rows) - len(rows) % insert.rows
+        if whole:
+            width = insert.rows * insert.width
+            flat = [value for row in rows[:whole] for value in row]
+            self._c.exec_driver_sql(insert.statement(insert.rows), [
+                tuple(flat[start:start + width]) for start in range(0, len(flat), width)])
+        if whole < len(rows):
+            self._c.exec_driver_sql(insert.statement(1), rows[whole:])
 
     def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
         """Replace the tiers of ``period``."""
@@ -208,6 +224,18 @@ class SQLCycleUnitOfWork:
         enqueue_keyed(self._c, items)
 
 
-def _insert(table: sa.Table, columns: Sequence[str], mark: str) -> str:
-    return (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(mark for _ in columns)})")
+class _Insert:
+    """The text of an INSERT into ``table`` of ``rows`` rows at a time (multi-row VALUES,
+    under 1 000 bound parameters a statement: within every SQLite's limit)."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], mark: str,
+                 suffix: str = "") -> None:
+        self.width = len(columns)
+        self.rows = max(1, 990 // self.width)
+        self._head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        self._one = "(" + ", ".join(mark for _ in columns) + ")"
+        self._suffix = suffix
+
+    @functools.lru_cache(maxsize=4)  # noqa: B019 (a few instances per store, kept with it)
+    def statement(self, rows: int) -> str:
+        return self._head + ", ".join([self._one] * rows) + self._suffix

@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 import vip_workflow as vw
+from vip_workflow.cycle.history import open_cycle_store
 from vip_workflow.samples import monthly_portfolios, sample_portfolio
 
 
@@ -61,7 +64,42 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"(sample data generated in {made:.1f} s, not counted; "
                   f"{result.changes.height:,} tier changes, {len(result.reviews):,} reviews, "
                   f"{signals:,} signals, {tasks:,} new tasks)")
+    _store_only(console, workspace.store, periods[-1])
 
 
-if __name__ == "__main__":
-    main()
+def _store_only(console: Console, store: Any, period: str) -> None:
+    """The store side alone: the period's tiers, signals and tasks written again into new
+    SQLite files, each write in its own transaction and then all of them in one unit of work,
+    so the store's speed is seen apart from the rest of the cycle."""
+    tiers, signals, tasks = store.tiers(period), store.signals(period), store.tasks()
+    folder = Path(tempfile.mkdtemp(prefix="vw-bench-store-"))
+    fresh = open_cycle_store(f"sqlite:///{folder / 'apart.db'}")
+    table = Table("store step", "rows", "seconds", title="store only (SQLite file)")
+    steps = [("replace_tiers", tiers.height, lambda: fresh.replace_tiers(period, tiers)),
+             ("replace_signals", signals.height, lambda: fresh.replace_signals(period, signals)),
+             ("add_tasks", tasks.height, lambda: fresh.add_tasks(tasks)),
+             ("tiers (read back)", tiers.height, lambda: fresh.tiers(period))]
+    total = 0.0
+    for name, rows, step in steps:
+        seconds = _timed(step)
+        total += seconds
+        table.add_row(name, f"{rows:,}", f"{seconds:.3f}")
+    table.add_row("[bold]total, one transaction per write[/bold]", "", f"[bold]{total:.3f}[/bold]")
+    together = open_cycle_store(f"sqlite:///{folder / 'together.db'}")
+
+    def one_unit() -> None:
+        with together.unit_of_work() as uow:
+            uow.replace_tiers(period, tiers)
+            uow.replace_signals(period, signals)
+            uow.add_tasks(tasks)
+
+    table.add_row("the three writes in one unit of work",
+                  f"{tiers.height + signals.height + tasks.height:,}", f"{_timed(one_unit):.3f}")
+    table.add_row("the same again (a re-run of the period)", "", f"{_timed(one_unit):.3f}")
+    console.print(table)
+
+
+def _timed(step: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started

@@ -7,20 +7,60 @@ A store may also offer ``BulkInstanceStore``: many such commits in one transacti
 ``start_many`` uses it when it is there, and commits one by one when it is not), and
 ``NoticeQueue``: notices enqueued on their own with caller-given idempotency keys (the monthly
 cycle's task notices).
+
+``CycleStore`` keeps the monthly cycle's tier history, signals, tasks and runs; its
+``unit_of_work()`` writes a period's results — and the process instances the cycle starts —
+in one transaction, all or nothing. Its frames are polars ``DataFrame``s whose columns are
+``TIER_COLUMNS``, ``SIGNAL_COLUMNS`` and ``TASK_COLUMNS`` (made on first use, so importing the
+ports does not import polars).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    TIER_COLUMNS: dict[str, Any]  # made on first use by __getattr__ below
+    TASK_COLUMNS: dict[str, Any]
+    SIGNAL_COLUMNS: dict[str, Any]
+
 __all__ = [
-    "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem", "InstanceStore", "NoticeQueue",
-    "Notifier",
+    "SIGNAL_COLUMNS", "SIGNAL_FIELDS", "TASK_COLUMNS", "TASK_FIELDS", "TIER_COLUMNS",
+    "TIER_FIELDS", "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem",
+    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier",
 ]
+
+#: The columns of a period's tiers (all text): the customer, the tier given and the rule that
+#: gave it, the tier the rules computed (before an override), and the rule book and version.
+TIER_FIELDS = ("customer", "tier", "rule", "computed_tier", "book", "book_version")
+#: The columns of a task (all text); ``id`` is its key.
+TASK_FIELDS = ("id", "period", "customer", "trigger", "family", "severity", "action",
+               "assignee", "status", "case_id")
+#: The columns of a stored signal (all text): the period (``YYYY-MM``), the customer (the scan's
+#: ``customer_id``), the trigger and its family, severity and action, and the evidence as JSON
+#: text (``[{"name": …, "value": …}, …]``), given back as that same text.
+SIGNAL_FIELDS = ("period", "customer", "trigger", "family", "severity", "action", "evidence")
+_FRAMES = {"TIER_COLUMNS": TIER_FIELDS, "TASK_COLUMNS": TASK_FIELDS,
+           "SIGNAL_COLUMNS": SIGNAL_FIELDS}
+
+
+def __getattr__(name: str) -> dict[str, Any]:
+    """``TIER_COLUMNS``, ``TASK_COLUMNS``, ``SIGNAL_COLUMNS``: polars schemas of the cycle
+    store's frames (``{column: pl.String}``), made on first use."""
+    if name in _FRAMES:
+        import polars as pl
+
+        schema: dict[str, Any] = {field: pl.String for field in _FRAMES[name]}
+        globals()[name] = schema
+        return schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: The arguments of one ``InstanceStore.commit``: ``(instance, expected_version,
 #: ledger_entries, notices)``.
@@ -128,6 +168,110 @@ class NoticeQueue(Protocol):
     def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
         """The keys of those of ``outbox_ids`` that have one (at least every entry enqueued
         here: the key it was given)."""
+        ...
+
+
+@runtime_checkable
+class CycleUnitOfWork(Protocol):
+    """The writes of one period, made together: given by ``CycleStore.unit_of_work()``.
+
+    Nothing is visible to others until the ``with`` block ends; if it raises, nothing of it is
+    written. Errors are raised by the call that meets them (SQL) or at the end of the block
+    (memory), always as ``vw.StorageError`` subclasses.
+    """
+
+    def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
+        """Replace the tiers of ``period`` (columns of TIER_COLUMNS)."""
+        ...
+
+    def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
+        """Replace the signals of ``period`` (a trigger scan's signals: ``customer_id``,
+        ``trigger``, ``family``, ``severity``, ``action``, ``evidence``)."""
+        ...
+
+    def add_tasks(self, tasks: pl.DataFrame) -> None:
+        """Record new tasks (columns of TASK_COLUMNS); a task id already recorded is kept."""
+        ...
+
+    def set_task_status(self, task_id: str, status: str) -> None:
+        """Change a task's status (``NotFoundError`` if unknown)."""
+        ...
+
+    def record_run(self, period: str, status: str, summary: dict[str, Any]) -> None:
+        """Note that a cycle for ``period`` started, finished or failed."""
+        ...
+
+    def commit_instances(self, items: Sequence[CommitItem]) -> None:
+        """``BulkInstanceStore.commit_many`` of the store's instances, in this transaction
+        (each instance at most once per unit of work; ``StorageError`` when the cycle store
+        has no instance store)."""
+        ...
+
+    def enqueue_notices(self, items: Iterable[tuple[str, Notice]]) -> None:
+        """``NoticeQueue.enqueue_notices`` of the store's outbox, in this transaction."""
+        ...
+
+
+@runtime_checkable
+class CycleStore(Protocol):
+    """Where a workspace keeps its tier history, signals, tasks and cycle runs.
+
+    Each write method is one transaction of its own; ``unit_of_work()`` groups several (and
+    the starts of the cycle's process instances) into one.
+    """
+
+    def tiers(self, period: str) -> pl.DataFrame:
+        """The tiers recorded for ``period`` (columns of TIER_COLUMNS; empty if none)."""
+        ...
+
+    def periods(self) -> list[str]:
+        """Periods with recorded tiers, oldest first."""
+        ...
+
+    def replace_tiers(self, period: str, frame: pl.DataFrame) -> None:
+        """Atomically replace the tiers of ``period``."""
+        ...
+
+    def replace_signals(self, period: str, frame: pl.DataFrame) -> None:
+        """Atomically replace the signals of ``period`` with ``frame`` (a trigger scan's
+        signals: ``customer_id``, ``trigger``, ``family``, ``severity``, ``action``,
+        ``evidence``)."""
+        ...
+
+    def signals(self, period: str | None = None, *,
+                customer: str | None = None) -> pl.DataFrame:
+        """Stored signals (columns of SIGNAL_COLUMNS), of one period and/or one customer,
+        ordered by period, customer and trigger."""
+        ...
+
+    def history(self, customer: str) -> pl.DataFrame:
+        """One customer's tiers over all periods, oldest first (a ``period`` column first)."""
+        ...
+
+    def record_run(self, period: str, status: str, summary: dict[str, Any]) -> None:
+        """Note that a cycle for ``period`` started, finished or failed."""
+        ...
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run, oldest first."""
+        ...
+
+    def add_tasks(self, tasks: pl.DataFrame) -> None:
+        """Record new tasks (columns of TASK_COLUMNS); a task id already recorded is kept."""
+        ...
+
+    def tasks(self, *, status: str | None = None) -> pl.DataFrame:
+        """Recorded tasks ordered by id, optionally only those with ``status``."""
+        ...
+
+    def set_task_status(self, task_id: str, status: str) -> None:
+        """Close (``done``, ``dismissed``) or reopen a task (``NotFoundError`` if unknown)."""
+        ...
+
+    def unit_of_work(self) -> AbstractContextManager[CycleUnitOfWork]:
+        """A unit of work: ``with store.unit_of_work() as uow: uow.replace_tiers(…); …`` —
+        everything in the block is written in one transaction when it ends, or nothing if it
+        raises."""
         ...
 
 

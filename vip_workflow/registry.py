@@ -10,6 +10,10 @@ one the same way::
 Entry points are imported on first use only. ``register_storage`` / ``register_notifier`` add
 adapters at run time (notebooks, tests). Every adapter is checked against its Protocol
 (``InstanceStore`` / ``Notifier``) and any error names it.
+
+A storage adapter may also carry the monthly cycle's store as its ``cycle`` attribute (a
+``CycleStore`` on the same database): ``open_cycle_store(url)`` gives it, and its unit of work
+writes a period's results and process starts in one transaction. Every built-in store has it.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from vip_workflow.errors import AdapterNotFoundError, ConfigError
-from vip_workflow.ports import InstanceStore, Notifier
+from vip_workflow.ports import CycleStore, InstanceStore, Notifier
 
 __all__ = [
     "NOTIFIER_GROUP",
     "STORAGE_GROUP",
     "check_adapter",
     "notifier_names",
+    "open_cycle_store",
     "open_notifier",
     "open_store",
     "register_notifier",
@@ -151,7 +156,8 @@ def _lookup(group: str, name: str) -> Callable[..., Any]:
     if inspect.isclass(factory):
         check_adapter(factory, _PROTOCOLS[group], name=f"{name!r} ({points[name].value})")
     _registered[group][name] = factory
-    return factory
+    loaded: Callable[..., Any] = factory
+    return loaded
 
 
 def _takes_positional(factory: Callable[..., Any]) -> bool:
@@ -187,7 +193,23 @@ def open_store(url: str, **kwargs: Any) -> InstanceStore:
     name = STORAGE_SCHEMES.get(name, name)
     factory = _lookup(STORAGE_GROUP, name)
     store = factory(url, **kwargs) if _takes_positional(factory) else factory(**kwargs)
-    return _checked(store, STORAGE_GROUP, name)
+    checked: InstanceStore = _checked(store, STORAGE_GROUP, name)
+    return checked
+
+
+def open_cycle_store(url: str, **kwargs: Any) -> CycleStore:
+    """The monthly cycle's store for ``url``: the ``cycle`` of ``open_store(url, **kwargs)``,
+    so it shares that store's database, engine and schema (made or checked by the Alembic
+    migrations). ``ConfigError`` names an adapter that has none."""
+    store = open_store(url, **kwargs)
+    cycle = getattr(store, "cycle", None)
+    if cycle is None:
+        raise ConfigError(f"the storage adapter {scheme_of(url)!r} "
+                          f"({type(store).__qualname__}) has no cycle store (.cycle)")
+    if not isinstance(cycle, CycleStore):
+        check_adapter(cycle, CycleStore, name=f"{type(store).__qualname__}.cycle")
+    found: CycleStore = cycle
+    return found
 
 
 def open_notifier(spec: str | Mapping[str, Any] | Iterable[Any] | Notifier) -> Notifier:
@@ -208,7 +230,8 @@ def open_notifier(spec: str | Mapping[str, Any] | Iterable[Any] | Notifier) -> N
             raise ConfigError(f"a notifier config needs a 'type' (one of {notifier_names()})")
         factory = _lookup(NOTIFIER_GROUP, str(kind))
         try:
-            return _checked(factory(**options), NOTIFIER_GROUP, str(kind))
+            made: Notifier = _checked(factory(**options), NOTIFIER_GROUP, str(kind))
+            return made
         except TypeError as exc:
             raise ConfigError(f"notifier {kind!r}: {exc}") from exc
     if isinstance(spec, Notifier):
@@ -235,7 +258,8 @@ def _notifier_from_url(url: str) -> Notifier:
         notifier = factory()
     else:
         notifier = factory(url)
-    return _checked(notifier, NOTIFIER_GROUP, name)
+    checked: Notifier = _checked(notifier, NOTIFIER_GROUP, name)
+    return checked
 
 
 def url_options(url: str) -> tuple[Any, dict[str, str]]:

@@ -84,8 +84,8 @@ class TestMigrations:
             result = CliRunner().invoke(app, ["db", "upgrade", url])
             assert result.exit_code == 0, result.output
         else:
-            assert upgrade(url) == "0003_signals"
-        assert current_revision(url) == "0003_signals" == _schema.HEAD
+            assert upgrade(url) == _schema.HEAD
+        assert current_revision(url) == _schema.HEAD
         engine = sa.create_engine(url)
         indexes = {i["name"] for i in sa.inspect(engine).get_indexes("vw_signals")}
         assert sa.inspect(engine).get_pk_constraint("vw_signals")["constrained_columns"] == [
@@ -212,3 +212,121 @@ class TestForeignAndCorruptDatabases:
             SQLInstanceStore(free_port_url(), connect_args={"connect_timeout": 2})
         assert isinstance(info.value, StorageError)
         assert info.value.__cause__ is not None
+
+
+def _old_cycle_tables(url: str, *, with_signals: bool) -> None:
+    """The cycle tables as SQLCycleStore made them before 0004 (``create_all``; no
+    ``vw_tier_history_customer`` index; vw_signals from the 0003 release on)."""
+    meta = sa.MetaData()
+    sa.Table("vw_tier_history", meta,
+             sa.Column("period", sa.String(16), primary_key=True),
+             sa.Column("customer", sa.String(128), primary_key=True),
+             *(sa.Column(n, sa.String(128))
+               for n in ("tier", "rule", "computed_tier", "book", "book_version")))
+    sa.Table("vw_cycle_runs", meta,
+             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+             sa.Column("period", sa.String(16), nullable=False),
+             sa.Column("status", sa.String(16), nullable=False),
+             sa.Column("at", sa.String(40), nullable=False),
+             sa.Column("summary", sa.Text, nullable=False))
+    sa.Table("vw_tasks", meta, sa.Column("id", sa.String(200), primary_key=True),
+             *(sa.Column(n, sa.Text) for n in ("period", "customer", "trigger", "family",
+                                                "severity", "action", "assignee", "status",
+                                                "case_id")))
+    if with_signals:
+        sa.Table("vw_signals", meta,
+                 sa.Column("period", sa.String(16), primary_key=True),
+                 sa.Column("customer", sa.String(128), primary_key=True),
+                 sa.Column("trigger", sa.String(200), primary_key=True),
+                 *(sa.Column(n, sa.String(128)) for n in ("family", "severity")),
+                 sa.Column("action", sa.Text), sa.Column("evidence", sa.Text),
+                 sa.Index("vw_signals_customer", "customer", "period"))
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        meta.create_all(c)
+        c.exec_driver_sql("INSERT INTO vw_tier_history VALUES "
+                          "('2026-01', '湖北客户', 'A', 'r1', 'A', 'book', '1')")
+    engine.dispose()
+
+
+def _indexes(url: str, table: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return {i["name"] for i in sa.inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def _differences(url: str) -> list[object]:
+    """What Alembic's autogenerate finds between the database and ``_schema.METADATA``."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as c:
+            context = MigrationContext.configure(c, opts={
+                "include_name": lambda name, kind, _parent: kind != "table"
+                or name != _schema.VERSION_TABLE})
+            return list(compare_metadata(context, _schema.METADATA))
+    finally:
+        engine.dispose()
+
+
+class TestRepairOfOldDatabases:
+    """Migration 0004 gives databases made by the old cycle store's create_all what they
+    lack, and every migrated database is exactly the MetaData."""
+
+    @pytest.mark.parametrize("with_signals", [True, False])
+    def test_the_upgrade_adds_the_index_the_old_create_all_left_out(
+        self, tmp_path, with_signals
+    ) -> None:
+        """Old tables, then the migrations as the old instance store ran them (0002/0003 keep
+        the tables and are stamped), then upgrade: the index is there, the rows kept."""
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        _old_cycle_tables(url, with_signals=with_signals)
+        assert upgrade(url, "0003_signals") == "0003_signals"
+        assert "vw_tier_history_customer" not in _indexes(url, "vw_tier_history")
+        assert upgrade(url) == _schema.HEAD == "0004_repair"
+        assert "vw_tier_history_customer" in _indexes(url, "vw_tier_history")
+        assert _differences(url) == []
+        assert upgrade(url) == _schema.HEAD  # idempotent
+        from vip_workflow.adapters.storage.sql import SQLCycleStore
+
+        cycle = SQLCycleStore(url)
+        assert cycle.history("湖北客户").get_column("tier").to_list() == ["A"]
+        cycle.close()
+
+    def test_a_database_holding_only_old_cycle_tables_is_set_up_and_repaired(
+        self, tmp_path
+    ) -> None:
+        """open_cycle_store on a database only the old cycle store used: the migrations
+        add the rest and the missing index, and keep the rows."""
+        from vip_workflow.cycle.history import open_cycle_store
+
+        url = f"sqlite:///{tmp_path / 'vip.db'}"
+        _old_cycle_tables(url, with_signals=True)
+        store = open_cycle_store(url)
+        assert current_revision(url) == _schema.HEAD
+        assert "vw_tier_history_customer" in _indexes(url, "vw_tier_history")
+        assert store.periods() == ["2026-01"]
+        assert _differences(url) == []
+
+    def test_postgres_old_tables_are_repaired(self, pg_schema) -> None:
+        """The same repair on PostgreSQL."""
+        _old_cycle_tables(pg_schema, with_signals=True)
+        upgrade(pg_schema, "0003_signals")
+        assert "vw_tier_history_customer" not in _indexes(pg_schema, "vw_tier_history")
+        assert upgrade(pg_schema) == _schema.HEAD
+        assert "vw_tier_history_customer" in _indexes(pg_schema, "vw_tier_history")
+        assert _differences(pg_schema) == []
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+    def test_a_migrated_database_is_exactly_the_metadata(self, tmp_path, request,
+                                                        backend) -> None:
+        """Autogenerate compares a freshly migrated database with _schema.METADATA and finds
+        no difference (tables, columns, indexes)."""
+        url = (f"sqlite:///{tmp_path / 'vip.db'}" if backend == "sqlite"
+               else request.getfixturevalue("pg_schema"))
+        upgrade(url)
+        assert _differences(url) == []

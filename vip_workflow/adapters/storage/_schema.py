@@ -1,22 +1,28 @@
-"""The SQL schema of the storage adapter (SQLAlchemy Core tables) and its revision check.
+"""The one SQL schema of the storage stack (SQLAlchemy Core tables, one ``MetaData``).
 
-The tables here mirror what the Alembic migrations in ``migrations/`` create; the migrations
-are the source of truth for the database, these objects are what the adapter queries with.
+Process instances, their ledger and the outbox, and the monthly cycle's tier history, runs,
+tasks and signals. The Alembic migrations in ``migrations/`` make the database; a test checks
+that autogenerate finds no difference between a migrated database and ``METADATA`` (indexes
+included), so these objects are what both stores query with, on one engine.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "instance", "ledger", "outbox"]
+from vip_workflow.ports import TASK_FIELDS, TIER_FIELDS
+
+__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "cycle_runs", "instance", "ledger", "outbox",
+           "signals", "tasks", "tier_history"]
 
 #: Alembic's bookkeeping table (prefixed, so a host application's own Alembic is not disturbed).
 VERSION_TABLE = "vw_alembic_version"
 #: The newest revision this release knows (kept equal to the migrations' head by a test).
-HEAD = "0003_signals"
+HEAD = "0004_repair"
 #: Tables whose presence marks a vip_workflow database.
 OWN_TABLES = frozenset({"vw_instance", "vw_ledger", "vw_outbox", VERSION_TABLE})
-#: Tables the monthly cycle's store (``SQLCycleStore``) may have made before any migration ran;
+#: Tables the monthly cycle's store of earlier releases made itself (``create_all``) before any
+#: migration ran;
 #: a database holding only these is set up like an empty one (the migration keeps them).
 CYCLE_TABLES = frozenset({"vw_tier_history", "vw_cycle_runs", "vw_tasks", "vw_signals"})
 
@@ -41,6 +47,8 @@ instance = sa.Table(
     sa.Column("next_due", sa.String(40)),
     sa.Column("ledger_seq", sa.Integer, nullable=False),
     sa.Column("ledger_hash", sa.String(64), nullable=False),
+    sa.Index("vw_instance_next_due", "next_due"),
+    sa.Index("vw_instance_definition", "definition", "state"),
 )
 
 ledger = sa.Table(
@@ -76,4 +84,40 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.String(40), nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("delivered_at", sa.String(40)),
+    sa.Index("vw_outbox_pending", "status", "next_attempt_at", "id"),
+)
+
+tier_history = sa.Table(
+    "vw_tier_history", METADATA,
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("customer", sa.String(128), primary_key=True),
+    *(sa.Column(name, sa.String(128)) for name in TIER_FIELDS[1:]),
+    sa.Index("vw_tier_history_customer", "customer", "period"),
+)
+
+cycle_runs = sa.Table(
+    "vw_cycle_runs", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+tasks = sa.Table(
+    "vw_tasks", METADATA,
+    sa.Column("id", sa.String(200), primary_key=True),
+    *(sa.Column(name, sa.Text) for name in TASK_FIELDS[1:]),
+)
+
+signals = sa.Table(
+    "vw_signals", METADATA,
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("customer", sa.String(128), primary_key=True),
+    sa.Column("trigger", sa.String(200), primary_key=True),
+    sa.Column("family", sa.String(128)),
+    sa.Column("severity", sa.String(128)),
+    sa.Column("action", sa.Text),
+    sa.Column("evidence", sa.Text),
+    sa.Index("vw_signals_customer", "customer", "period"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,7 @@ from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
+    from vip_workflow.adapters.storage.memory_cycle import MemoryCycleStore
     from vip_workflow.ports import CommitItem
 
 __all__ = ["MemoryInstanceStore"]
@@ -54,6 +56,14 @@ class MemoryInstanceStore:
         """Commit every item atomically (see ``BulkInstanceStore.commit_many``): all are
         checked before any is applied."""
         items = list(items)
+        currents = self.check_many(items)
+        for (instance, _expected, _entries, notices), current in zip(items, currents,
+                                                                   strict=True):
+            self._apply(instance, notices, current)
+
+    def check_many(self, items: Sequence[CommitItem]) -> list[ProcessInstance | None]:
+        """Raise what ``commit_many(items)`` would raise, changing nothing; returns the stored
+        versions the items replace (``None`` for new ones)."""
         seen: set[str] = set()
         currents = []
         for instance, expected_version, ledger_entries, _notices in items:
@@ -63,9 +73,15 @@ class MemoryInstanceStore:
             current = self._instances.get(instance.id)
             self._check(instance, expected_version, ledger_entries, current)
             currents.append(current)
-        for (instance, _expected, _entries, notices), current in zip(items, currents,
-                                                                   strict=True):
-            self._apply(instance, notices, current)
+        return currents
+
+    @functools.cached_property
+    def cycle(self) -> MemoryCycleStore:
+        """The monthly cycle's store beside these instances: its unit of work commits
+        instances here together with the cycle's own writes."""
+        from vip_workflow.adapters.storage.memory_cycle import MemoryCycleStore
+
+        return MemoryCycleStore(self)
 
     def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
         """Those of ``instance_ids`` that are stored."""
@@ -173,7 +189,7 @@ class MemoryInstanceStore:
 
     def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
         """Outbox entries not yet acknowledged, oldest first."""
-        result = []
+        result: list[tuple[int, Notice]] = []
         for outbox_id, notice in self._outbox.items():
             if len(result) >= limit:
                 break

@@ -1,29 +1,22 @@
-"""The SQL storage adapter: SQLite (the embedded default, WAL mode) and PostgreSQL (psycopg 3),
-on SQLAlchemy 2 Core.
+"""Process instances and their ledgers in SQLite (the embedded default, WAL mode) or
+PostgreSQL (psycopg 3), on SQLAlchemy 2 Core.
 
 ``commit`` is one transaction: the instance row is updated only where its version is still
 the one the caller read (a stale write raises ``ConcurrentUpdateError`` and changes nothing),
 the new ledger entries are appended and the notices are enqueued in the outbox with their
-idempotency keys. The outbox also keeps each notice's delivery state (attempts, next attempt,
-dead letters) for ``vip_workflow.outbox.Dispatcher``. On PostgreSQL the whole commit is a
-single statement (writable CTEs) sent on an autocommit connection: one round trip a commit.
-``commit_many`` commits a batch in one ordinary transaction (``BEGIN IMMEDIATE`` on SQLite),
-all or nothing, with executemany inserts.
-
-The schema is made by the Alembic migrations shipped in ``migrations/`` (``upgrade(url)``, or
-``vip-workflow db upgrade URL``). On first use a store checks the database's revision; an empty
-database is set up (``create=True``), anything else that is not at this release's revision —
-a foreign database, a corrupt file, an older or newer schema — raises ``SchemaVersionError``
-before anything is written.
+idempotency keys. On PostgreSQL the whole commit is a single statement (writable CTEs) sent
+on an autocommit connection: one round trip a commit. ``commit_many`` commits a batch in one
+ordinary transaction (``BEGIN IMMEDIATE`` on SQLite), all or nothing, with executemany
+inserts; ``commit_many_on`` does the same inside a caller's transaction (the cycle's unit of
+work).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,42 +24,23 @@ import sqlalchemy as sa
 from attrs import evolve
 
 from vip_workflow.adapters.storage import _schema as s
+from vip_workflow.adapters.storage.sql.engine import make_engine, safe_name, translated, utc_text
+from vip_workflow.adapters.storage.sql.migrate import check_schema
+from vip_workflow.adapters.storage.sql.outbox import SQLOutbox
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import (
     ConcurrentUpdateError,
     ConflictError,
     NotFoundError,
-    SchemaVersionError,
     StorageError,
-    StorageUnavailableError,
 )
-from vip_workflow.outbox import OutboxItem
 from vip_workflow.processes import serial
 
 if TYPE_CHECKING:
+    from vip_workflow.adapters.storage.sql.cycle import SQLCycleStore
     from vip_workflow.ports import CommitItem
 
-__all__ = [
-    "OutboxItem",
-    "PostgresInstanceStore",
-    "SQLInstanceStore",
-    "SQLiteInstanceStore",
-    "current_revision",
-    "notice_key",
-    "upgrade",
-    "utc_text",
-]
-
-_MIGRATIONS = "vip_workflow.adapters.storage:migrations"
-_EPOCH = "0001-01-01T00:00:00.000000+00:00"  # "due at once", whatever the dispatcher's clock
-_LOCK_ID = 0x7669705F77660001  # pg_advisory_xact_lock key of schema changes ("vip_wf")
-
-
-def utc_text(moment: datetime) -> str:
-    """A fixed-width UTC ISO text of ``moment``: text order is time order."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+__all__ = ["PostgresInstanceStore", "SQLInstanceStore", "SQLiteInstanceStore", "notice_key"]
 
 
 def notice_key(instance_id: str, version: int, index: int) -> str:
@@ -78,179 +52,6 @@ def notice_key(instance_id: str, version: int, index: int) -> str:
     return f"vw1-{digest[:40]}"
 
 
-# ----------------------------------------------------------------- engines and errors
-
-
-def _is_sqlite(url: sa.URL) -> bool:
-    return url.get_backend_name() == "sqlite"
-
-
-def _memory_sqlite(url: sa.URL) -> bool:
-    return _is_sqlite(url) and url.database in (None, "", ":memory:")
-
-
-def make_engine(url: str | sa.URL, *, schema: str | None = None,
-                synchronous: str = "NORMAL", **kwargs: Any) -> sa.Engine:
-    """A SQLAlchemy engine set up for the store (SQLite pragmas, PostgreSQL search path)."""
-    url = sa.make_url(url)
-    if _is_sqlite(url):
-        if _memory_sqlite(url):
-            kwargs.setdefault("poolclass", sa.pool.StaticPool)
-            kwargs.setdefault("connect_args", {"check_same_thread": False})
-        engine = sa.create_engine(url, **kwargs)
-
-        @sa.event.listens_for(engine, "connect")
-        def _connect(dbapi: Any, _record: Any) -> None:
-            dbapi.isolation_level = None  # we issue BEGIN ourselves (see _begin)
-            cursor = dbapi.cursor()
-            cursor.execute("PRAGMA busy_timeout = 30000")
-            cursor.execute(f"PRAGMA synchronous = {synchronous}")
-            cursor.close()
-
-        @sa.event.listens_for(engine, "begin")
-        def _begin(connection: sa.Connection) -> None:
-            immediate = connection.get_execution_options().get("vw_write", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
-        url = url.set(drivername="postgresql+psycopg")
-    if schema:
-        args = dict(kwargs.pop("connect_args", {}))
-        args["options"] = f"{args.get('options', '')} -csearch_path={schema}".strip()
-        kwargs["connect_args"] = args
-    kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
-
-
-@contextlib.contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Driver errors become ``StorageError`` subclasses (``raise … from exc``)."""
-    try:
-        yield
-    except StorageError:
-        raise
-    except sa.exc.IntegrityError as exc:
-        raise ConflictError(f"{what}: {exc.orig}") from exc
-    except sa.exc.OperationalError as exc:
-        text = str(exc.orig)
-        if "not a database" in text or "malformed" in text:
-            raise SchemaVersionError(f"{what}: the database is corrupt: {text}") from exc
-        if "could not serialize" in text or "deadlock" in text:
-            raise ConcurrentUpdateError(f"{what}: {text}") from exc
-        raise StorageUnavailableError(f"{what}: {text}") from exc
-    except sa.exc.InterfaceError as exc:
-        raise StorageUnavailableError(f"{what}: {exc.orig}") from exc
-    except sa.exc.DatabaseError as exc:
-        text = str(exc.orig)
-        if "not a database" in text or "malformed" in text:
-            raise SchemaVersionError(f"{what}: the database is corrupt: {text}") from exc
-        raise StorageError(f"{what}: {text}") from exc
-
-
-# ----------------------------------------------------------------- migrations
-
-
-def _alembic_config(connection: sa.Connection) -> Any:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", _MIGRATIONS)
-    config.attributes["connection"] = connection
-    return config
-
-
-def _head() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", _MIGRATIONS)
-    return ScriptDirectory.from_config(config).get_current_head() or ""
-
-
-def _lock(connection: sa.Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
-
-
-def _revision(connection: sa.Connection) -> tuple[str | None, set[str]]:
-    """The recorded revision (``None`` when there is no version table) and the tables seen."""
-    tables = set(sa.inspect(connection).get_table_names())
-    if s.VERSION_TABLE not in tables:
-        return None, tables
-    rows = connection.execute(sa.text(f"select version_num from {s.VERSION_TABLE}")).all()
-    if len(rows) != 1:
-        return "", tables
-    return rows[0][0], tables
-
-
-def current_revision(url: str | sa.URL, **engine_kwargs: Any) -> str | None:
-    """The schema revision recorded in the database at ``url`` (``None`` if none)."""
-    engine = make_engine(url, **engine_kwargs)
-    try:
-        with _translated(f"reading the schema revision of {_safe(url)}"), engine.connect() as c:
-            return _revision(c)[0]
-    finally:
-        engine.dispose()
-
-
-def upgrade(url: str | sa.URL, revision: str = "head", **engine_kwargs: Any) -> str:
-    """Apply the migrations to ``url`` up to ``revision``; returns the revision reached.
-
-    This is what ``vip-workflow db upgrade URL`` runs. It is safe to run again and, on
-    PostgreSQL, safe to run from several processes at once (an advisory lock serialises them).
-    """
-    engine = make_engine(url, **engine_kwargs)
-    try:
-        return _upgrade_engine(engine, revision, _safe(url))
-    finally:
-        engine.dispose()
-
-
-def _upgrade_engine(engine: sa.Engine, revision: str, name: str) -> str:
-    from alembic import command
-
-    with _translated(f"upgrading {name}"):
-        _enable_wal(engine)
-        with engine.execution_options(vw_write=True).begin() as connection:
-            _lock(connection)
-            found, _ = _revision(connection)
-            if found and found not in _known_revisions():
-                raise SchemaVersionError(
-                    f"{name} is at schema revision {found!r}, which this release of "
-                    f"vip_workflow does not know (made by a newer release?)",
-                    url=name, found=found, expected=_head())
-            command.upgrade(_alembic_config(connection), revision)
-            return _revision(connection)[0] or ""
-
-
-def _known_revisions() -> set[str]:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", _MIGRATIONS)
-    return {r.revision for r in ScriptDirectory.from_config(config).walk_revisions()}
-
-
-def _enable_wal(engine: sa.Engine) -> None:
-    """Put a SQLite file in WAL mode (persistent; done once the file is known to be ours)."""
-    if engine.dialect.name == "sqlite" and not _memory_sqlite(engine.url):
-        raw = engine.raw_connection()  # outside any transaction
-        try:
-            cursor = raw.cursor()
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.close()
-        finally:
-            raw.close()
-
-
-def _safe(url: str | sa.URL) -> str:
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
-# ----------------------------------------------------------------- the store
 
 _COLUMNS = [c.name for c in s.instance.columns if c.name not in ("pk", "id")]
 _INSERT_INSTANCE = s.instance.insert()
@@ -314,10 +115,12 @@ def _pg_columns(table: sa.Table) -> list[sa.Column[Any]]:
     return [col for col in table.columns if not (col.primary_key and col.autoincrement is True)]
 
 
-class SQLInstanceStore:
+class SQLInstanceStore(SQLOutbox):
     """An ``InstanceStore`` (and ``OutboxStore``) in SQLite or PostgreSQL.
 
     It is a ``BulkInstanceStore`` too: ``commit_many`` commits a batch in one transaction.
+    ``cycle`` is the monthly cycle's ``CycleStore`` on the same engine (and in the same
+    schema), whose unit of work can commit instances of this store in its transaction.
 
     Args:
         url: a SQLAlchemy URL: ``sqlite:///vip.db``, ``sqlite://`` (in memory),
@@ -344,7 +147,7 @@ class SQLInstanceStore:
         if isinstance(url, Path):
             url = f"sqlite:///{url}"
         self.url = sa.make_url(url)
-        self.name = _safe(self.url)
+        self.name = safe_name(self.url)
         self.engine = make_engine(self.url, schema=schema, synchronous=synchronous,
                                   **engine_kwargs)
         self._write = self.engine.execution_options(vw_write=True)
@@ -355,10 +158,18 @@ class SQLInstanceStore:
             **engine_kwargs, "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT",
         }) if self._postgres else None
         try:
-            self._check_schema(create)
+            check_schema(self.engine, self.name, create=create)
         except BaseException:
             self.engine.dispose()
             raise
+
+    @functools.cached_property
+    def cycle(self) -> SQLCycleStore:
+        """The monthly cycle's store on this store's engine (one database, one transaction
+        for a period's writes: ``store.cycle.unit_of_work()``)."""
+        from vip_workflow.adapters.storage.sql.cycle import SQLCycleStore
+
+        return SQLCycleStore(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -375,40 +186,6 @@ class SQLInstanceStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------- schema check
-
-    def _check_schema(self, create: bool) -> None:
-        head = _head()
-        with _translated(f"opening {self.name}"):
-            with self.engine.connect() as connection:
-                found, tables = _revision(connection)
-            if found is None and tables <= s.CYCLE_TABLES and create:
-                _upgrade_engine(self.engine, "head", self.name)
-                return
-        if found == head:
-            _enable_wal(self.engine)
-            return
-        if found is None:
-            own = sorted(tables & (s.OWN_TABLES | s.CYCLE_TABLES))
-            what = (f"has vip_workflow tables ({', '.join(own)}) but no schema revision"
-                    if own else f"is not a vip_workflow database (it has {len(tables)} other "
-                    "table(s)" + (", e.g. " + ", ".join(sorted(tables)[:3]) if tables else "")
-                    + ")")
-            if tables <= s.CYCLE_TABLES:
-                what = "is empty and create=False"
-            raise SchemaVersionError(
-                f"{self.name} {what}; nothing was written. Point the store at its own "
-                f"database (or schema), or run `vip-workflow db upgrade URL` to add the "
-                f"vip_workflow tables to it.", url=self.name, found=None, expected=head)
-        if found in _known_revisions():
-            raise SchemaVersionError(
-                f"{self.name} is at schema revision {found!r}, this release needs {head!r}; "
-                f"run `vip-workflow db upgrade URL` (nothing was written)",
-                url=self.name, found=found, expected=head)
-        raise SchemaVersionError(
-            f"{self.name} is at schema revision {found!r}, unknown to this release (which "
-            f"needs {head!r}); nothing was written", url=self.name, found=found, expected=head)
-
     # ------------------------------------------------------------- InstanceStore
 
     def commit(
@@ -424,7 +201,7 @@ class SQLInstanceStore:
         if self._postgres:
             self._commit_postgres(instance, expected_version, row, entries, outbox_rows)
             return
-        with _translated(f"committing instance {instance.id}"), self._write.begin() as c:
+        with translated(f"committing instance {instance.id}"), self._write.begin() as c:
             if expected_version is None:
                 try:
                     c.execute(_INSERT_INSTANCE, row)
@@ -486,6 +263,12 @@ class SQLInstanceStore:
         items = list(items)
         if not items:
             return
+        with translated(_batch_name(items)), self._write.begin() as c:
+            self.commit_many_on(c, items)
+
+    def commit_many_on(self, c: sa.Connection, items: Sequence[CommitItem]) -> None:
+        """``commit_many`` within the caller's transaction on ``c`` (a unit of work's)."""
+        items = list(items)
         prepared = []
         seen: set[str] = set()
         for instance, expected_version, ledger_entries, notices in items:
@@ -501,22 +284,19 @@ class SQLInstanceStore:
         ledger_rows = [serial.entry_to_row(i, e) for i, _, _, entries, _ in prepared
                        for e in entries]
         outbox_rows = [r for *_, rows in prepared for r in rows]
-        what = (f"committing instance {items[0][0].id}" if len(items) == 1
-                else f"committing {len(items)} instances")
-        with _translated(what), self._write.begin() as c:
-            if updates:
-                self._update_many(c, updates)
-            if inserts:
-                try:
-                    c.execute(_INSERT_INSTANCE, inserts)
-                except sa.exc.IntegrityError as exc:
-                    detail = (str(exc.orig).splitlines() or [""])[0]
-                    raise ConflictError(f"{what}: an instance already exists ({detail})"
-                                        ) from exc
-            if ledger_rows:
-                c.execute(_INSERT_LEDGER, ledger_rows)
-            if outbox_rows:
-                c.execute(_INSERT_OUTBOX, outbox_rows)
+        if updates:
+            self._update_many(c, updates)
+        if inserts:
+            try:
+                c.execute(_INSERT_INSTANCE, inserts)
+            except sa.exc.IntegrityError as exc:
+                detail = (str(exc.orig).splitlines() or [""])[0]
+                raise ConflictError(f"{_batch_name(items)}: an instance already exists "
+                                    f"({detail})") from exc
+        if ledger_rows:
+            c.execute(_INSERT_LEDGER, ledger_rows)
+        if outbox_rows:
+            c.execute(_INSERT_OUTBOX, outbox_rows)
 
     def _update_many(self, c: sa.Connection,
                      updates: list[tuple[str, int, dict[str, Any], tuple[LedgerEntry, ...]]]
@@ -562,7 +342,7 @@ class SQLInstanceStore:
         if not ids:
             return found
         t = s.instance.c
-        with _translated("looking up instance ids"), self.engine.connect() as c:
+        with translated("looking up instance ids"), self.engine.connect() as c:
             for start in range(0, len(ids), _IN_CHUNK):
                 found.update(c.execute(sa.select(t.id).where(
                     t.id.in_(ids[start:start + _IN_CHUNK]))).scalars())
@@ -589,7 +369,7 @@ class SQLInstanceStore:
                                for c in _pg_columns(table)})
         statement = _pg_commit(kind, len(entries), len(outbox_rows))
         assert self._pg_writer is not None
-        with _translated(f"committing instance {instance.id}"):
+        with translated(f"committing instance {instance.id}"):
             for attempt in (1, 2):
                 with self._pg_writer.connect() as c:
                     try:
@@ -625,7 +405,7 @@ class SQLInstanceStore:
 
     def get(self, instance_id: str) -> ProcessInstance:
         """The instance with its full history (``NotFoundError`` if unknown)."""
-        with _translated(f"reading instance {instance_id}"), self.engine.connect() as c:
+        with translated(f"reading instance {instance_id}"), self.engine.connect() as c:
             row = c.execute(sa.select(s.instance).where(
                 s.instance.c.id == instance_id)).mappings().first()
             if row is None:
@@ -633,17 +413,18 @@ class SQLInstanceStore:
             history = self._ledger(c, instance_id)
         # The row's ledger head (written in the same transaction as the entries) lets
         # verify_ledger() see trailing entries deleted behind the store's back.
-        return evolve(serial.instance_from_row(row, history),
-                      ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
+        found: ProcessInstance = evolve(serial.instance_from_row(dict(row), history),
+                                        ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
+        return found
 
     def _ledger(self, c: sa.Connection, instance_id: str) -> list[LedgerEntry]:
         rows = c.execute(sa.select(s.ledger).where(s.ledger.c.instance_id == instance_id)
                          .order_by(s.ledger.c.seq)).mappings()
-        return [serial.entry_from_row(r) for r in rows]
+        return [serial.entry_from_row(dict(r)) for r in rows]
 
     def ledger(self, instance_id: str) -> tuple[LedgerEntry, ...]:
         """The instance's ledger entries in order (``NotFoundError`` if unknown)."""
-        with _translated(f"reading the ledger of {instance_id}"), self.engine.connect() as c:
+        with translated(f"reading the ledger of {instance_id}"), self.engine.connect() as c:
             entries = self._ledger(c, instance_id)
             if not entries and c.execute(sa.select(s.instance.c.pk).where(
                     s.instance.c.id == instance_id)).first() is None:
@@ -657,7 +438,7 @@ class SQLInstanceStore:
                  .where(s.instance.c.next_due.is_not(None),
                         s.instance.c.next_due <= utc_text(now))
                  .order_by(s.instance.c.next_due, s.instance.c.id).limit(limit))
-        with _translated("listing due instances"), self.engine.connect() as c:
+        with translated("listing due instances"), self.engine.connect() as c:
             return list(c.execute(query).scalars())
 
     def find(
@@ -679,117 +460,9 @@ class SQLInstanceStore:
             query = query.where(t.state == state)
         if not include_final:
             query = query.where(t.final.is_(False))
-        with _translated("finding instances"), self.engine.connect() as c:
+        with translated("finding instances"), self.engine.connect() as c:
             return list(c.execute(query).scalars())
 
-    def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
-        """Outbox entries not yet delivered (nor dead), oldest first, with their ids."""
-        return [(item.id, item.notice) for item in self._items("pending", limit)]
-
-    def ack_notices(self, outbox_ids: Iterable[int]) -> None:
-        """Mark outbox entries as delivered."""
-        ids = list(outbox_ids)
-        if not ids:
-            return
-        with _translated("acknowledging notices"), self._write.begin() as c:
-            c.execute(s.outbox.update().where(s.outbox.c.id.in_(ids))
-                      .values(status="delivered", delivered_at=utc_text(datetime.now(UTC))))
-
-    # ------------------------------------------------------------- NoticeQueue
-
-    def enqueue_notices(self, items: Iterable[tuple[str, Notice]]) -> None:
-        """Add notices with their keys in one transaction; a key already in the outbox is
-        ignored (``ON CONFLICT (key) DO NOTHING``; see ``NoticeQueue``)."""
-        rows: dict[str, dict[str, Any]] = {}
-        for key, notice in items:
-            rows.setdefault(key, {**serial.notice_to_row(notice), "key": key,
-                                  "status": "pending", "attempts": 0,
-                                  "next_attempt_at": utc_text(notice.at)})
-        if not rows:
-            return
-        if self._postgres:
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(s.outbox).on_conflict_do_nothing(index_elements=["key"])
-        with _translated("enqueueing notices"), self._write.begin() as c:
-            c.execute(statement, list(rows.values()))
-
-    def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
-        """The keys of the given outbox entries."""
-        ids = list(outbox_ids)
-        o = s.outbox.c
-        found: dict[int, str] = {}
-        with _translated("reading notice keys"), self.engine.connect() as c:
-            for start in range(0, len(ids), 500):
-                query = sa.select(o.id, o.key).where(o.id.in_(ids[start:start + 500]))
-                found.update({row[0]: row[1] for row in c.execute(query)})
-        return found
-
-    # ------------------------------------------------------------- OutboxStore
-
-    def claim_notices(self, now: datetime, limit: int = 100, *,
-                      lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
-        """Pending notices due at ``now``, oldest first, leased for ``lease``: another
-        dispatcher does not see them until the lease ends (or they are acked or failed)."""
-        o = s.outbox.c
-        query = (sa.select(s.outbox).where(o.status == "pending",
-                                           o.next_attempt_at <= utc_text(now))
-                 .order_by(o.id).limit(limit))
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        with _translated("claiming notices"), self._write.begin() as c:
-            rows = c.execute(query).mappings().all()
-            if rows:
-                c.execute(s.outbox.update().where(o.id.in_([r["id"] for r in rows]))
-                          .values(next_attempt_at=utc_text(now + lease)))
-        return [_item(r) for r in rows]
-
-    def fail_notice(self, outbox_id: int, *, error: str, retry_at: datetime | None) -> None:
-        """Count a failed attempt: try again at ``retry_at``, or (``None``) dead-letter it."""
-        o = s.outbox.c
-        values: dict[str, Any] = {"attempts": o.attempts + 1, "last_error": error[:2000]}
-        if retry_at is None:
-            values["status"] = "dead"
-        else:
-            values["next_attempt_at"] = utc_text(retry_at)
-        with _translated("recording a failed delivery"), self._write.begin() as c:
-            c.execute(s.outbox.update().where(o.id == outbox_id).values(values))
-
-    def dead_notices(self, limit: int = 1000) -> list[OutboxItem]:
-        """Dead-lettered notices, oldest first."""
-        return self._items("dead", limit)
-
-    def requeue_notices(self, outbox_ids: Iterable[int]) -> int:
-        """Give dead-lettered notices a fresh set of attempts; returns how many."""
-        ids = list(outbox_ids)
-        if not ids:
-            return 0
-        o = s.outbox.c
-        with _translated("requeueing notices"), self._write.begin() as c:
-            done = c.execute(s.outbox.update().where(o.id.in_(ids), o.status == "dead").values(
-                status="pending", attempts=0, next_attempt_at=_EPOCH))
-            return done.rowcount
-
-    def outbox_counts(self) -> dict[str, int]:
-        """How many outbox entries are ``pending``, ``delivered`` and ``dead``."""
-        o = s.outbox.c
-        with _translated("counting notices"), self.engine.connect() as c:
-            rows = c.execute(sa.select(o.status, sa.func.count()).group_by(o.status)).all()
-        return {"pending": 0, "delivered": 0, "dead": 0, **{r[0]: r[1] for r in rows}}
-
-    def _items(self, status: str, limit: int) -> list[OutboxItem]:
-        o = s.outbox.c
-        query = sa.select(s.outbox).where(o.status == status).order_by(o.id).limit(limit)
-        with _translated("reading the outbox"), self.engine.connect() as c:
-            return [_item(r) for r in c.execute(query).mappings()]
-
-
-def _item(row: Any) -> OutboxItem:
-    return OutboxItem(
-        id=row["id"], notice=serial.notice_from_row(row), key=row["key"],
-        attempts=row["attempts"], next_attempt_at=datetime.fromisoformat(row["next_attempt_at"]),
-        last_error=row["last_error"], status=row["status"])
 
 
 class SQLiteInstanceStore(SQLInstanceStore):
@@ -807,5 +480,10 @@ class PostgresInstanceStore(SQLInstanceStore):
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         if not sa.make_url(url).get_backend_name() == "postgresql":
-            raise StorageError(f"not a PostgreSQL URL: {_safe(url)}")
+            raise StorageError(f"not a PostgreSQL URL: {safe_name(url)}")
         super().__init__(url, **kwargs)
+
+
+def _batch_name(items: Sequence[CommitItem]) -> str:
+    return (f"committing instance {items[0][0].id}" if len(items) == 1
+            else f"committing {len(items)} instances")

@@ -80,7 +80,7 @@ def translated(what: str) -> Iterator[None]:
     except StorageError:
         raise
     except sa.exc.IntegrityError as exc:
-        raise ConflictError(f"{what}: {exc.orig}") from exc
+        raise ConflictError(f"{what}: a row was refused: {exc.orig}") from exc
     except sa.exc.OperationalError as exc:
         text = str(exc.orig)
         if "not a database" in text or "malformed" in text:

@@ -43,8 +43,7 @@ def _describe_book(book: Any) -> str:
     if isinstance(book, vw.RuleBook):
         return (f"{book.name} v{book.version} ({book.rules.scheme.type}, tiers "
                 f"{' > '.join(book.tiers)})")
-    kind = getattr(getattr(book, "rules", None), "kind", type(book).__name__)
-    return f"{book.name} v{book.version} ({kind})"
+    return f"{book.name} v{book.version} ({kind_of(book)})"
 
 
 @app.command()
@@ -135,8 +134,9 @@ def list_presets() -> None:
 
 def _judge_with_progress(book: vw.RuleBook, frame: pl.DataFrame, quiet: bool) -> pl.DataFrame:
     if frame.height <= CHUNK or book.needs_portfolio or quiet:
-        return book.judge_many(frame)
-    parts = []
+        judged: pl.DataFrame = book.judge_many(frame)
+        return judged
+    parts: list[pl.DataFrame] = []
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err) as progress:
         task = progress.add_task("judge", total=frame.height)

@@ -133,7 +133,7 @@ class TestJudgeCommand:
     def test_an_unknown_output_format_is_refused_before_judging(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """-o x.json fails at once with exit 2: nothing is read or judged first."""
+        """-o x.txt fails at once with exit 2: nothing is read or judged first."""
         def never(*args: object, **kwargs: object) -> None:
             raise AssertionError("judged before checking the output format")
 
@@ -141,10 +141,10 @@ class TestJudgeCommand:
         source = tmp_path / "groups.csv"
         sample_portfolio(20, seed=1).write_csv(source)
         result = runner.invoke(app, ["judge", "-p", "hubei-2006", str(source),
-                                     "-o", str(tmp_path / "x.json")])
+                                     "-o", str(tmp_path / "x.txt")])
         assert result.exit_code == 2, result.output
-        assert "write .csv, .parquet or .ndjson" in result.output
-        assert not (tmp_path / "x.json").exists()
+        assert "cannot write .txt; use .csv" in result.output
+        assert not (tmp_path / "x.txt").exists()
 
     def test_a_missing_input_file_fails_cleanly(self, tmp_path: Path) -> None:
         """No traceback for a missing file."""

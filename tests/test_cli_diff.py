@@ -27,7 +27,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def _diff(old: Path, new: Path, data: Path) -> object:
-    return runner.invoke(app, ["diff", "--rules", str(old), str(new), "--data", str(data)])
+    return runner.invoke(app, ["diff", str(old), str(new), str(data)])
 
 
 class TestRefusals:

@@ -23,13 +23,13 @@ def _folder(tmp_path: Path) -> tuple[Path, Path]:
 
 
 class TestRunCommand:
-    """`run --config --period --data [--history] [--kpi-data]`."""
+    """`run DATA --config --period [--history] [--kpi-data]`."""
 
     def test_a_portfolio_without_kpi_columns_runs_and_warns(self, tmp_path: Path) -> None:
         """KPIs the portfolio cannot answer are named in warnings; the cycle completes."""
         config, data = _folder(tmp_path)
         result = runner.invoke(app, ["run", "-c", str(config), "--period", "2026-10",
-                                     "--data", str(data)])
+                                     str(data)])
         assert result.exit_code == 0, result.output
         assert "warning: KPI member_coverage not checked" in result.output
         assert (tmp_path / "out" / "2026-10" / "report.html").exists()
@@ -40,7 +40,7 @@ class TestRunCommand:
         kpis = tmp_path / "kpi.parquet"
         sample_kpi_portfolio(300, seed=3).write_parquet(kpis)
         result = runner.invoke(app, ["run", "-c", str(config), "--period", "2026-10",
-                                     "--data", str(data), "--kpi-data", str(kpis)])
+                                     str(data), "--kpi-data", str(kpis)])
         assert result.exit_code == 0, result.output
         assert "warning" not in result.output
         checked = (tmp_path / "out" / "2026-10" / "kpis.csv").read_text().count("\n") - 1
@@ -52,7 +52,7 @@ class TestRunCommand:
         bad = tmp_path / "bad.csv"
         load_sample_portfolio().head(10).drop("customer_id").write_csv(bad)
         result = runner.invoke(app, ["run", "-c", str(config), "--period", "2026-10",
-                                     "--data", str(bad)])
+                                     str(bad)])
         assert result.exit_code == 1
         assert "ConfigError" in result.output and "customer_id" in result.output
         assert "Traceback" not in result.output

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from vip_workflow.cli.common import fail
+
 __all__ = ["db_upgrade_command", "dispatch_command"]
 
 
@@ -30,8 +32,7 @@ def db_upgrade_command(
         before = current_revision(url)
         after = upgrade(url, revision)
     except StorageError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     if before == after:
         typer.echo(f"schema already at {after}")
     else:
@@ -69,8 +70,7 @@ def dispatch_command(
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except VipWorkflowError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        fail(str(exc))
     typer.echo(f"delivered {report.delivered}, to retry {report.retried}, dead {report.dead}")
     if report.dead:
         sys.exit(2)

@@ -8,59 +8,34 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import vip_workflow as vw
+from vip_workflow.cli.common import (
+    EncodingOption,
+    PresetOption,
+    RulesOption,
+    deprecated,
+    err,
+    fail,
+    kind_of,
+    load_book,
+    out,
+    print_problems,
+    read,
+    refuse_output,
+    write,
+)
+from vip_workflow.cli.io import located
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="vip_workflow: key-account tiers, triggers and processes.",
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 CHUNK = 250_000
-
-RulesOption = Annotated[
-    Path | None, typer.Option("--rules", "-r", help="Rule file (YAML or JSON).", exists=False)
-]
-PresetOption = Annotated[
-    str | None, typer.Option("--preset", "-p", help="Name of a bundled rule book.")
-]
-
-
-def _book(rules: Path | None, preset: str | None, *, tiers_only: bool = False) -> vw.RuleBook:
-    """The rule book named by --rules or --preset; ``tiers_only`` refuses (exit 2) a book of
-    another kind (triggers, KPIs), which cannot judge customers."""
-    if (rules is None) == (preset is None):
-        err.print("[red]give exactly one of --rules FILE or --preset NAME[/red]")
-        raise typer.Exit(2)
-    try:
-        book = vw.load_rules(rules) if rules is not None else vw.preset(preset)  # type: ignore[arg-type]
-    except vw.RuleFileError as exc:
-        _print_rule_error(exc)
-        raise typer.Exit(1) from None
-    except vw.UnknownPresetError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    if tiers_only and not isinstance(book, vw.RuleBook):
-        source = f"preset {preset}" if preset is not None else str(rules)
-        kind = getattr(getattr(book, "rules", None), "kind", type(book).__name__)
-        tier_presets = ", ".join(vw.presets(kind="tiers"))
-        err.print(f"[red]{source} is not a tier rule book (kind: {kind}); it cannot judge "
-                  f"customers. Tier presets: {tier_presets}[/red]", highlight=False)
-        raise typer.Exit(2)
-    return book
-
-
-def _print_rule_error(exc: vw.RuleFileError) -> None:
-    for problem in exc.problems:
-        where = problem.location
-        field = f" in {problem.field}" if problem.field else ""
-        err.print(f"[red]error[/red] {where}{field}: {problem.reason}", highlight=False)
 
 
 def _describe_book(book: Any) -> str:
@@ -68,22 +43,21 @@ def _describe_book(book: Any) -> str:
     if isinstance(book, vw.RuleBook):
         return (f"{book.name} v{book.version} ({book.rules.scheme.type}, tiers "
                 f"{' > '.join(book.tiers)})")
-    kind = getattr(getattr(book, "rules", None), "kind", type(book).__name__)
-    return f"{book.name} v{book.version} ({kind})"
+    return f"{book.name} v{book.version} ({kind_of(book)})"
 
 
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Rule files to check.")]) -> None:
-    """Check that rule files load; print every problem with its file, line and field."""
+    """Check that rule files load; print every problem as file:line:column: field: reason."""
     failed = False
     for path in files:
         try:
             book = vw.load_rules(path)
         except vw.RuleFileError as exc:
-            _print_rule_error(exc)
+            print_problems(exc)
             failed = True
         else:
-            out.print(f"[green]ok[/green] {path}: {_describe_book(book)}", highlight=False)
+            out.print(f"ok {path}: {_describe_book(book)}", markup=False, highlight=False)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -95,29 +69,25 @@ def lint(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info findings.")] = False,
 ) -> None:
     """Find gaps, overlaps, shadowed bands and unreachable tiers; exit 1 on errors."""
-    books: list[tuple[str, vw.RuleBook | None]] = []
+    books: list[tuple[str, vw.RuleBook]] = []
     failed = False
     for path in files or []:
         try:
             books.append((str(path), vw.load_rules(path)))
         except vw.RuleFileError as exc:
-            _print_rule_error(exc)
+            print_problems(exc)
             failed = True
     if preset:
-        books.append((f"preset {preset}", _book(None, preset)))
+        books.append((f"preset {preset}", load_book(None, preset)))
     if not books and not failed:
-        err.print("[red]name a rule file or --preset[/red]")
-        raise typer.Exit(2)
+        fail("name a rule file or --preset NAME", 2)
     for name, book in books:
-        assert book is not None
         report = book.lint()
-        shown = [f for f in report if verbose or f.severity != "info"]
-        for finding in shown:
-            colour = {"error": "red", "warning": "yellow", "info": "cyan"}[finding.severity]
-            line = f":{finding.line}" if finding.line else ""
-            field = f" {finding.field}:" if finding.field else ""
-            out.print(f"{name}{line}: [{colour}]{finding.severity}[/{colour}]{field} "
-                      f"{finding.message} [dim]\\[{finding.code}][/dim]", highlight=False)
+        for finding in report:
+            if verbose or finding.severity != "info":
+                out.print(located(name, f"{finding.message} [{finding.code}]", line=finding.line,
+                                  field=finding.field, severity=finding.severity),
+                          markup=False, highlight=False)
         errors, warnings = len(report.errors), len(report.warnings)
         out.print(f"{name}: {errors} error(s), {warnings} warning(s)", highlight=False)
         failed = failed or errors > 0 or (strict and warnings > 0)
@@ -134,8 +104,7 @@ def schema(
                "triggers": ("vip_workflow.rules.triggers", "triggers_schema"),
                "kpis": ("vip_workflow.rules.kpis.book", "kpis_schema")}
     if kind not in schemas:
-        err.print(f"[red]no kind {kind!r}: one of {', '.join(schemas)}[/red]")
-        raise typer.Exit(2)
+        fail(f"no kind {kind!r}: one of {', '.join(schemas)}", 2)
     from importlib import import_module
 
     module, function = schemas[kind]
@@ -163,46 +132,11 @@ def list_presets() -> None:
     out.print(table)
 
 
-def _read(path: Path) -> pl.DataFrame:
-    suffix = path.suffix.lower()
-    if not path.exists():
-        err.print(f"[red]{path}: file not found[/red]")
-        raise typer.Exit(1)
-    if suffix == ".parquet":
-        return pl.read_parquet(path)
-    if suffix == ".csv":
-        return pl.read_csv(path, infer_schema_length=10_000)
-    if suffix in (".json", ".ndjson", ".jsonl"):
-        return pl.read_ndjson(path) if suffix != ".json" else pl.read_json(path)
-    err.print(f"[red]{path}: read CSV, Parquet or JSON lines, not {suffix or 'no suffix'}[/red]")
-    raise typer.Exit(2)
-
-
-_WRITTEN = (".parquet", ".csv", ".ndjson", ".jsonl")
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse (exit 2) an output path whose format ``_write`` cannot write — before any work."""
-    if path.suffix.lower() not in _WRITTEN:
-        err.print(f"[red]{path}: write .csv, .parquet or .ndjson[/red]")
-        raise typer.Exit(2)
-
-
-def _write(frame: pl.DataFrame, path: Path) -> None:
-    _check_writable(path)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame.write_parquet(path)
-    elif suffix == ".csv":
-        frame.write_csv(path)
-    else:
-        frame.write_ndjson(path)
-
-
 def _judge_with_progress(book: vw.RuleBook, frame: pl.DataFrame, quiet: bool) -> pl.DataFrame:
     if frame.height <= CHUNK or book.needs_portfolio or quiet:
-        return book.judge_many(frame)
-    parts = []
+        judged: pl.DataFrame = book.judge_many(frame)
+        return judged
+    parts: list[pl.DataFrame] = []
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err) as progress:
         task = progress.add_task("judge", total=frame.height)
@@ -229,36 +163,33 @@ def summary_table(book: vw.RuleBook, judged: pl.DataFrame, title: str = "tiers")
 
 @app.command()
 def judge(
-    input: Annotated[Path, typer.Argument(help="Customers: CSV, Parquet or JSON lines.")],
+    data: Annotated[Path, typer.Argument(
+        metavar="DATA", help="Customers: CSV, TSV, Parquet, JSON or NDJSON.")],
     rules: RulesOption = None,
     preset: PresetOption = None,
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write the judged rows here.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """Judge every customer in a file; write the result and print a tier summary."""
-    if output:
-        _check_writable(output)
+    refuse_output(output)
     from vip_workflow.cycle.checks import check_columns
-    from vip_workflow.errors import MissingColumnsError
 
-    book = _book(rules, preset, tiers_only=True)
-    frame = _read(input)
+    book = load_book(rules, preset, kind="tiers")
+    frame = read(data, encoding)
     try:
-        check_columns(book, frame.columns, source=str(input))
-    except MissingColumnsError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        check_columns(book, frame.columns, source=str(data))
+    except vw.MissingColumnsError as exc:
+        fail(str(exc))
     judged = _judge_with_progress(book, frame, quiet)
     if output:
-        _write(judged, output)
+        write(judged, output, quiet=quiet)
     if not quiet:
         out.print(summary_table(book, judged, title=f"{book.name}: {frame.height:,} customers"))
         reasons = judged.filter(pl.col("reason").is_not_null()).get_column("reason")
         for reason, n in reasons.value_counts(sort=True).head(5).iter_rows():
             out.print(f"  could not judge {n:,}: {reason}", highlight=False)
-        if output:
-            out.print(f"wrote {output}")
 
 
 def _parse_value(text: str) -> Any:
@@ -284,19 +215,17 @@ def explain(
     preset: PresetOption = None,
 ) -> None:
     """Judge one customer given on the command line and explain the decision."""
-    book = _book(rules, preset, tiers_only=True)
+    book = load_book(rules, preset, kind="tiers")
     record: dict[str, Any] = {}
     for item in fields:
         name, sep, value = item.partition("=")
         if not sep:
-            err.print(f"[red]{item!r}: write fields as name=value[/red]")
-            raise typer.Exit(2)
+            fail(f"{item!r}: write fields as name=value", 2)
         record[name] = _parse_value(value)
     try:
         decision = book.judge(record)
     except vw.PortfolioRequiredError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
     out.print(decision.explain(), highlight=False)
     raise typer.Exit(0 if decision.ok else 1)
 
@@ -316,34 +245,56 @@ def demo(
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="The workspace's vip.yaml.")],
     period: Annotated[str, typer.Option("--period", help="The month, e.g. 2026-10.")],
-    data: Annotated[Path, typer.Option("--data", help="Portfolio: CSV, Parquet, JSON lines.")],
+    data: Annotated[Path | None, typer.Argument(
+        metavar="DATA", help="Portfolio: CSV, TSV, Parquet, JSON or NDJSON.",
+        show_default=False)] = None,
     history: Annotated[Path | None, typer.Option(
-        "--history", help="Monthly history for the triggers (CSV or Parquet).")] = None,
+        "--history", help="Monthly history for the triggers.")] = None,
     kpi_data: Annotated[Path | None, typer.Option(
-        "--kpi-data", help="Portfolio the KPIs are checked on (default: --data; KPIs it has "
+        "--kpi-data", help="Portfolio the KPIs are checked on (default: DATA; KPIs it has "
         "no columns for are skipped with a warning).")] = None,
+    encoding: EncodingOption = "utf-8",
+    old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
 ) -> None:
     """Run the monthly cycle for one period: tiers, changes, reviews, signals, KPIs, report."""
+    data = _positional(data, old_data, "run DATA --config FILE --period MONTH")
     try:
         workspace = vw.Workspace.from_file(config)
-        result = workspace.run_cycle(period, _read(data),
-                                     history=_read(history) if history else None,
-                                     kpi_data=_read(kpi_data) if kpi_data else None)
+        result = workspace.run_cycle(
+            period, read(data, encoding),
+            history=read(history, encoding) if history else None,
+            kpi_data=read(kpi_data, encoding) if kpi_data else None)
     except vw.RuleFileError as exc:
-        _print_rule_error(exc)
+        print_problems(exc)
         raise typer.Exit(1) from None
     except vw.VipWorkflowError as exc:
-        err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
-        raise typer.Exit(1) from None
+        fail(f"{type(exc).__name__}: {exc}")
     out.print(result.summary(), highlight=False)
+
+
+def _positional(data: Path | None, old: Path | None, usage: str) -> Path:
+    """The data file, given positionally or (deprecated) with ``--data``."""
+    if data is not None and old is not None:
+        fail(f"give the data file once: vip-workflow {usage}", 2)
+    if old is not None:
+        deprecated("--data FILE", f"the file as an argument: vip-workflow {usage}")
+        return old
+    if data is None:
+        fail(f"name the data file: vip-workflow {usage}", 2)
+    return data
 
 
 @app.command()
 def diff(
-    rules: Annotated[tuple[Path, Path], typer.Option("--rules", help="OLD and NEW rule files.")],
-    data: Annotated[Path, typer.Option(
-        "--data", help="Customers (tier rules) or a monthly history (trigger rules).")],
+    files: Annotated[list[Path] | None, typer.Argument(
+        metavar="OLD NEW DATA", show_default=False,
+        help="The old and the new rule file, then the customers (tier files) or the monthly "
+        "history (trigger files).")] = None,
     show: Annotated[int, typer.Option(help="How many changed customers to list.")] = 10,
+    encoding: EncodingOption = "utf-8",
+    old_rules: Annotated[tuple[Path, Path] | None, typer.Option(
+        "--rules", hidden=True)] = None,
+    old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
 ) -> None:
     """Preview a rule change: who changes tier, or which signals appear and disappear.
 
@@ -352,40 +303,39 @@ def diff(
     """
     from vip_workflow.rules.versions import diff_signals, diff_tiers
 
+    paths = list(files or [])
+    usage = "diff OLD NEW DATA"
+    if old_rules is not None:
+        deprecated("diff --rules OLD NEW", f"the files as arguments: vip-workflow {usage}")
+        paths = [*old_rules, *paths]
+    if len(paths) == 2:
+        paths.append(_positional(None, old_data, usage))
+    elif old_data is not None:
+        fail(f"give the data file once: vip-workflow {usage}", 2)
+    if len(paths) != 3:
+        fail(f"give two rule files and a data file: vip-workflow {usage}", 2)
+    rules, data = (paths[0], paths[1]), paths[2]
     try:
         old_book, new_book = (vw.load_rules(path) for path in rules)
     except vw.RuleFileError as exc:
-        _print_rule_error(exc)
+        print_problems(exc)
         raise typer.Exit(1) from None
     names = {"tiers": "a tier rule file", "triggers": "a trigger file", "kpis": "a KPI file"}
-    kinds = ["tiers" if isinstance(book, vw.RuleBook) else "triggers"
-             if isinstance(book, vw.TriggerBook) else "kpis" if isinstance(book, vw.KpiBook)
-             else str(getattr(getattr(book, "rules", None), "kind", "unknown"))
-             for book in (old_book, new_book)]
+    kinds = [kind_of(book) for book in (old_book, new_book)]
     described = " and ".join(f"{path} is {names.get(kind, f'a {kind!r} file')}"
                              for path, kind in zip(rules, kinds, strict=True))
     if kinds[0] != kinds[1]:
-        problem = f"diff compares two files of the same kind, but {described}."
-    elif kinds[0] not in ("tiers", "triggers"):
+        fail(f"diff compares two files of the same kind, but {described}.", 2)
+    if kinds[0] not in ("tiers", "triggers"):
         plural = "KPI files" if kinds[0] == "kpis" else f"{kinds[0]!r} files"
         problem = (f"diff compares tier rule files or trigger files, not {plural} "
                    f"({rules[0]}, {rules[1]}).")
         if kinds[0] == "kpis":
             problem += f" Check each KPI file instead: vip-workflow kpi {data} -r FILE"
-    else:
-        problem = ""
-    if problem:
-        err.print(problem, style="red", markup=False, highlight=False)
-        raise typer.Exit(2)
-    frame = _read(data)
+        fail(problem, 2)
+    frame = read(data, encoding)
     if not isinstance(old_book, vw.RuleBook):
-        signals = diff_signals(old_book, new_book, frame)
-        out.print(signals.summary(), highlight=False)
-        table = Table("trigger", "before", "after", "appear", "disappear",
-                      title="signals by trigger")
-        for row in signals.by_trigger().iter_rows():
-            table.add_row(str(row[0]), *(f"{n:,}" for n in row[1:]))
-        out.print(table)
+        _print_signal_diff(diff_signals(old_book, new_book, frame))
         return
     result = diff_tiers(old_book, new_book, frame)
     out.print(result.summary(), highlight=False)
@@ -400,6 +350,14 @@ def diff(
         for row in changed.iter_rows():
             listing.add_row(*("" if v is None else str(v) for v in row))
         out.print(listing)
+
+
+def _print_signal_diff(signals: Any) -> None:
+    out.print(signals.summary(), highlight=False)
+    table = Table("trigger", "before", "after", "appear", "disappear", title="signals by trigger")
+    for row in signals.by_trigger().iter_rows():
+        table.add_row(str(row[0]), *(f"{n:,}" for n in row[1:]))
+    out.print(table)
 
 
 def _mount_triggers() -> None:

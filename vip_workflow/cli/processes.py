@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 import vip_workflow as vw
+from vip_workflow.cli.common import fail, print_problems
 
 __all__ = ["process_app"]
 
@@ -42,8 +43,7 @@ def _engine(files: list[Path] | None) -> vw.ProcessEngine:
 
 
 def _fail(exc: vw.ProcessDefinitionError) -> None:
-    for problem in exc.problems:
-        typer.echo(str(problem), err=True)
+    print_problems(exc)
     raise typer.Exit(1)
 
 
@@ -52,8 +52,7 @@ def _definition(name: str, files: list[Path] | None) -> vw.ProcessDefinition:
     try:
         return engine.definition(name)
     except vw.ProcessError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc), 2)
 
 
 @process_app.command("list")
@@ -69,7 +68,8 @@ def list_processes(files: ExtraFiles = None) -> None:
 
 
 @process_app.command("show")
-def show(name: str, files: ExtraFiles = None) -> None:
+def show(name: Annotated[str, typer.Argument(help="The process name.")],
+         files: ExtraFiles = None) -> None:
     """Show one definition: context, states with owners, gates and transitions."""
     d = _definition(name, files)
     typer.echo(f"{d.name} v{d.version}: {d.title}" + (f" (stage {d.stage})" if d.stage else ""))
@@ -111,7 +111,7 @@ def show(name: str, files: ExtraFiles = None) -> None:
 
 @process_app.command("graph")
 def graph(
-    name: str,
+    name: Annotated[str, typer.Argument(help="The process name.")],
     fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = (
         GraphFormat.mermaid
     ),
@@ -125,20 +125,22 @@ def graph(
 @process_app.command("map")
 def process_map(files: ExtraFiles = None) -> None:
     """Print the map of processes linked by their hand-offs (Mermaid flowchart)."""
-    typer.echo(vw.process_map_mermaid(_engine(files).definitions()), nl=False)
+    from vip_workflow.processes.graphs import process_map_mermaid
+
+    typer.echo(process_map_mermaid(_engine(files).definitions()), nl=False)
 
 
 @process_app.command("check")
-def check(paths: list[Path]) -> None:
-    """Check definition files; print every located problem, exit 1 if any."""
+def check(paths: Annotated[list[Path], typer.Argument(help="Definition files to check.")]
+          ) -> None:
+    """Check definition files; print every problem as file:line:column: field: reason."""
     failed = False
     for path in paths:
         try:
             d = vw.load_definition(path)
         except vw.ProcessDefinitionError as exc:
             failed = True
-            for problem in exc.problems:
-                typer.echo(str(problem), err=True)
+            print_problems(exc)
             continue
         typer.echo(f"{path}: {d.name} v{d.version} ok")
     if failed:

@@ -128,7 +128,7 @@ def kpi_chart(kpis: pl.DataFrame) -> str:
     """
     from vip_workflow.rules.kpis.book import _fmt, _fmt_target
 
-    rows = []
+    rows: list[tuple[str, float | None, tuple[float, float] | None, str, Any]] = []
     for row in kpis.head(_KPI_ROWS).iter_rows(named=True):
         bounds = _target_bounds(row.get("target"))
         value = row.get("value")

@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import polars as pl
 
 from vip_workflow.errors import ConfigError
-from vip_workflow.rules.tiers.book import RuleBook, load_rules
+from vip_workflow.rules.tiers.book import AnyBook, RuleBook, load_rules
 
 __all__ = ["RuleVersions", "SignalDiff", "TierDiff", "diff_signals", "diff_tiers",
            "period_start"]
@@ -93,7 +93,8 @@ class RuleVersions(Generic[B]):
         self.books: tuple[B, ...] = tuple(dated)
 
     @classmethod
-    def load(cls, paths: Iterable[str | Path], *, kind: str | None = None) -> RuleVersions[Any]:
+    def load(cls, paths: Iterable[str | Path], *,
+             kind: str | None = None) -> RuleVersions[AnyBook]:
         """Load rule files (or every *.yaml / *.json in a folder) as versions.
 
         ``kind`` (tiers, triggers or kpis) refuses a file of another kind.
@@ -104,7 +105,7 @@ class RuleVersions(Generic[B]):
                 files += sorted([*path.glob("*.yaml"), *path.glob("*.yml"), *path.glob("*.json")])
             else:
                 files.append(path)
-        books = []
+        books: list[AnyBook] = []
         for file in files:
             book = load_rules(file)
             if kind is not None and _kind(book) != kind:
@@ -112,7 +113,7 @@ class RuleVersions(Generic[B]):
             books.append(book)
         if not books:
             raise ConfigError(f"no rule files in {', '.join(map(str, paths))}")
-        return cls(books)
+        return RuleVersions(books)
 
     @property
     def name(self) -> str:

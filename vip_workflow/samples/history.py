@@ -239,7 +239,7 @@ def sample_kpi_portfolio(customers: int | None = None, *, seed: int = 1,
         "key_person_services": np.zeros(v, dtype=np.int64),
         "return_cost": np.zeros(v),
     })
-    return pl.concat([groups, individuals.cast(groups.schema)])  # type: ignore[arg-type]
+    return pl.concat([groups, individuals.cast(groups.schema)])
 
 
 def _kpi_portfolio(n: int, rng: np.random.Generator) -> pl.DataFrame:

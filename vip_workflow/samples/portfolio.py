@@ -12,6 +12,7 @@ bands of the Hubei 2006 factor chain.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from importlib import resources
 
 import numpy as np
@@ -195,7 +196,7 @@ def sample_portfolio(n: int = 1000, *, seed: int = 7) -> pl.DataFrame:
             "account_manager": _ids("AM", manager, am_width),
         },
     )
-    return frame.cast(PORTFOLIO_SCHEMA)
+    return frame.cast(pl.Schema(PORTFOLIO_SCHEMA))
 
 
 def sample_individuals(n: int = 1000, *, seed: int = 7) -> pl.DataFrame:
@@ -219,7 +220,7 @@ def sample_individuals(n: int = 1000, *, seed: int = 7) -> pl.DataFrame:
             "arrears": arrears,
         },
     )
-    return frame.cast(INDIVIDUALS_SCHEMA)
+    return frame.cast(pl.Schema(INDIVIDUALS_SCHEMA))
 
 
 def load_sample_portfolio() -> pl.DataFrame:
@@ -243,7 +244,7 @@ def _choice(rng: np.random.Generator, weights: dict[str, float], n: int) -> np.n
     return rng.choice(len(weights), size=n, p=p / p.sum())
 
 
-def _labels(weights: dict[str, object] | tuple[str, ...], index: np.ndarray) -> pl.Series:
+def _labels(weights: Iterable[str], index: np.ndarray) -> pl.Series:
     return pl.Series(list(weights), dtype=pl.String).gather(index)
 
 

@@ -27,7 +27,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from attrs import define, field
@@ -35,6 +35,12 @@ from attrs import define, field
 from vip_workflow.domain.instances import SYSTEM, Notice
 from vip_workflow.errors import EvaluationError, NotFoundError
 from vip_workflow.rules.triggers.signal import Signal
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+    from vip_workflow.ports import Notifier
+    from vip_workflow.processes.engine import ProcessEngine
 
 __all__ = ["IngestReport", "Task", "TaskBoard", "open_cases", "record_join"]
 
@@ -107,8 +113,8 @@ class TaskBoard:
         self,
         *,
         managers: Iterable[str] = (),
-        notifier: Any | None = None,
-        retention: Any | None = None,
+        notifier: Notifier | None = None,
+        retention: ProcessEngine | Retention | None = None,
         clock: Callable[[], datetime] | None = None,
         open_elsewhere: Mapping[str, int] | None = None,
         case_open: Callable[[str], bool] | None = None,
@@ -117,7 +123,7 @@ class TaskBoard:
         self._elsewhere = Counter(dict(open_elsewhere or {}))
         self.notifier = notifier
         self.retention = _retention(retention)
-        self._engine = retention if hasattr(retention, "start") else None
+        self._engine = retention if _is_engine(retention) else None
         self._case_open = case_open or (_case_open(self._engine) if self._engine else None)
         self._in_engine: dict[str, str] | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -250,8 +256,13 @@ class TaskBoard:
                   "period": task.period.isoformat(), "case_id": task.case_id}))
 
 
-def _retention(retention: Any) -> Retention | None:
-    if retention is None or (callable(retention) and not hasattr(retention, "start")):
+def _is_engine(retention: object) -> TypeIs[ProcessEngine]:
+    """A process engine (anything that starts processes), not a plain ``(task) -> case id``."""
+    return hasattr(retention, "start")
+
+
+def _retention(retention: ProcessEngine | Retention | None) -> Retention | None:
+    if retention is None or not _is_engine(retention):
         return retention
     engine = retention
 
@@ -265,7 +276,7 @@ def _retention(retention: Any) -> Retention | None:
     return start
 
 
-def _case_open(engine: Any) -> Callable[[str], bool]:
+def _case_open(engine: ProcessEngine) -> Callable[[str], bool]:
     def is_open(case_id: str) -> bool:
         try:
             return not engine.get(case_id).final
@@ -275,7 +286,7 @@ def _case_open(engine: Any) -> Callable[[str], bool]:
     return is_open
 
 
-def open_cases(engine: Any, customers: set[str] | None = None) -> dict[str, str]:
+def open_cases(engine: ProcessEngine, customers: set[str] | None = None) -> dict[str, str]:
     """The open (not final) ``retention_case`` of each customer (of ``customers``, if given)
     that has one in the engine: customer id → case id (the first in id order, should a
     customer have several)."""
@@ -288,7 +299,7 @@ def open_cases(engine: Any, customers: set[str] | None = None) -> dict[str, str]
     return found
 
 
-def record_join(engine: Any, case_id: str, *, task_id: str, trigger: str,
+def record_join(engine: ProcessEngine, case_id: str, *, task_id: str, trigger: str,
                 period: str) -> bool:
     """Note in an open retention case's ledger that a retain task joined it: an ``update``
     entry (context unchanged) with the comment ``retain signal <trigger> of <period> joined:

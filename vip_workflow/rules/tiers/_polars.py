@@ -11,7 +11,7 @@ says exactly what judge says.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
@@ -25,6 +25,9 @@ from vip_workflow.rules.tiers.evaluate import (
     not_finite_reason,
     read_value,
 )
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 __all__ = ["OVERRIDE_TEXT", "OVERRIDE_TIER", "clean_column", "judge_columns", "judge_frame",
            "reads"]
@@ -50,7 +53,7 @@ def _fits(dtype: pl.DataType, kind: str) -> bool:
     if kind == "boolean":
         return dtype == pl.Boolean
     if isinstance(dtype, pl.List | pl.Array):
-        return dtype.inner.is_numeric()  # type: ignore[union-attr]
+        return dtype.inner.is_numeric()
     return False
 
 
@@ -155,7 +158,7 @@ class _Compiler:
             case ex.Case(whens=whens, otherwise=otherwise):
                 if not whens:
                     return self(otherwise)
-                chain: Any = pl.when(self(whens[0][0])).then(self(whens[0][1]))
+                chain: Then | ChainedThen = pl.when(self(whens[0][0])).then(self(whens[0][1]))
                 for condition, value in whens[1:]:
                     chain = chain.when(self(condition)).then(self(value))
                 return chain.otherwise(self(otherwise))
@@ -189,21 +192,21 @@ class _Compiler:
                     return pl.lit(False)
                 return self.column(col).str.strip_chars().str.len_chars() > 0
             case ex.Present(name=name):
-                dtype = self.schema.get(name)
-                if dtype is None or dtype == pl.Null:
+                held = self.schema.get(name)
+                if held is None or held == pl.Null:
                     return pl.lit(False)
                 present = pl.col(name).is_not_null()
-                if dtype.is_float():
+                if held.is_float():
                     present = present & pl.col(name).is_not_nan()
                 return present
         raise TypeError(f"no polars translation for {type(node).__name__}")
 
     def column(self, col: ex.Col) -> pl.Expr:
         if self.state(col) != "ok":
-            dtype = {"number": pl.Float64, "text": pl.String, "boolean": pl.Boolean}.get(
+            empty = {"number": pl.Float64, "text": pl.String, "boolean": pl.Boolean}.get(
                 col.kind, pl.Float64
             )
-            return pl.lit(None, dtype=dtype)
+            return pl.lit(None, dtype=empty)
         expr = pl.col(col.name)
         dtype = self.schema[col.name]
         if col.kind == "text" and dtype != pl.String:
@@ -276,7 +279,8 @@ class _Compiler:
         of the last ``window``, oldest first."""
         label = col.label
         months = pl.col(col.name)
-        chain: Any = pl.when(months.is_null()).then(pl.lit(f"{label} is missing"))
+        chain: Then | ChainedThen = pl.when(months.is_null()).then(
+            pl.lit(f"{label} is missing"))
         chain = chain.when(months.list.len() < window).then(pl.format(
             "{}: needs {} months, has {}", pl.lit(label), pl.lit(window), months.list.len()))
         items = BAD_ITEMS + col.name

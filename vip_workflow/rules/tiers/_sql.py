@@ -79,16 +79,17 @@ class _Compiler:
             case ex.Lit(value=value, kind=kind):
                 if value is None:
                     return sa.null()
-                types = {"int": sa.Integer(), "float": sa.Float(), "text": sa.String(),
-                         "bool": sa.Boolean()}
+                types: dict[str, sa.types.TypeEngine[Any]] = {
+                    "int": sa.Integer(), "float": sa.Float(), "text": sa.String(),
+                    "bool": sa.Boolean()}
                 return sa.literal(value, types.get(kind))
             case ex.Missing(col=col):
                 return sa.true() if self.state(col) != "ok" else self._missing(col.name)
             case ex.Problem(col=col):
                 state = self.state(col)
                 if state == "wrong":
-                    kind = self.kinds[col.name] or "another type"
-                    text = f"{col.label}: expected {_WORDS[col.kind]}, column holds {kind}"
+                    held = self.kinds[col.name] or "another type"
+                    text = f"{col.label}: expected {_WORDS[col.kind]}, column holds {held}"
                     return sa.literal(text)
                 missing = sa.literal(f"{col.label} is missing")
                 if state == "ok" and col.kind == "number" and self._may_be_infinite(col.name):
@@ -97,7 +98,7 @@ class _Compiler:
                 return missing
             case ex.Concat(items=items):
                 parts = [sa.cast(self(item), sa.String()) for item in items]
-                result = parts[0]
+                result: sa.ColumnElement[str] = parts[0]
                 for part in parts[1:]:
                     result = result.concat(part)
                 return result
@@ -136,12 +137,12 @@ class _Compiler:
                     return lhs + rhs
                 return lhs * rhs if op == "*" else lhs / rhs
             case ex.Least(items=items):
-                result = self(items[0])
+                least: sa.ColumnElement[Any] = self(items[0])
                 for item in items[1:]:
                     other = self(item)
-                    result = sa.case((result.is_(None), other), (other.is_(None), result),
-                                     (other < result, other), else_=result)
-                return result
+                    least = sa.case((least.is_(None), other), (other.is_(None), least),
+                                    (other < least, other), else_=least)
+                return least
             case ex.Logic(op="not", items=items):
                 return sa.not_(self(items[0]))
             case ex.Logic(op=op, items=items):
@@ -176,7 +177,7 @@ def _infinite(value: Any) -> Any:
 
 
 def select_judgement(query: ex.Query, table: sa.Table, *, dialect: str,
-                     keep: list[str]) -> sa.Select:
+                     keep: list[str]) -> sa.Select[*tuple[Any, ...]]:
     """A SELECT of the ``keep`` columns plus ``rule_code``, ``tier_code``, ``reason`` and
     ``computed_code`` for every row of ``table``."""
     source: Any = table

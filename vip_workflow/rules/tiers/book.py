@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import polars as pl
 
@@ -27,10 +27,25 @@ from vip_workflow.rules.tiers.expressions import Query, build_query
 
 if TYPE_CHECKING:
     import pandas as pd
+    import sqlalchemy as sa
+    from polars.expr.whenthen import ChainedThen, Then
+    from typing_extensions import TypeIs
 
+    from vip_workflow.rules.kpis.book import KpiBook
     from vip_workflow.rules.tiers.lint import LintReport
+    from vip_workflow.rules.triggers import TriggerBook
 
-__all__ = ["RuleBook", "load_rules", "loads_rules", "preset", "presets", "rules_schema"]
+__all__ = ["AnyBook", "RuleBook", "RuleKind", "load_rules", "loads_rules", "preset", "presets",
+           "rules_schema"]
+
+#: The book a rule file loads into: one per ``kind``.
+AnyBook: TypeAlias = "RuleBook | TriggerBook | KpiBook"
+#: The kinds of rule file.
+RuleKind: TypeAlias = Literal["tiers", "triggers", "kpis"]
+#: Records ``judge_many`` takes besides data frames: mappings of field to value.
+Records: TypeAlias = Iterable[Mapping[str, Any]]
+#: Where ``load_rules`` reads a rule file: a YAML or JSON path, or the file's data.
+Source: TypeAlias = str | Path | Mapping[str, Any]
 
 _PRESETS = "vip_workflow.rules.presets"
 
@@ -79,7 +94,7 @@ class RuleBook:
         return self.plan.needs_portfolio
 
     # -- judging ---------------------------------------------------------------------------
-    def judge(self, record: Any, *, strict: bool = False) -> Decision:
+    def judge(self, record: object, *, strict: bool = False) -> Decision:
         """Judge one customer. ``strict=True`` raises EvaluationError instead of returning a
         decision without a tier."""
         decision = self._evaluator.judge(record)
@@ -87,12 +102,21 @@ class RuleBook:
             raise EvaluationError(decision.reason or "could not judge", customer=decision.customer)
         return decision
 
-    def judge_rows(self, records: Iterable[Any]) -> list[Decision]:
+    def judge_rows(self, records: Iterable[object]) -> list[Decision]:
         """Judge records one by one with full traces (quota schemes rank them together)."""
         return self._evaluator.judge_rows(records)
 
-    def judge_many(self, data: Any) -> Any:
-        """Judge a portfolio column-wise; returns a DataFrame of the input's library.
+    @overload
+    def judge_many(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame: ...
+
+    @overload
+    def judge_many(self, data: pd.DataFrame | Records) -> pd.DataFrame: ...
+
+    def judge_many(
+        self, data: pl.DataFrame | pl.LazyFrame | pd.DataFrame | Records
+    ) -> pl.DataFrame | pd.DataFrame:
+        """Judge a portfolio column-wise; returns a DataFrame of the input's library (polars
+        for a polars DataFrame or LazyFrame, pandas for a pandas DataFrame or records).
 
         Every row gets exactly ``judge``'s answer: a column whose values polars would coerce
         (booleans among numbers, integers beyond 64 bits, object columns mixing kinds) is read
@@ -186,7 +210,7 @@ class RuleBook:
             series += clean_column(name, next(iter(how)), values)
         return frame.with_columns(series)
 
-    def _decisions_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    def _decisions_frame(self, rows: Sequence[Mapping[Any, Any]]) -> pd.DataFrame:
         """The rows judged one by one, as a pandas frame with the answer columns."""
         import pandas as pd
 
@@ -205,7 +229,8 @@ class RuleBook:
         override = self.plan.override
         return ["computed_tier"] if override is not None and override.tier in columns else []
 
-    def judge_sql(self, bind: Any, table: Any, *, schema: str | None = None,
+    def judge_sql(self, bind: sa.Engine | sa.Connection | str, table: sa.Table | str, *,
+                  schema: str | None = None,
                   keep: list[str] | None = None, order_by: str | None = None) -> pl.DataFrame:
         """Judge every row of a database table inside the database (SQLAlchemy engine, connection
         or URL; a table name or ``sqlalchemy.Table``). Returns a polars DataFrame of the ``keep``
@@ -226,14 +251,14 @@ class RuleBook:
         order_by = order_by or self.plan.id_field
         if order_by is not None and order_by in keep:
             statement = statement.order_by(statement.selected_columns[order_by])
-        with engine.connect() if hasattr(engine, "connect") else engine as connection:
+        with engine.connect() if isinstance(engine, sa.Engine) else engine as connection:
             result = connection.execute(statement)
             rows = [tuple(r) for r in result]
             names = list(result.keys())
         frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
         return self._name_codes(frame, keep, table)
 
-    def sql(self, table: Any, *, dialect: str = "postgresql") -> str:
+    def sql(self, table: sa.Table | str, *, dialect: str = "postgresql") -> str:
         """The SELECT that judges ``table`` (a name or ``sqlalchemy.Table``) in ``dialect``."""
         from sqlalchemy.dialects import postgresql, sqlite
 
@@ -243,12 +268,14 @@ class RuleBook:
             raise TypeError("pass a sqlalchemy.Table so the column types are known")
         statement = select_judgement(self.query, table, dialect=dialect,
                                      keep=[c.name for c in table.columns])
-        target = {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}.get(dialect)
+        # the dialect classes are untyped in sqlalchemy
+        target = {"postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+                  "sqlite": sqlite.dialect()}.get(dialect)
         if target is None:
             raise ValueError(f"no SQL dialect {dialect!r}: postgresql or sqlite")
         return str(statement.compile(dialect=target, compile_kwargs={"literal_binds": True}))
 
-    def _name_codes(self, frame: pl.DataFrame, keep: list[str], table: Any) -> pl.DataFrame:
+    def _name_codes(self, frame: pl.DataFrame, keep: list[str], table: sa.Table) -> pl.DataFrame:
         """Turn the SQL result's rule and tier codes into the names judge_many gives."""
         tiers = pl.Enum(list(self.plan.tiers))
         rules = pl.Enum(list(self.plan.rule_ids))
@@ -258,12 +285,13 @@ class RuleBook:
                                   pl.col("computed_code").cast(pl.UInt32))
         work = work.with_columns(tier_names.gather(pl.col("computed_code")).alias("__computed"))
         override = self.plan.override
-        with_override = override is not None and override.tier in keep
-        tier = pl.when(pl.col("rule_code").is_null()).then(pl.lit(None, dtype=tiers))
-        if with_override:
+        given = override.tier if override is not None and override.tier in keep else None
+        tier: Then | ChainedThen = pl.when(pl.col("rule_code").is_null()).then(
+            pl.lit(None, dtype=tiers))
+        if given is not None:
             tier = tier.when(pl.col("rule_code") == self.plan.rule_ids.index("override")).then(
-                pl.col(override.tier).cast(pl.String).cast(tiers, strict=False))  # type: ignore[union-attr]
-        extra = [pl.col("__computed").alias("computed_tier")] if with_override else []
+                pl.col(given).cast(pl.String).cast(tiers, strict=False))
+        extra = [pl.col("__computed").alias("computed_tier")] if given is not None else []
         return work.select(
             *keep,
             tier.otherwise(pl.col("__computed")).alias("tier"),
@@ -316,7 +344,7 @@ def _all_text(series: pd.Series, how: set[str]) -> bool:
         series, skipna=False) == "string"
 
 
-def _is_pandas(data: Any) -> bool:
+def _is_pandas(data: object) -> TypeIs[pd.DataFrame]:
     module = type(data).__module__
     return module.startswith("pandas") and type(data).__name__ == "DataFrame"
 
@@ -328,40 +356,62 @@ def tier_book_from(document: Document) -> RuleBook:
     return RuleBook(rules, plan, path=document.path, document=document)
 
 
-# Each kind of rule file names the function that turns its Document into a book. The modules
-# are imported on first use; a module for a kind provides ``from_document(document)``.
-RULE_KINDS: dict[str, str] = {
-    "tiers": "vip_workflow.rules.tiers.book:tier_book_from",
-    "triggers": "vip_workflow.rules.triggers:from_document",
-    "kpis": "vip_workflow.rules.kpis.book:from_document",
-}
+RULE_KINDS: tuple[RuleKind, ...] = ("tiers", "triggers", "kpis")
 
 
-def _book_from(document: Document) -> Any:
+def _book_from(document: Document, expected: RuleKind | None = None) -> AnyBook:
+    """The book of the Document's kind (``tiers`` when unset); ``expected`` refuses another
+    kind. The modules of the other kinds are imported on first use."""
     data = document.data
     kind = data.get("kind", "tiers") if isinstance(data, dict) else "tiers"
-    target = RULE_KINDS.get(kind) if isinstance(kind, str) else None
-    if target is None:
+    if kind not in RULE_KINDS:
         raise document.error(
             f"unknown kind {kind!r}; a rule file is one of: {', '.join(RULE_KINDS)}", ("kind",)
         )
-    from importlib import import_module
+    if expected is not None and kind != expected:
+        raise document.error(f"expected a rule file of kind {expected}, not {kind}", ("kind",))
+    if kind == "triggers":
+        from vip_workflow.rules.triggers import from_document as triggers_from
 
-    module, _, function = target.partition(":")
-    return getattr(import_module(module), function)(document)
+        return triggers_from(document)
+    if kind == "kpis":
+        from vip_workflow.rules.kpis.book import from_document as kpis_from
+
+        return kpis_from(document)
+    return tier_book_from(document)
 
 
-def load_rules(source: str | Path | Mapping[str, Any]) -> Any:
+
+@overload
+def load_rules(source: Source, *, kind: Literal["tiers"]) -> RuleBook: ...
+@overload
+def load_rules(source: Source, *, kind: Literal["triggers"]) -> TriggerBook: ...
+@overload
+def load_rules(source: Source, *, kind: Literal["kpis"]) -> KpiBook: ...
+@overload
+def load_rules(source: Source, *, kind: None = None) -> AnyBook: ...
+def load_rules(source: Source, *, kind: RuleKind | None = None) -> AnyBook:
     """Load a rule file (YAML or JSON path, or a mapping); raises RuleFileError when bad.
 
     Returns a RuleBook for ``kind: tiers`` (the default), or the book of the file's kind.
+    With ``kind`` a file of another kind is a RuleFileError, and type checkers know the book.
     """
-    return _book_from(read_document(source))
+    return _book_from(read_document(source), kind)
 
 
-def loads_rules(text: str, *, name: str = "<text>.yaml") -> Any:
-    """Load rules from text; ``name`` (ending .json for JSON) appears in error messages."""
-    return _book_from(read_document(name, text=text))
+@overload
+def loads_rules(text: str, *, name: str = ..., kind: Literal["tiers"]) -> RuleBook: ...
+@overload
+def loads_rules(text: str, *, name: str = ..., kind: Literal["triggers"]) -> TriggerBook: ...
+@overload
+def loads_rules(text: str, *, name: str = ..., kind: Literal["kpis"]) -> KpiBook: ...
+@overload
+def loads_rules(text: str, *, name: str = ..., kind: None = None) -> AnyBook: ...
+def loads_rules(text: str, *, name: str = "<text>.yaml",
+                kind: RuleKind | None = None) -> AnyBook:
+    """Load rules from text; ``name`` (ending .json for JSON) appears in error messages;
+    ``kind`` as in ``load_rules``."""
+    return _book_from(read_document(name, text=text), kind)
 
 
 def presets(kind: str | None = None) -> list[str]:
@@ -381,13 +431,22 @@ def _preset_kind(name: str) -> str:
     return found if isinstance(found, str) else "tiers"
 
 
-def preset(name: str) -> Any:
-    """Load a bundled rule book by name, e.g. ``preset("hubei-2006")``."""
+@overload
+def preset(name: str, *, kind: Literal["tiers"]) -> RuleBook: ...
+@overload
+def preset(name: str, *, kind: Literal["triggers"]) -> TriggerBook: ...
+@overload
+def preset(name: str, *, kind: Literal["kpis"]) -> KpiBook: ...
+@overload
+def preset(name: str, *, kind: None = None) -> AnyBook: ...
+def preset(name: str, *, kind: RuleKind | None = None) -> AnyBook:
+    """Load a bundled rule book by name, e.g. ``preset("hubei-2006", kind="tiers")``;
+    ``kind`` as in ``load_rules``."""
     known = presets()
     if name not in known:
         raise UnknownPresetError(name, known)
     item = resources.files(_PRESETS).joinpath(f"{name}.yaml")
-    return _book_from(read_document(f"preset:{name}.yaml", text=item.read_text("utf-8")))
+    return _book_from(read_document(f"preset:{name}.yaml", text=item.read_text("utf-8")), kind)
 
 
 def rules_schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ A validated ``RuleFile`` is compiled once into these attrs values. The row evalu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -345,20 +346,24 @@ class _Compiler:
         closed = spec.closed or self.rules.closed
         bands: list[Band] = []
         matchers: list[Matcher] = []
-        for i, band in enumerate(spec.bands):
+        specs: Sequence[schema.Band | schema.PointBand] = spec.bands
+        for i, band in enumerate(specs):
             at = (*where, "bands", i)
             matcher = self.matcher(band, closed, *at)
             matchers.append(matcher)
             rule_id = band.id or f"{rule_prefix or factor_id}.{i + 1}"
-            if points:
+            if points and isinstance(band, schema.PointBand):
                 rule = self.rule_id(rule_id, *at, "id", tier=self.rules.tiers[-1])
-                bands.append(Band(rule, matcher, points=band.points))  # type: ignore[union-attr]
-            else:
-                tier = self.tier(band.tier, *at, "tier")  # type: ignore[union-attr]
+                bands.append(Band(rule, matcher, points=band.points))
+            elif isinstance(band, schema.Band):
+                tier = self.tier(band.tier, *at, "tier")
                 bands.append(Band(self.rule_id(rule_id, *at, "id", tier=tier), matcher, tier=tier))
+            else:  # a scoring model's bands are PointBands, a chain's Bands (schema.py)
+                raise TypeError(f"a {type(band).__name__} in a {type(spec).__name__}")
         kind = self.kind_of(matchers, *where, "bands")
-        values = tuple(spec.values) if getattr(spec, "values", None) else None
-        reject = getattr(spec, "unknown", None) == "reject"
+        declared = None if isinstance(spec, schema.SubtierSplit) else spec.values
+        values = tuple(declared) if declared else None
+        reject = not isinstance(spec, schema.SubtierSplit) and spec.unknown == "reject"
         if reject and values is not None:
             values = self.declared_values(values, kind, *where, "values")
         return Factor(

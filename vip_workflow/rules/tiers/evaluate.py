@@ -53,6 +53,11 @@ class CannotJudge(Exception):
         self.step = step
 
 
+def _constant(value: object) -> Getter:
+    """A getter that gives ``value`` whatever field is asked for."""
+    return lambda _name: value
+
+
 def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
     """The field's value, checked against its kind; raises CannotJudge otherwise."""
     value = get(field)
@@ -355,8 +360,7 @@ class RowEvaluator:
             note = f"needs {window} months, has {len(months)}"
             raise CannotJudge(f"{label}: {note}", Step(label, "wrong-type", value=months,
                                                        note=note))
-        recent = [read_value(lambda _n, v=v: v, field, "number", label)
-                  for v in months[-window:]]
+        recent = [read_value(_constant(v), field, "number", label) for v in months[-window:]]
         if how == "last":
             return float(recent[-1])
         if how == "min":

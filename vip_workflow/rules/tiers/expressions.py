@@ -368,10 +368,11 @@ class _Builder:
     def quota(self, scheme: Quota) -> tuple[Expr, Expr]:
         if scheme.by is not None:
             col = Col(scheme.by, "number", scheme.by)
-            fails = [(Missing(col), Problem(col))]
+            fails: list[tuple[Expr, Expr]] = [(Missing(col), Problem(col))]
             key: Expr = col
         else:
-            key, fails = self.score(scheme.score)  # type: ignore[arg-type]
+            assert scheme.score is not None  # compile_rules gives a quota a field or a score
+            key, fails = self.score(scheme.score)
             fails.append((NotFinite(key), Lit(not_finite_reason("score"), "text")))
         failed = _or(*(cond for cond, _ in fails))
         valid_key = self.let(Case(((failed, Lit(None, "float")),), key), "key")

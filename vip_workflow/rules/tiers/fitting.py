@@ -11,20 +11,27 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import polars as pl
 
 from vip_workflow.errors import ConfigError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["fit_weights"]
+
+
+def _is_pandas(data: object) -> TypeGuard[pd.DataFrame]:
+    return type(data).__module__.startswith("pandas")
 
 
 def _frame(data: Any) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
-    if type(data).__module__.startswith("pandas"):
+    if _is_pandas(data):
         return pl.from_pandas(data)
     return pl.DataFrame(list(data))
 

@@ -142,7 +142,8 @@ class DurableRuleset:
 
     def pending(self) -> list[Any]:
         """Events the native engine still holds (none expected: each event is one-shot)."""
-        return self._host.get_pending_events(self.name)
+        pending: list[Any] = self._host.get_pending_events(self.name)  # durable: untyped
+        return pending
 
     def close(self) -> None:
         """Delete the ruleset from the native engine (idempotent)."""

@@ -83,8 +83,8 @@ def _ordered(frame: pl.DataFrame) -> bool:
     if not customers.is_sorted():
         return False
     customer, period = pl.col("customer_id"), pl.col("period")
-    return frame.select(((customer != customer.shift(1)) | (period > period.shift(1)))
-                        .fill_null(True).all()).item()
+    return bool(frame.select(((customer != customer.shift(1)) | (period > period.shift(1)))
+                             .fill_null(True).all()).item())
 
 
 def _source(field: str) -> pl.Expr:

@@ -21,12 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vip_workflow.errors import CustomerIdError, EvaluationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SNAPSHOT_COLUMNS",
@@ -210,7 +213,7 @@ def _as_polars(history: Any) -> pl.DataFrame:
         return history.collect()
     if isinstance(history, pl.DataFrame):
         return history
-    if type(history).__module__.startswith("pandas"):
+    if _is_pandas(history):
         return pl.from_pandas(history, include_index=False)
     if isinstance(history, Iterable):
         items = list(history)
@@ -218,3 +221,7 @@ def _as_polars(history: Any) -> pl.DataFrame:
             return history_frame(items)
         return pl.DataFrame(schema=SNAPSHOT_COLUMNS)
     raise EvaluationError(f"cannot read a history from {type(history).__name__}")
+
+
+def _is_pandas(data: object) -> TypeGuard[pd.DataFrame]:
+    return type(data).__module__.startswith("pandas")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -28,6 +28,9 @@ from vip_workflow.cli.common import (
     write,
 )
 from vip_workflow.cli.io import located
+
+if TYPE_CHECKING:
+    from vip_workflow.rules.tiers.book import AnyBook
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -69,7 +72,7 @@ def lint(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info findings.")] = False,
 ) -> None:
     """Find gaps, overlaps, shadowed bands and unreachable tiers; exit 1 on errors."""
-    books: list[tuple[str, vw.RuleBook]] = []
+    books: list[tuple[str, AnyBook]] = []
     failed = False
     for path in files or []:
         try:
@@ -337,6 +340,7 @@ def diff(
     if not isinstance(old_book, vw.RuleBook):
         _print_signal_diff(diff_signals(old_book, new_book, frame))
         return
+    assert isinstance(new_book, vw.RuleBook)  # same kind as old_book, checked above
     result = diff_tiers(old_book, new_book, frame)
     out.print(result.summary(), highlight=False)
     matrix = result.matrix

@@ -113,6 +113,7 @@ class CompiledProcess:
             self.events_by_state[source] = (*self.events_by_state.get(source, ()), event_name)
         self.context_model = _context_model(definition)
         self.final_states = frozenset(definition.final_states)
+        self.starter_roles: frozenset[str] = definition.starter_roles
 
     def __repr__(self) -> str:
         return f"<CompiledProcess {self.name} v{self.version}>"

@@ -62,7 +62,7 @@ class _CountingNotifier:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, notice: Any) -> None:
+    def send(self, notice: Any, *, key: str | None = None) -> None:
         self.sent += 1
 
 

@@ -123,8 +123,8 @@ class ProcessEngine:
         self._timers = Timers(self)
         self._deferred = 0
         self._dispatcher: Dispatcher | None = None
-        for definition in bundled_definitions() if bundled else ():
-            self.deploy(definition)
+        for bundled_definition in bundled_definitions() if bundled else ():
+            self.deploy(bundled_definition)
         for definition in definitions:
             self.deploy(definition)
 

@@ -84,7 +84,11 @@ class StateEntry:
         if parent:
             change.fields["timers"] += (Timer(now, RESUME_PARENT, parent),)
             handoffs = self.engine._handoffs
-            change.after.append(lambda: handoffs.resume_parent(parent, child, now))
+
+            def resume() -> None:
+                handoffs.resume_parent(parent, child, now)
+
+            change.after.append(resume)
 
     def _open_gate(
         self, change: Change, gate: GateSpec, state: str, actor: Actor,

@@ -22,7 +22,7 @@ _sha256 = hashlib.sha256
 
 
 def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
+    return "null" if value is None else encode_basestring(value)
 
 
 def entry_hash(

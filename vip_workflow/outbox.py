@@ -258,7 +258,7 @@ class Dispatcher:
         """Give dead letters (all, or those named) a fresh set of attempts."""
         ids = [i.id for i in self.dead_letters()] if outbox_ids is None else list(outbox_ids)
         if self._durable:
-            return self.store.requeue_notices(ids)  # type: ignore[attr-defined]
+            return int(self.store.requeue_notices(ids))  # type: ignore[attr-defined]
         count = 0
         for outbox_id in ids:
             item = self._dead.pop(outbox_id, None)

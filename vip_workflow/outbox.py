@@ -16,7 +16,6 @@ notices of such a store get a fresh key each, kept for all their retries.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import random
 import time
 import uuid
@@ -138,21 +137,9 @@ def notice_payload(notice: Notice, key: str | None = None) -> dict[str, Any]:
     }
 
 
-def _takes_key(notifier: Any) -> bool:
-    try:
-        parameters = inspect.signature(notifier.send).parameters
-    except (TypeError, ValueError):
-        return False
-    return "key" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
 def send_with_key(notifier: Notifier, notice: Notice, key: str) -> None:
-    """``notifier.send(notice, key=key)`` if it takes a key, else ``notifier.send(notice)``."""
-    if _takes_key(notifier):
-        notifier.send(notice, key=key)  # type: ignore[call-arg]
-    else:
-        notifier.send(notice)
+    """``notifier.send(notice, key=key)``: every ``Notifier`` takes the key (since 0.2)."""
+    notifier.send(notice, key=key)
 
 
 class FanoutNotifier:
@@ -176,7 +163,7 @@ class Dispatcher:
 
     Args:
         store: any ``InstanceStore``; an ``OutboxStore`` keeps retry state durably.
-        notifier: a ``Notifier``; its ``send`` gets ``key=`` when it accepts one.
+        notifier: a ``Notifier``; its ``send`` gets each notice's ``key=``.
         max_attempts: attempts before a notice is dead-lettered.
         backoff: a ``Backoff`` (or a callable ``attempt -> timedelta``).
         clock: returns the current aware ``datetime`` (default UTC now).
@@ -207,7 +194,6 @@ class Dispatcher:
         # retry state of a store that does not keep it: outbox id -> item
         self._tracked: dict[int, OutboxItem] = {}
         self._dead: dict[int, OutboxItem] = {}
-        self._keyed, self._keyed_for = False, None
         # keys for a store that keeps none: unique to this dispatcher, then the outbox id
         self._key_prefix = uuid.uuid4().hex[:16]
 
@@ -220,14 +206,10 @@ class Dispatcher:
         delivered: list[int] = []
         retried = dead = 0
         errors: list[str] = []
-        if self.notifier is not self._keyed_for:  # inspect the notifier once, not per notice
-            self._keyed, self._keyed_for = _takes_key(self.notifier), self.notifier
+        send = self.notifier.send
         for item in items:
             try:
-                if self._keyed:
-                    self.notifier.send(item.notice, key=item.key)  # type: ignore[call-arg]
-                else:
-                    self.notifier.send(item.notice)
+                send(item.notice, key=item.key)
             except NotificationError as exc:
                 retryable = getattr(exc, "retryable", True)
                 attempts = item.attempts + 1
@@ -276,7 +258,7 @@ class Dispatcher:
         """Give dead letters (all, or those named) a fresh set of attempts."""
         ids = [i.id for i in self.dead_letters()] if outbox_ids is None else list(outbox_ids)
         if self._durable:
-            return self.store.requeue_notices(ids)  # type: ignore[attr-defined]
+            return int(self.store.requeue_notices(ids))  # type: ignore[attr-defined]
         count = 0
         for outbox_id in ids:
             item = self._dead.pop(outbox_id, None)

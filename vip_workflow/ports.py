@@ -279,8 +279,9 @@ class CycleStore(Protocol):
 class Notifier(Protocol):
     """Delivers notices (raises ``vw.DeliveryError`` when it cannot)."""
 
-    def send(self, notice: Notice) -> None:
-        """Deliver one notice."""
+    def send(self, notice: Notice, *, key: str | None = None) -> None:
+        """Deliver one notice; ``key`` is its idempotency key (the same for every retry of
+        it), for receivers that drop duplicates. A notifier may ignore it."""
         ...
 
 

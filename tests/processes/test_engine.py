@@ -743,7 +743,7 @@ class TestConcurrencyAndNotices:
                 self.up = False
                 self.got = []
 
-            def send(self, notice):
+            def send(self, notice, *, key=None):
                 if not self.up:
                     raise vw.DeliveryError("down")
                 self.got.append(notice)
@@ -788,7 +788,7 @@ class TestConcurrencyAndNotices:
         assert keys and all(keys)
 
         class Broken:
-            def send(self, notice):
+            def send(self, notice, *, key=None):
                 raise RuntimeError("a bug in the notifier")
 
         engine = vw.ProcessEngine(store=store, notifier=Broken(), clock=clock)

@@ -42,7 +42,7 @@ def _context_model(definition: ProcessDefinition) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, spec in definition.context.items():
         fields[name] = _field(spec)
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"{definition.name}_v{definition.version}_context",
         __config__=ConfigDict(extra="forbid", strict=False),
         **fields,
@@ -52,7 +52,7 @@ def _context_model(definition: ProcessDefinition) -> type[BaseModel]:
 def _field(spec: ContextField) -> tuple[Any, Any]:
     kind: Any = context_python_type(spec)
     if spec.enum is not None:
-        kind = Literal[spec.enum]  # type: ignore[valid-type]
+        kind = Literal[spec.enum]
     bounds: dict[str, Any] = {}
     if spec.minimum is not None:
         bounds["ge"] = spec.minimum
@@ -82,8 +82,9 @@ class CompiledProcess:
         for transition in definition.transitions:
             roles = transition.roles
             for source in transition.sources:
+                owner = self.states[source].owner
                 allowed = frozenset(roles) if roles is not None else frozenset(
-                    {self.states[source].owner} - {None}
+                    {owner} if owner is not None else ()
                 )
                 self.machine.add_transition(transition.event, source, transition.dest)
                 specs.setdefault((source, transition.event), []).append(
@@ -113,6 +114,7 @@ class CompiledProcess:
             self.events_by_state[source] = (*self.events_by_state.get(source, ()), event_name)
         self.context_model = _context_model(definition)
         self.final_states = frozenset(definition.final_states)
+        self.starter_roles: frozenset[str] = definition.starter_roles
 
     def __repr__(self) -> str:
         return f"<CompiledProcess {self.name} v{self.version}>"

@@ -16,8 +16,8 @@ class LogNotifier:
         self.logger = logger or logging.getLogger("vip_workflow.notices")
         self.level = level
 
-    def send(self, notice: Notice) -> None:
-        """Log the notice with its fields as ``extra`` data."""
+    def send(self, notice: Notice, *, key: str | None = None) -> None:
+        """Log the notice with its fields as ``extra`` data (the ``key`` is not logged)."""
         to = ", ".join([*(f"role:{r}" for r in notice.roles), *notice.users]) or "-"
         self.logger.log(
             self.level,

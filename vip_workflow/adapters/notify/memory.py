@@ -14,8 +14,8 @@ class MemoryNotifier:
         self.notices: list[Notice] = []
         self.keep = keep
 
-    def send(self, notice: Notice) -> None:
-        """Keep the notice."""
+    def send(self, notice: Notice, *, key: str | None = None) -> None:
+        """Keep the notice (the idempotency ``key`` is not kept)."""
         self.notices.append(notice)
         if self.keep is not None and len(self.notices) > self.keep:
             del self.notices[: len(self.notices) - self.keep]

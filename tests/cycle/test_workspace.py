@@ -478,11 +478,13 @@ class TestSignalsAndKpis:
         two = workspace.run_cycle(second_period, second, history=history)
         assert two.tasks.height == two.signals.select("customer_id", "trigger").n_unique()
 
-    def test_retention_cases_open_in_one_batch_and_a_rerun_completes_a_failed_one(
+    def test_a_period_is_one_unit_of_work_and_a_rerun_opens_its_cases(
         self, tmp_path: Path, months: dict[str, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """The period's retention cases are one commit_many; a run failing after it (storing
-        the tasks) is completed by a re-run, which skips the cases already opened."""
+        """The period is one unit of work: a run failing while it stores the tasks leaves no
+        tiers, cases, tasks or task notices; the re-run opens every case in one batch."""
+        import contextlib
+
         from vip_workflow.samples import sample_history
 
         workspace = _workspace(tmp_path, self.CONFIG.replace(
@@ -490,21 +492,30 @@ class TestSignalsAndKpis:
         history = sample_history(400, 24, start="2024-11", seed=3)
         period, data = next(iter(months.items()))
         store = workspace.engine.store
+        assert workspace.store.instances is store  # one storage stack
         batches: list[int] = []
-        commit_many = store.commit_many
-        monkeypatch.setattr(store, "commit_many",
-                            lambda items: (batches.append(len(items)), commit_many(items)))
-        monkeypatch.setattr(workspace.store, "add_tasks",
-                            lambda tasks: (_ for _ in ()).throw(RuntimeError("disk full")))
+        unit_of_work = workspace.store.unit_of_work
+
+        @contextlib.contextmanager
+        def failing_unit_of_work() -> Any:
+            with unit_of_work() as uow:
+                commit = uow.commit_instances
+                uow.commit_instances = lambda items: (batches.append(len(items)), commit(items))
+                uow.add_tasks = lambda tasks: (_ for _ in ()).throw(RuntimeError("disk full"))
+                yield uow
+
+        monkeypatch.setattr(workspace.store, "unit_of_work", failing_unit_of_work)
         with pytest.raises(RuntimeError, match="disk full"):
             workspace.run_cycle(period, data, history=history)
-        opened = set(store.find(definition="retention_case"))
-        assert len(batches) == 1 and batches[0] == len(opened) > 0
+        assert len(batches) == 1 and batches[0] > 0  # the cases were in the unit of work …
+        assert store.find(definition="retention_case") == []  # … and rolled back with it
+        assert workspace.store.periods() == [] and workspace.store.tasks().height == 0
         monkeypatch.undo()
         result = workspace.run_cycle(period, data, history=history)
-        assert set(store.find(definition="retention_case")) == opened == set(
-            result.tasks["case_id"].drop_nulls())
-        notifier = workspace.engine.notifier  # the failed run's task notices were queued
+        opened = set(store.find(definition="retention_case"))
+        assert len(opened) == batches[0]
+        assert opened == set(result.tasks["case_id"].drop_nulls())
+        notifier = workspace.engine.notifier
         task_notices = [n.instance_id for n in notifier.notices if n.process == "trigger_task"]
         assert sorted(task_notices) == sorted(result.tasks["id"])  # once each, after the re-run
         for case_id in opened:

@@ -206,7 +206,13 @@ class Workspace:
     ) -> None:
         self.config = config
         self.base_dir = Path(base_dir)
-        self.store = store or open_cycle_store(self._storage_url(config.storage))
+        if store is None:  # one storage stack: the cycle and the processes on one engine
+            from vip_workflow.registry import open_store
+
+            instances = open_store(self._storage_url(config.storage))
+            store = getattr(instances, "cycle", None) or open_cycle_store(
+                self._storage_url(config.storage))
+        self.store: CycleStore = store
         self.tier_versions: RuleVersions[RuleBook] = _load_source(
             config.tiers, self.base_dir, "tiers")
         self.trigger_versions: RuleVersions[TriggerBook] | None = _load_source(
@@ -235,9 +241,11 @@ class Workspace:
         if self._engine is None:
             from vip_workflow.bootstrap import bootstrap
 
-            # the processes live in the workspace's storage too (memory://, SQLite, PostgreSQL)
-            self._engine = bootstrap(self._storage_url(self.config.storage), clock=self._clock,
-                                     notifier=self.config.notifiers or None)
+            # the processes live in the workspace's storage too, on the cycle store's own
+            # instance store where it has one (one engine, one transaction per period)
+            instances = getattr(self.store, "instances", None)
+            self._engine = bootstrap(instances or self._storage_url(self.config.storage),
+                                     clock=self._clock, notifier=self.config.notifiers or None)
             for extra in self.config.processes:
                 self._engine.deploy(self.base_dir / extra)
         return self._engine
@@ -323,18 +331,17 @@ class Workspace:
             None if work is None else work.report, previous_period,
             triggers=triggers if signals is not None else None,
             kpi_book=kpi_book if kpis is not None else None))
-        # -- commit phase: each step atomic and idempotent (a re-run completes a failed one)
+        # -- commit phase: the period's tiers, signals, tasks and new cases in one unit of
+        # work (all or nothing); then the idempotent steps a re-run completes
         try:
-            timed("store tier history", lambda: self.store.replace_tiers(period, tiers))
-            if signals is not None:
-                timed("store signals", lambda: self.store.replace_signals(period, signals))
             holding = (self.engine.deferred_dispatch()  # all sent in "dispatch notices"
                        if self.config.reviews or work is not None
                        else contextlib.nullcontext())
             with holding:
+                timed("store the period (one transaction)",
+                      lambda: self._commit_period(period, tiers, signals, work))
                 reviews = timed("open reviews", lambda: self._open_reviews(
                     period, judged, changes, previous) if self.config.reviews else ())
-                timed("open tasks and cases", lambda: self._commit_work(work))
             sent = timed("dispatch notices", lambda: self._dispatch(work))
             outputs = timed("publish outputs", lambda: self._publish(period, staging))
         except BaseException:
@@ -515,28 +522,48 @@ class Workspace:
                                 .alias("customer_id"), "account_manager")
         return managers, frame.get_column("account_manager").drop_nulls().unique().to_list()
 
-    def _commit_work(self, work: _Work | None) -> None:
-        if work is None:
-            return
-        from vip_workflow.ports import NoticeQueue
+    def _commit_period(self, period: str, tiers: pl.DataFrame, signals: pl.DataFrame | None,
+                       work: _Work | None) -> None:
+        """Write the period in one unit of work: tier history, signals, the new retention
+        cases with their notices, the task notices and the tasks — all or nothing. Joins of
+        later signals to open cases follow (each recorded once, however often it runs)."""
         from vip_workflow.processes import SYSTEM
         from vip_workflow.work.board import record_join
 
-        if work.cases:  # one transaction; the cases an earlier run opened are skipped
+        shared = getattr(self.store, "instances", None) is self.engine.store
+        plan = None
+        if work is not None and work.cases and shared:  # ids opened before are left out
+            plan = self.engine.plan_start_many("retention_case", [
+                (case_id, context, f"opened by {context['trigger']}")
+                for case_id, context in work.cases.items()], actor=SYSTEM)
+        if work is not None and not shared and work.created.height:
+            from vip_workflow.ports import NoticeQueue
+
+            if isinstance(self.engine.store, NoticeQueue):  # queued before the tasks are stored
+                self.engine.store.enqueue_notices([(task["id"], notice)
+                                                   for task, notice in self._task_notices(work)])
+        with self.store.unit_of_work() as uow:
+            uow.replace_tiers(period, tiers)
+            if signals is not None:
+                uow.replace_signals(period, signals)
+            if work is not None:
+                if plan is not None:
+                    uow.commit_instances(plan.items)
+                if shared:
+                    uow.enqueue_notices([(task["id"], notice)
+                                         for task, notice in self._task_notices(work)])
+                uow.add_tasks(work.created)
+        if plan is not None:
+            plan.finish()
+        if work is None:
+            return
+        if work.cases and not shared:  # a cycle store of its own: the cases after the period
             self.engine.start_many("retention_case", [
                 (case_id, context, f"opened by {context['trigger']}")
                 for case_id, context in work.cases.items()], actor=SYSTEM)
-        for case_id, task_id, trigger in work.joins:  # each once, however often it runs
+        for case_id, task_id, trigger in work.joins:
             record_join(self.engine, case_id, task_id=task_id, trigger=trigger,
                         period=work.period)
-        store = self.engine.store
-        if isinstance(store, NoticeQueue) and work.created.height:
-            # in the outbox before the tasks are stored: a run failing in between is completed
-            # by a re-run, which plans the same task ids (their keys, already queued, are
-            # ignored); the dispatcher delivers them with retries like the process notices
-            store.enqueue_notices([(task["id"], notice)
-                                   for task, notice in self._task_notices(work)])
-        self.store.add_tasks(work.created)
 
     def _task_notices(self, work: _Work) -> list[tuple[dict[str, Any], Any]]:
         """One ``task_assigned`` notice per new task (its instance id is the task id)."""
@@ -551,7 +578,7 @@ class Workspace:
                 for task in work.created.iter_rows(named=True)]
 
     def _dispatch(self, work: _Work | None) -> int:
-        """The outbox's notices (with the task notices ``_commit_work`` queued, keyed by task
+        """The outbox's notices (with the task notices ``_commit_period`` queued, keyed by task
         id); for a store without ``NoticeQueue``, one direct ``task_assigned`` per new task."""
         from vip_workflow.ports import NoticeQueue
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from vip_workflow.domain.instances import SYSTEM, Actor, ProcessInstance
 from vip_workflow.errors import ApprovalError, ConflictError, PermissionDenied, ProcessError
-from vip_workflow.ports import BulkInstanceStore, Clock, InstanceStore, Notifier
+from vip_workflow.ports import BulkInstanceStore, Clock, CommitItem, InstanceStore, Notifier
 from vip_workflow.processes import gates
 from vip_workflow.processes.change import Change, make_request
 from vip_workflow.processes.commands import ADMIN_ROLE, Commands, check_starter, fire_roles
@@ -51,7 +51,7 @@ from vip_workflow.processes.timers import TickReport, Timers
 if TYPE_CHECKING:
     from vip_workflow.outbox import Dispatcher
 
-__all__ = ["ADMIN_ROLE", "ProcessEngine", "TickReport", "add_duration", "utc_now"]
+__all__ = ["ADMIN_ROLE", "ProcessEngine", "StartPlan", "TickReport", "add_duration", "utc_now"]
 
 _log = logging.getLogger(__name__)
 
@@ -276,6 +276,39 @@ class ProcessEngine:
         ]
         done = [(change, change.result()) for change in changes]
         done = self._commit_bulk(done) if bulk else self._commit_each(done)
+        if not self._deferred and any(change.notices for change, _ in done):
+            self._dispatch_after_commit()
+        return [self._after_commit(change, result) for change, result in done]
+
+    def plan_start_many(
+        self,
+        name: str,
+        items: Iterable[StartItem],
+        *,
+        actor: Actor,
+        on_behalf_of: str | None = None,
+        comment: str = "",
+        version: int | None = None,
+    ) -> StartPlan:
+        """Build the starts ``start_many`` would commit, and commit nothing: the caller
+        commits ``plan.items`` in its own transaction (a ``CycleStore`` unit of work's
+        ``commit_instances``), then calls ``plan.finish()`` for the follow-up steps and the
+        notices. Ids already stored, or named twice, are left out as ``start_many`` does."""
+        actor = _actor(actor)
+        compiled = self._registry.compiled(name, version)
+        check_starter(actor, compiled)
+        wanted = self._wanted_starts(compiled, items, comment)
+        taken = (self.store.existing_ids(wanted)
+                 if isinstance(self.store, BulkInstanceStore) and wanted else set())
+        now = self.clock()
+        changes = [
+            self._entry.start_change(compiled, ctx, instance_id, now, actor=actor,
+                                     on_behalf_of=on_behalf_of, comment=text, parent=None)
+            for instance_id, (ctx, text) in wanted.items() if instance_id not in taken
+        ]
+        return StartPlan(self, [(change, change.result()) for change in changes])
+
+    def _finish_plan(self, done: list[tuple[Change, ProcessInstance]]) -> list[ProcessInstance]:
         if not self._deferred and any(change.notices for change, _ in done):
             self._dispatch_after_commit()
         return [self._after_commit(change, result) for change, result in done]
@@ -575,3 +608,24 @@ class ProcessEngine:
         except Exception:
             _log.exception("re-reading %s after its hand-off steps failed", result.id)
             return result
+
+
+class StartPlan:
+    """Starts built by ``ProcessEngine.plan_start_many``, committed by the caller."""
+
+    def __init__(self, engine: ProcessEngine,
+                 done: list[tuple[Change, ProcessInstance]]) -> None:
+        self._engine = engine
+        self._done = done
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    @property
+    def items(self) -> list[CommitItem]:
+        """What to commit: ``(instance, None, ledger entries, notices)`` per start."""
+        return [(result, None, change.entries, change.notices) for change, result in self._done]
+
+    def finish(self) -> list[ProcessInstance]:
+        """After the commit: the starts' follow-up steps and notices; the instances."""
+        return self._engine._finish_plan(self._done)

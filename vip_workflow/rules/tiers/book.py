@@ -19,6 +19,7 @@ from vip_workflow.rules.files.document import (
     validate_document,
     write_rule_file,
 )
+from vip_workflow.rules.files.kinds import KINDS, load_document
 from vip_workflow.rules.tiers import schema
 from vip_workflow.rules.tiers._polars import clean_column, judge_columns, judge_frame, reads
 from vip_workflow.rules.tiers.compiled import Plan, compile_rules
@@ -328,13 +329,9 @@ def tier_book_from(document: Document) -> RuleBook:
     return RuleBook(rules, plan, path=document.path, document=document)
 
 
-# Each kind of rule file names the function that turns its Document into a book. The modules
-# are imported on first use; a module for a kind provides ``from_document(document)``.
-RULE_KINDS: dict[str, str] = {
-    "tiers": "vip_workflow.rules.tiers.book:tier_book_from",
-    "triggers": "vip_workflow.rules.triggers:from_document",
-    "kpis": "vip_workflow.rules.kpis.book:from_document",
-}
+# Each kind of rule book names the function that turns its Document into a book: the books
+# of the one registry of file kinds (vip_workflow.rules.files.kinds).
+RULE_KINDS: dict[str, str] = {kind.name: kind.loader for kind in KINDS.values() if kind.is_book}
 
 
 def _book_from(document: Document) -> Any:
@@ -345,10 +342,7 @@ def _book_from(document: Document) -> Any:
         raise document.error(
             f"unknown kind {kind!r}; a rule file is one of: {', '.join(RULE_KINDS)}", ("kind",)
         )
-    from importlib import import_module
-
-    module, _, function = target.partition(":")
-    return getattr(import_module(module), function)(document)
+    return load_document(document)
 
 
 def load_rules(source: str | Path | Mapping[str, Any]) -> Any:
@@ -391,8 +385,7 @@ def preset(name: str) -> Any:
 
 
 def rules_schema() -> dict[str, Any]:
-    """The JSON Schema of rule files, for editors."""
-    result = schema.RuleFile.model_json_schema(by_alias=True)
-    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    result["title"] = "vip_workflow tier rule file"
-    return result
+    """The JSON Schema of tier rule files, for editors (``schema_for("tiers")``)."""
+    from vip_workflow.rules.files.kinds import schema_for
+
+    return schema_for("tiers")

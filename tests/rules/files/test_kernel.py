@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +53,8 @@ class TestOneHeader:
         assert list(model.model_fields)[:6] == header
 
     @pytest.mark.parametrize("model", [RuleFile, TriggerFile, KpiFile])
-    def test_books_read_version_and_effective_the_same_way(self, model: type) -> None:
+    def test_books_read_version_and_effective_the_same_way(self, model: type[FileHeader]
+                                                           ) -> None:
         """`version: 2` is the text "2", `effective: 2026-10` the first of October."""
         fields = model.model_fields
         assert fields["version"].annotation == FileHeader.model_fields["version"].annotation
@@ -188,7 +191,8 @@ class TestKinds:
     @pytest.mark.parametrize(("kind", "wrapper"), [
         ("tiers", rules_schema), ("triggers", triggers_schema), ("kpis", kpis_schema),
         ("process", ProcessDefinition.json_schema)])
-    def test_the_old_schema_functions_wrap_schema_for(self, kind: str, wrapper) -> None:
+    def test_the_old_schema_functions_wrap_schema_for(
+            self, kind: str, wrapper: Callable[[], dict[str, Any]]) -> None:
         """rules_schema() & co. return schema_for(kind)."""
         assert wrapper() == schema_for(kind)
         assert schema_for(kind)["$schema"].startswith("https://json-schema.org/")

@@ -26,10 +26,10 @@ _moved.install()
 _PUBLIC: dict[str, str] = {
     # rules: tier, trigger and KPI books
     "Decision": "vip_workflow.domain.decisions",
-    "Finding": "vip_workflow.rules.tiers.lint",
+    "Finding": "vip_workflow.rules.files.findings",
     "KpiBook": "vip_workflow.rules.kpis.book",
     "KpiReport": "vip_workflow.rules.kpis.book",
-    "LintReport": "vip_workflow.rules.tiers.lint",
+    "LintReport": "vip_workflow.rules.files.findings",
     "RuleBook": "vip_workflow.rules.tiers.book",
     "RuleVersions": "vip_workflow.rules.versions",
     "Signal": "vip_workflow.rules.triggers",

@@ -113,9 +113,10 @@ class _LocatedFileError(ConfigError):
         return where
 
     def _render(self) -> str:
+        """The one format of a located problem: ``file:line:column: field: reason``."""
         text = self.location
         if self.field:
-            text += f": in {self.field}"
+            text += f": {self.field}"
         text = f"{text}: {self.reason}"
         if len(self.problems) > 1:
             text += f" (and {len(self.problems) - 1} more problem(s))"

@@ -371,7 +371,7 @@ class TestJsonLocations:
         assert (error.line, error.column) == (line, column)
         assert text.splitlines()[line - 1][column - 1:].startswith('"ten"')
         assert error.field == "scheme.factors[0] (revenue).bands[1] (B).min"
-        assert f"t.json:{line}:{column}: in scheme.factors[0]" in str(error)
+        assert f"t.json:{line}:{column}: scheme.factors[0]" in str(error)
 
     def test_a_duplicate_key_inside_a_tab_indented_file_is_located(self) -> None:
         """The second `tier` of a band, at its own line and column."""

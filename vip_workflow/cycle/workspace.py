@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from vip_workflow.cycle.checks import check_portfolio
 from vip_workflow.cycle.history import TASK_COLUMNS, CycleStore, open_cycle_store
@@ -39,6 +39,7 @@ from vip_workflow.cycle.staging import remove_stale, stage, unmark
 from vip_workflow.errors import ConfigError, ConflictError
 from vip_workflow.reporting.report import write_report
 from vip_workflow.rules.files.document import read_document, validate_document
+from vip_workflow.rules.files.model import FileModel
 from vip_workflow.rules.tiers.book import RuleBook, preset
 from vip_workflow.rules.triggers.snapshots import check_customer_ids
 from vip_workflow.rules.versions import RuleVersions, period_start
@@ -63,8 +64,7 @@ class _Work:
     period: str
 
 
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Config = FileModel  # vip.yaml is a data file: the one strict base, the one reader
 
 
 class RuleSource(_Config):
@@ -224,7 +224,8 @@ class Workspace:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Workspace:
-        """Read ``vip.yaml`` (paths in it are relative to its folder)."""
+        """Read ``vip.yaml`` (paths in it are relative to its folder) through the one reader
+        of data files; a problem is a ``RuleFileError`` at ``vip.yaml:line:column: field``."""
         document = read_document(path)
         config = validate_document(document, WorkspaceConfig)
         return cls(config, base_dir=Path(path).parent, **kwargs)

@@ -12,7 +12,10 @@ import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from vip_workflow.rules.files.header import FileHeader
+from vip_workflow.rules.files.model import FileModel
 
 __all__ = [
     "RESERVED_EVENTS",
@@ -85,8 +88,7 @@ def parse_duration(text: str) -> tuple[int, int]:
     return months, seconds
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_Model = FileModel  # the one strict base of every file model
 
 
 _OPERATORS = {
@@ -402,14 +404,25 @@ _PY_TYPES: dict[str, Any] = {
 }
 
 
-class ProcessDefinition(_Model):
-    """A whole process: states, transitions, context schema, roles, resolvers and metadata."""
+class ProcessDefinition(FileHeader):
+    """A whole process: states, transitions, context schema, roles, resolvers and metadata.
 
-    name: str = Field(pattern=_NAME)
-    version: int = Field(default=1, ge=1)
-    title: str = ""
+    The header is every data file's (:class:`~vip_workflow.rules.files.header.FileHeader`),
+    with ``kind: process``. Three header keys are narrower here, because the engine and its
+    stores rely on them: ``name`` is a lower-case identifier, ``version`` a whole number
+    (deployed versions are ordered by it), and ``title``/``description`` are text, empty
+    when left out. A file without ``kind`` still loads in 0.2, with a deprecation finding.
+    """
+
+    kind: Literal["process"] | None = Field(  # type: ignore[assignment]
+        default=None, description="What the file holds: process (required from 0.3).")
+    name: str = Field(pattern=_NAME, description="Name of the process: lower case, digits "
+                      "and _, e.g. sales.")
+    version: int = Field(default=1, ge=1, description="Version of the definition; deployed "
+                         "versions are ordered by it.")  # type: ignore[assignment]
+    title: str = Field(default="", description="Short title shown to readers.")
     stage: str | None = None
-    description: str = ""
+    description: str = Field(default="", description="What the process is for.")
     roles: tuple[str, ...] = ()
     resolvers: tuple[str, ...] = ()
     starters: tuple[str, ...] | None = None
@@ -470,8 +483,11 @@ class ProcessDefinition(_Model):
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of a process file (for editors and CI checks)."""
-        return cls.model_json_schema(by_alias=True)
+        """The JSON Schema of a process file (for editors and CI checks):
+        ``schema_for("process")``."""
+        from vip_workflow.rules.files.kinds import schema_for
+
+        return schema_for("process")
 
 
 def context_python_type(spec: ContextField) -> Any:

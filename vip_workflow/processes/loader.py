@@ -1,14 +1,18 @@
 """Loading process definitions safely from YAML or JSON, with located errors.
 
-Files are data: they are read by the shared bounded reader of every data file
-(:mod:`vip_workflow.rules.files`): plain values only (no tags, no objects), aliases and
-duplicate keys refused, only ``true``/``false`` are booleans, and size, node count and depth
-are limited. Every problem becomes a ``ProcessDefinitionError`` carrying the file, line, column
-and field path.
+Process files are data files like every other kind (:mod:`vip_workflow.rules.files`): read
+by the one bounded reader (plain values only, no tags, aliases or duplicate keys, YAML 1.2
+booleans — only ``true``/``false``; ``no`` is text), validated by the one strict base, and
+every problem worded the same way ("unknown key 'titel'; did you mean 'title'?") in a
+``ProcessDefinitionError`` carrying the file, line, column and field path.
+
+A process file starts with ``kind: process``. A file without it still loads in 0.2, with a
+``DeprecationWarning`` (and a ``missing-kind`` finding from ``check_file``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -20,63 +24,30 @@ from pydantic import ValidationError
 from vip_workflow.errors import ProcessDefinitionError
 from vip_workflow.processes.definitions import ProcessDefinition
 from vip_workflow.processes.validate import check_definition
-from vip_workflow.rules.files import MAX_BYTES, read_file, read_text
+from vip_workflow.rules.files.document import Document, read_document
+from vip_workflow.rules.files.findings import Finding
+from vip_workflow.rules.files.messages import MAX_PROBLEMS, explain_error
+from vip_workflow.rules.files.reader import MAX_BYTES
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_PROBLEMS",
     "bundled_definitions",
     "check_or_raise",
     "definition_from_dict",
+    "definition_from_document",
     "load_definition",
     "load_definitions",
+    "missing_kind_finding",
 ]
 
 FieldPath = tuple[str | int, ...]
-#: The most problems one error lists (``error.problems``); a definition may hold more.
-MAX_PROBLEMS = 100
 
 
-def _field_text(where: Iterable[str | int]) -> str:
-    text = ""
-    for part in where:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _locate(locations: Mapping[FieldPath, tuple[int, int]], where: FieldPath) -> tuple[Any, Any]:
-    key = tuple(where)
-    while key:
-        if key in locations:
-            return locations[key]
-        key = key[:-1]
-    return locations.get((), (None, None))
-
-
-def _raise(problems: list[tuple[FieldPath, str]], path: str | None,
-           locations: Mapping[FieldPath, tuple[int, int]]) -> None:
-    errors = []
-    path = path or "<definition>"
-    for where, reason in problems[:MAX_PROBLEMS]:
-        line, column = _locate(locations, where)
-        errors.append(
-            ProcessDefinitionError(
-                reason, path=path, line=line, column=column, field=_field_text(where) or None
-            )
-        )
-    first = errors[0]
-    raise ProcessDefinitionError(
-        first.reason, path=first.path, line=first.line, column=first.column, field=first.field,
-        problems=tuple(errors),
-    )
-
-
-def _pydantic_problems(exc: ValidationError) -> list[tuple[FieldPath, str]]:
-    problems = []
-    for item in exc.errors(include_url=False):
-        where = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
-        where = tuple(p for p in where if p not in {"str", "tuple[str, ...]", "int"})
-        problems.append((where, item["msg"]))
-    return problems
+def _document(data: Any, path: str | None,
+              locations: Mapping[FieldPath, tuple[int, int]] | None) -> Document:
+    return Document(data, dict(locations or {}), path or "<definition>",
+                    error_class=ProcessDefinitionError)
 
 
 def check_or_raise(
@@ -89,7 +60,7 @@ def check_or_raise(
     """Run every check on ``definition``; raise ``ProcessDefinitionError`` listing the problems."""
     problems = check_definition(definition, resolvers=resolvers)
     if problems:
-        _raise(problems, path, locations or {})
+        raise _document(None, path, locations).errors(problems)
     return definition
 
 
@@ -98,16 +69,32 @@ def definition_from_dict(
     locations: Mapping[FieldPath, tuple[int, int]] | None = None,
 ) -> ProcessDefinition:
     """Validate plain data (as read from a file) into a checked ``ProcessDefinition``."""
-    if not isinstance(data, Mapping):
-        line, column = _locate(locations or {}, ())
-        raise ProcessDefinitionError(
-            f"a process definition is a mapping of keys (name:, states: …), not "
-            f"{type(data).__name__}", path=path, line=line, column=column)
+    document = _document(dict(data) if isinstance(data, Mapping) else data, path, locations)
+    if not isinstance(document.data, dict):
+        raise document.error(
+            f"a process definition is a mapping of keys (kind:, name:, states: …), not "
+            f"{type(data).__name__}")
     try:
-        definition = ProcessDefinition.model_validate(data)
+        definition = ProcessDefinition.model_validate(document.data)
     except ValidationError as exc:
-        _raise(_pydantic_problems(exc), path, locations or {})
+        raise document.errors(explain_error(exc, document.data, ProcessDefinition)) from None
     return check_or_raise(definition, path=path, locations=locations)
+
+
+def definition_from_document(document: Document) -> ProcessDefinition:
+    """Validate a read ``kind: process`` Document into a checked ``ProcessDefinition``."""
+    return definition_from_dict(document.data, path=document.path,
+                                locations=document.locations)
+
+
+def missing_kind_finding(document: Document) -> Finding | None:
+    """The deprecation finding of a process file without ``kind: process`` (else None)."""
+    if not isinstance(document.data, dict) or "kind" in document.data:
+        return None
+    line, column = document.locate(())
+    return Finding("warning", "missing-kind",
+                   "a process file starts with `kind: process`; files without it load in "
+                   "0.2 only", "kind", line, column, document.path)
 
 
 def load_definition(source: str | Path, *, text: str | None = None) -> ProcessDefinition:
@@ -116,16 +103,13 @@ def load_definition(source: str | Path, *, text: str | None = None) -> ProcessDe
     Files and texts go through the shared bounded reader (:mod:`vip_workflow.rules.files`):
     at most ``MAX_BYTES``, ``MAX_NODES`` values and ``MAX_DEPTH`` levels; no tags, no aliases.
     """
-    path = str(source)
-    if text is None:
-        parsed = read_file(path, error=ProcessDefinitionError)
-    else:
-        parsed = read_text(text, path=path, error=ProcessDefinitionError)
-    if parsed.data is None:
-        raise ProcessDefinitionError("the file is empty", path=path, line=1)
     # a field is located at its key ("name: ..."), a list item at its value
-    locations = {**parsed.values, **parsed.keys}
-    return definition_from_dict(parsed.data, path=path, locations=locations)
+    document = read_document(str(source), text=text, error_class=ProcessDefinitionError,
+                             at_keys=True)
+    missing = missing_kind_finding(document)
+    if missing is not None:
+        warnings.warn(missing.text(), DeprecationWarning, stacklevel=2)
+    return definition_from_document(document)
 
 
 def load_definitions(directory: str | Path) -> list[ProcessDefinition]:

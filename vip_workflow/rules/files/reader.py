@@ -88,7 +88,7 @@ class ErrorClass(Protocol):
 
     def __call__(self, reason: str, *, path: str | None = ..., line: int | None = ...,
                  column: int | None = ..., field: str | None = ...,
-                 limit: str | None = ...) -> Exception: ...
+                 problems: tuple[Any, ...] = ..., limit: str | None = ...) -> Exception: ...
 
 
 def _size(count: int) -> str:
@@ -212,6 +212,7 @@ _BUILD: dict[str, Callable[[yaml.ScalarNode], Any]] = {
     _TIMESTAMP: _CONSTRUCTOR.construct_yaml_timestamp,
 }
 
+_CParser: Any
 try:
     from yaml._yaml import CParser as _CParser
 except ImportError:  # PyYAML built without libyaml
@@ -393,6 +394,9 @@ class _YamlReader:
 
 # -- JSON -------------------------------------------------------------------------------------
 
+#: the JSON decoder's string scanner: (the string, the offset after its closing quote)
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
 class _JsonReader:
     """``json.loads``, then one bounded scan for positions, limits and keys written twice.
 
@@ -478,7 +482,7 @@ class _JsonReader:
                     offset = self.skip(offset + 1)
             return offset + 1
         if first == '"':
-            return json.decoder.scanstring(text, offset + 1)[1]
+            return int(_scanstring(text, offset + 1)[1])
         found = self._SCALAR.match(text, offset)
         assert found is not None, "the text was valid JSON"
         if found.end() - offset > MAX_NUMBER_CHARS:
@@ -493,7 +497,7 @@ class _JsonReader:
         offset = self.skip(offset)
         while text[offset] != "}":
             self.count(offset)
-            key, end = json.decoder.scanstring(text, offset + 1)
+            key, end = _scanstring(text, offset + 1)
             if key in keys:
                 raise self.fail(f"duplicate key: the key {key!r} appears twice", offset,
                                 ".".join(str(w) for w in (*where, key)))

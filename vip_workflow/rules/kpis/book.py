@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules.files.document import Document, validate_document
-from vip_workflow.rules.tiers.schema import EffectiveDate, VersionText
+from vip_workflow.rules.files.findings import Finding, LintReport
+from vip_workflow.rules.files.header import FileHeader
+from vip_workflow.rules.files.kinds import schema_for
+from vip_workflow.rules.files.model import FileModel
 
 __all__ = [
     "Aggregate",
@@ -49,8 +52,7 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = FileModel  # the one strict base of every file model
 
 
 class Where(_Model):
@@ -137,21 +139,14 @@ class Kpi(_Model):
         return self
 
 
-class KpiFile(_Model):
+class KpiFile(FileHeader):
     """A KPI rule file."""
 
-    kind: Literal["kpis"]
-    name: str
-    version: VersionText = Field(default="1", description="Version of this KPI book.")
-    effective: EffectiveDate | None = Field(
-        default=None,
-        description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
-        "first day of a month).",
-    )
-    description: str | None = None
+    kind: Literal["kpis"] = Field(description="What the file holds.")
+    name: str = Field(description="Name of the KPI book.")
+    description: str | None = Field(default=None, description="What the KPI book is for.")
     source: str | None = None
     kpis: list[Kpi] = Field(min_length=1)
-
 
 
 # -- filter types --------------------------------------------------------------------------
@@ -510,11 +505,10 @@ class KpiBook:
         fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
         ``>``/``>=`` a target above 1.
         """
-        from vip_workflow.rules.tiers.lint import Finding, LintReport
-
-        findings = []
+        findings: list[Finding] = []
         for position, kpi in enumerate(self.rules.kpis):
-            targets = [("target", kpi.target)] if kpi.target is not None else []
+            targets: list[tuple[str | tuple[str, str], Any]] = (
+                [("target", kpi.target)] if kpi.target is not None else [])
             targets += [(("targets", key), value) for key, value in (kpi.targets or {}).items()]
             share = (kpi.measure.type == "ratio" and kpi.measure.numerator is not None
                      and kpi.measure.numerator.agg == "count"
@@ -523,18 +517,19 @@ class KpiBook:
             for key, target in targets:
                 high = max(target) if isinstance(target, list) else target
                 where = ("kpis", position, *(key if isinstance(key, tuple) else (key,)))
-                line = self.document.locate(where)[0] if self.document is not None else None
+                line, column = (self.document.locate(where) if self.document is not None
+                                else (None, None))
                 field = f"kpis[{position}] ({kpi.id}).{'.'.join(map(str, where[2:]))}"
                 if kpi.unit == "percent" and high > 1:
                     findings.append(Finding(
                         "warning", "percent-scale",
                         f"a percent target of {high:g} means {high * 100:g} %; write 27 % as "
-                        "0.27", field, line))
+                        "0.27", field, line, column))
                 if share and kpi.compare in (">", ">=") and high > 1:
                     findings.append(Finding(
                         "error", "never-passes",
                         f"a share of counts is at most 1, so {kpi.compare} {high:g} never "
-                        "passes", field, line))
+                        "passes", field, line, column))
         return LintReport(findings, path=self.path)
 
     def to_dict(self) -> dict[str, Any]:
@@ -566,7 +561,8 @@ def _frame(portfolio: Any) -> pl.DataFrame:
     if isinstance(portfolio, pl.DataFrame):
         return portfolio
     if type(portfolio).__module__.startswith("pandas"):
-        return pl.from_pandas(portfolio, include_index=False)
+        frame: pl.DataFrame = pl.from_pandas(portfolio, include_index=False)
+        return frame
     return pl.DataFrame(list(portfolio))
 
 
@@ -585,8 +581,5 @@ def from_document(document: Document) -> KpiBook:
 
 
 def kpis_schema() -> dict[str, Any]:
-    """The JSON Schema of KPI files."""
-    result = KpiFile.model_json_schema()
-    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    result["title"] = "vip_workflow KPI file"
-    return result
+    """The JSON Schema of KPI files (``schema_for("kpis")``)."""
+    return schema_for("kpis")

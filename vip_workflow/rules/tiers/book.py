@@ -450,8 +450,7 @@ def preset(name: str, *, kind: RuleKind | None = None) -> AnyBook:
 
 
 def rules_schema() -> dict[str, Any]:
-    """The JSON Schema of rule files, for editors."""
-    result = schema.RuleFile.model_json_schema(by_alias=True)
-    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    result["title"] = "vip_workflow tier rule file"
-    return result
+    """The JSON Schema of tier rule files, for editors (``schema_for("tiers")``)."""
+    from vip_workflow.rules.files.kinds import schema_for
+
+    return schema_for("tiers")

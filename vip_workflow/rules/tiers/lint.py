@@ -12,13 +12,11 @@ bands that disagree on the same value, a value outside the field's declared valu
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
-
+from vip_workflow.rules.files.findings import Finding, LintReport, Severity
 from vip_workflow.rules.tiers.compiled import (
     Band,
     Chain,
@@ -34,75 +32,6 @@ if TYPE_CHECKING:
     from vip_workflow.rules.tiers.book import RuleBook
 
 __all__ = ["Finding", "LintReport", "lint_book"]
-
-Severity = Literal["error", "warning", "info"]
-
-
-@frozen
-class Finding:
-    """One lint finding: severity, a stable code, the message, and where (field path, line)."""
-
-    severity: Severity
-    code: str
-    message: str
-    field: str | None = None
-    line: int | None = None
-
-    def text(self, path: str | None = None) -> str:
-        where = path or ""
-        if self.line is not None:
-            where += f":{self.line}"
-        where = f"{where}: " if where else ""
-        field = f"{self.field}: " if self.field else ""
-        return f"{where}{self.severity}: {field}{self.message} [{self.code}]"
-
-
-class LintReport:
-    """The findings of a lint run, errors first."""
-
-    def __init__(self, findings: Sequence[Finding], path: str | None = None) -> None:
-        order = {"error": 0, "warning": 1, "info": 2}
-        self.findings = sorted(findings, key=lambda f: (order[f.severity], f.line or 0))
-        self.path = path
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        """True when there are no errors."""
-        return not self.errors
-
-    @property
-    def clean(self) -> bool:
-        """True when there are neither errors nor warnings."""
-        return not self.errors and not self.warnings
-
-    def __iter__(self) -> Iterator[Finding]:
-        return iter(self.findings)
-
-    def __len__(self) -> int:
-        return len(self.findings)
-
-    def __str__(self) -> str:
-        if not self.findings:
-            return "no findings"
-        return "\n".join(f.text(self.path) for f in self.findings)
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{f.severity}</td><td>{html.escape(f.field or '')}</td>"
-            f"<td>{f.line or ''}</td><td>{html.escape(f.message)}</td></tr>"
-            for f in self.findings
-        )
-        return ("<table><thead><tr><th>severity</th><th>field</th><th>line</th><th>finding</th>"
-                f"</tr></thead><tbody>{rows}</tbody></table>")
-
 
 # -- number-line pieces ------------------------------------------------------------------------
 
@@ -171,14 +100,14 @@ class _Linter:
         self.document = getattr(book, "document", None)
 
     def add(self, severity: Severity, code: str, message: str, *where: str | int) -> None:
-        line = None
+        line = column = None
         field = None
         if where:
             field = ".".join(str(w) if not isinstance(w, int) else f"[{w}]" for w in where)
             field = field.replace(".[", "[")
         if self.document is not None:
-            line = self.document.locate(where)[0]
-        self.findings.append(Finding(severity, code, message, field, line))
+            line, column = self.document.locate(where)
+        self.findings.append(Finding(severity, code, message, field, line, column))
 
     # -- one factor ------------------------------------------------------------------------
     def factor(self, factor: Factor, where: tuple[str | int, ...], *, falls_through: bool,
@@ -309,7 +238,7 @@ class _Linter:
     def unused_tiers(self) -> None:
         plan = self.book.plan
         given = set(plan.rule_tiers[:-1])  # the last rule is "override"
-        given |= {b.tier for _, s in plan.subtiers for b in s.factor.bands}
+        given |= {b.tier for _, s in plan.subtiers for b in s.factor.bands if b.tier is not None}
         given |= {s.default for _, s in plan.subtiers}
         split = {tier for tier, _ in plan.subtiers}
         for tier in plan.tiers:

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from vip_workflow.rules.files.header import FileHeader
+from vip_workflow.rules.files.model import FileModel
 
 Closed = Literal["left", "right", "both", "neither"]
 Scalar = str | bool | int | float
@@ -35,33 +30,10 @@ def _not_a_bool(value: object) -> object:
 
 
 Number = Annotated[float, BeforeValidator(_not_a_bool)]
-
-
-def _version_text(value: object) -> object:
-    # `version: 2` and `version: 2006.1` are versions, read as the text they show
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _first_day_of_month(value: object) -> object:
-    # `effective: 2026-10` means the first day of that month
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value.strip()):
-        return f"{value.strip()}-01"
-    return value
-
-
-#: The ``version`` and ``effective`` keys every kind of rule file shares.
-VersionText = Annotated[str, BeforeValidator(_version_text)]
-EffectiveDate = Annotated[date, BeforeValidator(_first_day_of_month)]
 Finite = Annotated[float, BeforeValidator(_not_a_bool), Field(allow_inf_nan=False)]
 
 _NUMBER = r"[-+]?(?:inf|infinity|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
 _RANGE = re.compile(rf"^\s*([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])\s*$", re.IGNORECASE)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def parse_range(text: str) -> tuple[float, float, bool, bool]:
@@ -76,7 +48,7 @@ def parse_range(text: str) -> tuple[float, float, bool, bool]:
     return float(low), float(high), opening == "[", closing == "]"
 
 
-class Match(_Model):
+class Match(FileModel):
     """How a value is matched: a list of values (``in``) or a numeric interval."""
 
     in_: list[Scalar] | None = Field(
@@ -177,7 +149,7 @@ class TierBand(Match):
     note: str | None = None
 
 
-class _Factor(_Model):
+class _Factor(FileModel):
     id: str | None = Field(default=None, description="Name of the factor; defaults to field.")
     field: str = Field(description="Name of the input field the factor reads.")
     label: str | None = Field(default=None, description="Readable name used in explanations.")
@@ -218,7 +190,7 @@ class ScoreFactor(_Factor):
     )
 
 
-class Term(_Model):
+class Term(FileModel):
     """A term ``weight × value`` of a weighted model; ``map`` turns categories into numbers."""
 
     field: str
@@ -234,7 +206,7 @@ class Term(_Model):
     label: str | None = None
 
 
-class ChainScheme(_Model):
+class ChainScheme(FileModel):
     """Factor chain (DOMAIN §3.1): factors in order, each with bands mapped to tiers."""
 
     type: Literal["chain"]
@@ -247,7 +219,7 @@ class ChainScheme(_Model):
     factors: list[ChainFactor] = Field(min_length=1)
 
 
-class ScoringScheme(_Model):
+class ScoringScheme(FileModel):
     """Interval scoring: each factor's band is worth points; the total picks the tier."""
 
     type: Literal["scoring"]
@@ -256,7 +228,7 @@ class ScoringScheme(_Model):
     default: str = Field(description="Tier when the total falls in no band.")
 
 
-class WeightedScheme(_Model):
+class WeightedScheme(FileModel):
     """Weighted model: y = intercept + Σ weight × value; y picks the tier."""
 
     type: Literal["weighted"]
@@ -266,7 +238,7 @@ class WeightedScheme(_Model):
     default: str
 
 
-class ScoreSpec(_Model):
+class ScoreSpec(FileModel):
     """A score to rank by: interval scoring or a weighted sum, without tier bands."""
 
     type: Literal["scoring", "weighted"]
@@ -283,7 +255,7 @@ class ScoreSpec(_Model):
         return self
 
 
-class Quota(_Model):
+class Quota(FileModel):
     tier: str
     share: Finite | None = Field(
         default=None,
@@ -294,7 +266,7 @@ class Quota(_Model):
     )
 
 
-class QuotaScheme(_Model):
+class QuotaScheme(FileModel):
     """Population-relative tiers (ABC): rank the portfolio and cut it by shares."""
 
     type: Literal["quota"]
@@ -332,7 +304,7 @@ class Condition(Match):
         return self
 
 
-class EligibilityScheme(_Model):
+class EligibilityScheme(FileModel):
     """Eligibility: all conditions hold → ``tier``; otherwise ``default``."""
 
     type: Literal["eligibility"]
@@ -342,7 +314,7 @@ class EligibilityScheme(_Model):
     default: str
 
 
-class SubtierSplit(_Model):
+class SubtierSplit(FileModel):
     """Splits one tier into sub-tiers by a second criterion (e.g. A → A1 / A2)."""
 
     field: str
@@ -352,7 +324,7 @@ class SubtierSplit(_Model):
     default: str = Field(description="Sub-tier when no band matches.")
 
 
-class OverrideFields(_Model):
+class OverrideFields(FileModel):
     """Names of the fields that carry a manual override."""
 
     tier: str = "override_tier"
@@ -366,17 +338,11 @@ Scheme = Annotated[
 ]
 
 
-class RuleFile(_Model):
+class RuleFile(FileHeader):
     """A tier rule file."""
 
     kind: Literal["tiers"] = Field(default="tiers", description="What the file holds.")
     name: str = Field(description="Name of the rule book, e.g. hubei-2006.")
-    version: VersionText = Field(default="1", description="Version of this rule book.")
-    effective: EffectiveDate | None = Field(
-        default=None,
-        description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
-        "first day of a month).",
-    )
     description: str | None = Field(default=None, description="What the rule book is for.")
     source: str | None = Field(default=None, description="Where the rules come from.")
     tiers: list[str] = Field(

@@ -217,9 +217,7 @@ def from_document(document: Document) -> TriggerBook:
 
 
 def triggers_schema() -> dict[str, Any]:
-    """The JSON Schema of trigger files, for editors."""
-    result = schema.TriggerFile.model_json_schema()
-    result["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    result["title"] = "vip_workflow trigger file"
-    return result
+    """The JSON Schema of trigger files, for editors (``schema_for("triggers")``)."""
+    from vip_workflow.rules.files.kinds import schema_for
 
+    return schema_for("triggers")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from vip_workflow.rules.tiers.lint import Finding, LintReport
+from vip_workflow.rules.files.findings import Finding, LintReport, Severity
 from vip_workflow.rules.triggers import schema as s
 from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS
 
@@ -55,7 +55,8 @@ def _bands(spec: s.AllOf) -> set[tuple[str, int]]:
     return {key for key, seen in ops.items() if {">", "<"} <= seen}
 
 
-def _leaf_findings(spec: Any, bands: set[tuple[str, int]]) -> Iterator[tuple[str, str, str]]:
+def _leaf_findings(spec: Any, bands: set[tuple[str, int]]
+                   ) -> Iterator[tuple[Severity, str, str]]:
     """(severity, code, message) for one leaf condition."""
     field = spec.field
     if field not in SNAPSHOT_COLUMNS:
@@ -156,10 +157,10 @@ def lint_triggers(book: TriggerBook) -> LintReport:
     findings: list[Finding] = []
     document = book.document
 
-    def add(severity: str, code: str, message: str, where: Where) -> None:
-        line = document.locate(where)[0] if document is not None else None
+    def add(severity: Severity, code: str, message: str, where: Where) -> None:
+        line, column = document.locate(where) if document is not None else (None, None)
         field = _describe(where, book)
-        findings.append(Finding(severity, code, message, field, line))  # type: ignore[arg-type]
+        findings.append(Finding(severity, code, message, field, line, column))
 
     for position, trigger in enumerate(book.triggers):
         base: Where = ("triggers", position)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from vip_workflow.rules.tiers.schema import EffectiveDate, VersionText
+from vip_workflow.rules.files.header import FileHeader
+from vip_workflow.rules.files.model import FileModel
 
 __all__ = [
     "FAMILIES",
@@ -49,8 +50,7 @@ MAX_WINDOW = 60
 _FIELD = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Model = FileModel  # the one strict base of every file model
 
 
 FieldName = Annotated[str, Field(pattern=_FIELD, description="A snapshot column.")]
@@ -182,18 +182,11 @@ class Trigger(_Model):
     when: Condition
 
 
-class TriggerFile(_Model):
+class TriggerFile(FileHeader):
     """A trigger rule file."""
 
-    kind: Literal["triggers"]
-    name: str
-    version: VersionText = Field(default="1", description="Version of this trigger book.")
-    effective: EffectiveDate | None = Field(
-        default=None,
-        description="Date from which this version applies (YYYY-MM-DD, or YYYY-MM for the "
-        "first day of a month).",
-    )
-    description: str | None = None
+    kind: Literal["triggers"] = Field(description="What the file holds.")
+    name: str = Field(description="Name of the trigger book.")
+    description: str | None = Field(default=None, description="What the trigger book is for.")
     source: str | None = None
     triggers: list[Trigger] = Field(min_length=1)
-

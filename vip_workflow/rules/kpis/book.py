@@ -55,9 +55,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _fits_kpis(condition: Condition) -> Condition:
+def _fits_kpis(condition: Condition | None) -> Condition | None:
     """A row filter: comparisons of columns (``field``) combined by all/any/not."""
-    for node in condition.walk():
+    for node in condition.walk() if condition is not None else ():
         if node.kind not in ("field", "all", "any", "not"):
             raise ValueError(f"a KPI filter compares columns ({{field: …}}); {node.kind} "
                              "reads months and belongs in trigger files")
@@ -74,7 +74,8 @@ def _upgraded_where(data: Any) -> Any:
 
 #: A KPI row filter: one condition of the one language (``docs/conditions.md``). The list of
 #: filters of earlier releases still loads (as ``all``).
-Where = Annotated[Condition, BeforeValidator(_upgraded_where), AfterValidator(_fits_kpis)]
+Where = Annotated[Condition | None, BeforeValidator(_upgraded_where),
+                  AfterValidator(_fits_kpis)]
 
 
 class Aggregate(_Model):
@@ -82,7 +83,7 @@ class Aggregate(_Model):
 
     agg: Literal["sum", "count", "mean", "n_unique", "min", "max"]
     field: str | None = None
-    where: Where | None = None
+    where: Where = None
 
     @model_validator(mode="after")
     def _field_needed(self) -> Aggregate:
@@ -98,7 +99,7 @@ class Measure(_Model):
     numerator: Aggregate | None = None
     denominator: Aggregate | None = None
     field: str | None = None
-    where: Where | None = None
+    where: Where = None
 
     @model_validator(mode="after")
     def _shape(self) -> Measure:
@@ -123,7 +124,7 @@ class Kpi(_Model):
     description: str | None = None
     source: str | None = None
     measure: Measure
-    where: Where | None = Field(default=None, description="Population filter.")
+    where: Where = Field(default=None, description="Population filter.")
     by: str | None = Field(default=None, description="Group by this column (segment …).")
     compare: Compare = ">="
     target: Target | None = None

@@ -74,7 +74,8 @@ def _fits_triggers(condition: AnyCondition) -> AnyCondition:
             continue
         subject = node.subject or ""
         if not _FIELD.match(subject):
-            raise ValueError(f"{subject!r} is not a snapshot column name")
+            raise ValueError(f"{subject!r} is not a snapshot column name (it should match "
+                             f"pattern {_FIELD.pattern})")
         if node.op is not None:
             _numeric_test(node.op, node.value, f"{kind}: {subject}")
         if node.where is not None:

@@ -2,7 +2,8 @@
 
 A definition names its states (steps, approval gates, hand-offs, final states), the named
 transitions between them, the roles that own each step and the shape of an instance's context.
-Everything is declarative: conditions are the one condition language (``{field, op, value}``), durations are
+Everything is declarative: conditions are the one condition language
+(``{field, op, value}``), durations are
 ISO 8601 strings, nothing is ever evaluated as code.
 """
 

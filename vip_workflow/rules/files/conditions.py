@@ -428,7 +428,7 @@ def _where(node: dict[str, Any], path: PathKey) -> Iterator[tuple[PathKey, Any, 
 
 
 def _walk_old(node: Any, path: PathKey) -> Iterator[OldSpelling]:
-    new, reasons = upgrade_condition(node)
+    _, reasons = upgrade_condition(node)
     for reason in reasons:
         yield OldSpelling(path, reason)
     if not isinstance(node, dict):
@@ -449,7 +449,7 @@ def old_spellings(data: Any) -> list[OldSpelling]:
     found: list[OldSpelling] = []
     for path, node, is_where in condition_places(data):
         if is_where:
-            new, reasons = upgrade_where(node)
+            _, reasons = upgrade_where(node)
             found += [OldSpelling(path, reason) for reason in reasons]
             if isinstance(node, list):
                 for i, child in enumerate(node):
@@ -493,10 +493,10 @@ def upgrade_text(text: str, *, path: str = "<text>") -> str:
     if root is None:
         return text
     edits: list[tuple[int, int, str]] = []
-    for path, node, is_where in condition_places(data):
+    for where, node, is_where in condition_places(data):
         if not _has_old(node, is_where):
             continue
-        yaml_node = _node_at(root, path)
+        yaml_node = _node_at(root, where)
         if yaml_node is None:
             continue
         new = upgrade_data(node, is_where=is_where)
@@ -507,9 +507,8 @@ def upgrade_text(text: str, *, path: str = "<text>") -> str:
 
 
 def _has_old(node: Any, is_where: bool) -> bool:
-    if is_where:
-        if upgrade_where(node)[1]:
-            return True
+    if is_where and upgrade_where(node)[1]:
+        return True
     return any(True for _ in _walk_old(node, ()))
 
 

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, \
-    model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules.files.conditions import Condition, upgrade_where
@@ -550,8 +549,8 @@ class KpiBook:
         """Targets on the wrong scale or impossible to meet; a ``vw.LintReport``.
 
         ``old-spelling`` (warning): a filter in a spelling of earlier releases (see
-        ``docs/conditions.md``); ``percent-scale`` (warning): a percent KPI with a target above 1 — targets are
-        fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
+        ``docs/conditions.md``); ``percent-scale`` (warning): a percent KPI with a target
+        above 1 — targets are fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
         ``>``/``>=`` a target above 1.
         """
         from vip_workflow.rules.tiers.lint import Finding, LintReport

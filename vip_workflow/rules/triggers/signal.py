@@ -10,8 +10,6 @@ from typing import Any
 import polars as pl
 from attrs import frozen
 
-from vip_workflow.rules.triggers import schema as s
-
 __all__ = ["Signal", "describe_condition", "explain_evidence", "signals_frame"]
 
 

@@ -550,7 +550,8 @@ class KpiBook:
 
         ``old-spelling`` (warning): a filter in a spelling of earlier releases (see
         ``docs/conditions.md``); ``percent-scale`` (warning): a percent KPI with a target
-        above 1 — targets are fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
+        above 1 — targets are fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of
+        counts (a share) with
         ``>``/``>=`` a target above 1.
         """
         from vip_workflow.rules.tiers.lint import Finding, LintReport

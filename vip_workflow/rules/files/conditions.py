@@ -288,8 +288,7 @@ def upgrade_condition(data: Any) -> tuple[Any, list[str]]:
         return data, []
     reasons: list[str] = []
     new = dict(data)
-    if "type" in new and not any(k in new for k in _KEYS) and new["type"] not in (
-            *_TYPE_KEYS, "all", "any"):
+    if "type" in new and new["type"] not in (*_TYPE_KEYS, "all", "any"):
         raise ValueError(f"unknown type {new['type']!r}; write a condition as "
                          + ", ".join(f"{{{k}: …}}" for k in _KEYS))
     if isinstance(new.get("type"), str) and new["type"] in (*_TYPE_KEYS, "all", "any"):

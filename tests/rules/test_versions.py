@@ -99,7 +99,7 @@ class TestSignalDiff:
         data = old.to_dict()
         data["version"] = "2"
         changed = data["triggers"][0]
-        changed["when"]["conditions"][0]["value"] = 0.3
+        changed["when"]["all"][0]["value"] = 0.3
         new = vw.load_rules(data)
         result = vw.diff_signals(old, new, history)
         assert result.disappear.height == 0

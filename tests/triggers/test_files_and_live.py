@@ -11,6 +11,7 @@ import yaml
 import vip_workflow as vw
 import vip_workflow.rules.tiers.book as rules_book
 from tests.triggers.helpers import book_of, history
+from vip_workflow.rules.files.conditions import upgrade_data, upgrade_text
 from vip_workflow.rules.triggers import TriggerBook, _durable, explain_signals
 from vip_workflow.rules.triggers.snapshots import MonthlySnapshot
 
@@ -66,7 +67,8 @@ class TestBadFiles:
 
 class TestLint:
     def codes(self, *conditions: dict) -> list[tuple[str, str]]:
-        return [(f.severity, f.code) for f in book_of(*conditions).lint().findings]
+        new = [upgrade_data(c) for c in conditions]  # old spellings are tested elsewhere
+        return [(f.severity, f.code) for f in book_of(*new).lint().findings]
 
     def test_thresholds_that_cannot_hold_are_errors(self) -> None:
         """Counts are never negative; a count cannot exceed its months."""
@@ -95,12 +97,14 @@ class TestLint:
 
     def test_unknown_fields_are_warnings_with_a_line(self) -> None:
         """The history must bring the column."""
-        report = load(GOOD.replace("field: revenue", "field: revenu")).lint()
+        report = load(upgrade_text(GOOD).replace("consecutive: revenue",
+                                                 "consecutive: revenu")).lint()
         assert [(f.code, f.line) for f in report.findings] == [("unknown-field", 7)]
 
     def test_a_clean_book_has_no_findings(self) -> None:
-        """The good example."""
-        assert load(GOOD).lint().findings == []
+        """The good example (in the one condition language; the old one is reported)."""
+        assert load(upgrade_text(GOOD)).lint().findings == []
+        assert [f.code for f in load(GOOD).lint().findings] == ["old-spelling"]
 
 
 class TestPreset:

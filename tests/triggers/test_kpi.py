@@ -228,7 +228,8 @@ class TestLint:
         """27 instead of 0.27 — with the file line."""
         book = kpi_book({"id": "stab", "unit": "percent", "measure": {
             "type": "ratio", "numerator": {"agg": "count",
-                                           "where": [{"field": "stable", "value": True}]},
+                                           "where": {"field": "stable", "op": "==",
+                                                     "value": True}},
             "denominator": {"agg": "count"}}, "target": 70})
         codes = [(f.severity, f.code) for f in book.lint().findings]
         assert codes == [("error", "never-passes"), ("warning", "percent-scale")]

@@ -6,20 +6,21 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vip_workflow.processes.definitions import Condition
+from vip_workflow.rules.files.conditions import Condition
 
 __all__ = ["holds", "lookup"]
 
 _MISSING = object()
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
     "in": lambda a, b: a in b,
     "not_in": lambda a, b: a not in b,
+    "between": lambda a, b: bool(b[0] <= a <= b[1]),
 }
 
 
@@ -34,26 +35,29 @@ def lookup(context: Mapping[str, Any], path: str) -> Any:
 
 
 def holds(condition: Condition, context: Mapping[str, Any]) -> bool:
-    """Whether ``condition`` is true of ``context``.
+    """Whether ``condition`` (the one condition language) is true of ``context``.
 
-    A missing field (or ``None``) makes every comparison false except ``missing``; values that
+    A missing field (or ``None``) makes every comparison false except ``is_null``; values that
     cannot be compared (a string against a number) are false, not an error.
     """
-    if condition.all is not None:
-        return all(holds(part, context) for part in condition.all)
-    if condition.any is not None:
-        return any(holds(part, context) for part in condition.any)
-    if condition.not_ is not None:
-        return not holds(condition.not_, context)
+    kind = condition.kind
+    if kind == "all":
+        return all(holds(part, context) for part in condition.children)
+    if kind == "any":
+        return any(holds(part, context) for part in condition.children)
+    if kind == "not":
+        return not holds(condition.children[0], context)
+    if kind != "field":
+        raise ValueError(f"a {kind} condition reads a customer's months, not a context")
     value = lookup(context, condition.field or "")
     absent = value is _MISSING or value is None
-    if condition.op == "exists":
+    if condition.op == "not_null":
         return not absent
-    if condition.op == "missing":
+    if condition.op == "is_null":
         return absent
     if absent:
         return False
     try:
-        return bool(_COMPARE[condition.op or "eq"](value, condition.value))
+        return bool(_COMPARE[condition.op or "=="](value, condition.value))
     except TypeError:
         return False

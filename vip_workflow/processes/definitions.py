@@ -2,7 +2,8 @@
 
 A definition names its states (steps, approval gates, hand-offs, final states), the named
 transitions between them, the roles that own each step and the shape of an instance's context.
-Everything is declarative: conditions are ``(field, operator, value)`` triples, durations are
+Everything is declarative: conditions are the one condition language
+(``{field, op, value}``), durations are
 ISO 8601 strings, nothing is ever evaluated as code.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from vip_workflow.rules.files.conditions import Condition
 from vip_workflow.rules.files.header import FileHeader
 from vip_workflow.rules.files.model import FileModel
 
@@ -91,71 +93,18 @@ def parse_duration(text: str) -> tuple[int, int]:
 _Model = FileModel  # the one strict base of every file model
 
 
-_OPERATORS = {
-    "==": "eq",
-    "=": "eq",
-    "!=": "ne",
-    ">": "gt",
-    ">=": "ge",
-    "<": "lt",
-    "<=": "le",
-}
-Operator = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in", "exists", "missing"]
+def _fits_processes(condition: Condition) -> Condition:
+    """A process condition compares context values: ``field`` leaves and all/any/not."""
+    for node in condition.walk():
+        if node.kind not in ("field", "all", "any", "not"):
+            raise ValueError(f"a process condition compares context fields ({{field: …}}); "
+                             f"{node.kind} reads a customer's months and belongs in trigger "
+                             "files")
+    return condition
 
 
-class Condition(_Model):
-    """A declarative test on an instance's context.
-
-    Either a comparison ``{field, op, value}`` (``field`` is a dotted path into the context) or a
-    combination ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``. A missing field makes every
-    comparison false except ``missing``.
-    """
-
-    field: str | None = None
-    op: Operator | None = None
-    value: Any = None
-    all: tuple[Condition, ...] | None = None
-    any: tuple[Condition, ...] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
-
-    @field_validator("op", mode="before")
-    @classmethod
-    def _symbolic_op(cls, value: Any) -> Any:
-        return _OPERATORS.get(value, value) if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Condition:
-        forms = [self.field is not None, self.all is not None, self.any is not None]
-        forms.append(self.not_ is not None)
-        if sum(forms) != 1:
-            raise ValueError("a condition is exactly one of {field, op, value}, all, any or not")
-        if self.field is not None:
-            if self.op is None:
-                raise ValueError("a comparison needs an op")
-            if self.op in {"in", "not_in"} and not isinstance(self.value, list | tuple):
-                raise ValueError(f"op {self.op!r} needs a list value")
-        return self
-
-    def fields(self) -> set[str]:
-        """Every context field the condition reads."""
-        if self.field is not None:
-            return {self.field}
-        found: set[str] = set()
-        for part in (self.all or ()) + (self.any or ()) + ((self.not_,) if self.not_ else ()):
-            found |= part.fields()
-        return found
-
-    def text(self) -> str:
-        """The condition in words, for diagrams and docs."""
-        if self.field is not None:
-            symbol = {v: k for k, v in _OPERATORS.items() if k != "="}.get(self.op or "", self.op)
-            if self.op in {"exists", "missing"}:
-                return f"{self.field} {self.op}"
-            return f"{self.field} {symbol} {self.value!r}"
-        if self.not_ is not None:
-            return f"not ({self.not_.text()})"
-        joiner, parts = (" and ", self.all) if self.all is not None else (" or ", self.any)
-        return "(" + joiner.join(p.text() for p in parts or ()) + ")"
+#: A condition of the one language (``docs/conditions.md``) on an instance's context.
+ProcessCondition = Annotated[Condition, AfterValidator(_fits_processes)]
 
 
 class ContextField(_Model):
@@ -246,7 +195,7 @@ class LevelSpec(_Model):
     approvers: tuple[SeatSpec, ...] = Field(min_length=1)
     quorum: Literal["all", "any"] | int = "all"
     veto: tuple[str, ...] = ()
-    when: Condition | None = None
+    when: ProcessCondition | None = None
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> LevelSpec:
@@ -375,7 +324,7 @@ class TransitionSpec(_Model):
     source: str | tuple[str, ...]
     dest: str
     roles: tuple[str, ...] | None = None
-    when: Condition | None = None
+    when: ProcessCondition | None = None
     description: str = ""
 
     @field_validator("event")

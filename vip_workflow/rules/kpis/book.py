@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
+from vip_workflow.rules.files.conditions import Condition, upgrade_where
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.files.findings import Finding, LintReport
 from vip_workflow.rules.files.header import FileHeader
@@ -55,18 +56,27 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 _Model = FileModel  # the one strict base of every file model
 
 
-class Where(_Model):
-    """A row filter: ``field op value`` (``in`` takes a list)."""
+def _fits_kpis(condition: Condition | None) -> Condition | None:
+    """A row filter: comparisons of columns (``field``) combined by all/any/not."""
+    for node in condition.walk() if condition is not None else ():
+        if node.kind not in ("field", "all", "any", "not"):
+            raise ValueError(f"a KPI filter compares columns ({{field: …}}); {node.kind} "
+                             "reads months and belongs in trigger files")
+        values = node.value if isinstance(node.value, list | tuple) else [node.value]
+        if node.kind == "field" and node.value is not None and not all(
+                isinstance(v, Scalar) for v in values):
+            raise ValueError(f"filter values are text, numbers or booleans, not {node.value!r}")
+    return condition
 
-    field: str
-    op: Literal["==", "!=", ">", ">=", "<", "<=", "in"] = "=="
-    value: Scalar | list[Scalar]
 
-    @model_validator(mode="after")
-    def _list_for_in(self) -> Where:
-        if (self.op == "in") != isinstance(self.value, list):
-            raise ValueError("use a list of values with op 'in', and only with it")
-        return self
+def _upgraded_where(data: Any) -> Any:
+    return upgrade_where(data)[0]
+
+
+#: A KPI row filter: one condition of the one language (``docs/conditions.md``). The list of
+#: filters of earlier releases still loads (as ``all``).
+Where = Annotated[Condition | None, BeforeValidator(_upgraded_where),
+                  AfterValidator(_fits_kpis)]
 
 
 class Aggregate(_Model):
@@ -74,7 +84,7 @@ class Aggregate(_Model):
 
     agg: Literal["sum", "count", "mean", "n_unique", "min", "max"]
     field: str | None = None
-    where: list[Where] = Field(default_factory=list)
+    where: Where = None
 
     @model_validator(mode="after")
     def _field_needed(self) -> Aggregate:
@@ -90,7 +100,7 @@ class Measure(_Model):
     numerator: Aggregate | None = None
     denominator: Aggregate | None = None
     field: str | None = None
-    where: list[Where] = Field(default_factory=list)
+    where: Where = None
 
     @model_validator(mode="after")
     def _shape(self) -> Measure:
@@ -115,7 +125,7 @@ class Kpi(_Model):
     description: str | None = None
     source: str | None = None
     measure: Measure
-    where: list[Where] = Field(default_factory=list, description="Population filters.")
+    where: Where = Field(default=None, description="Population filter.")
     by: str | None = Field(default=None, description="Group by this column (segment …).")
     compare: Compare = ">="
     target: Target | None = None
@@ -183,19 +193,32 @@ def _column_kind(dtype: pl.DataType) -> str | None:
     return None
 
 
-def _filters(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str, Where]]:
-    """Every where filter of a KPI: (path in the file below the KPI, label, filter)."""
-    groups: list[tuple[tuple[str | int, ...], list[Where]]] = [
+def _leaves(condition: Condition | None, path: tuple[str | int, ...]
+            ) -> Iterable[tuple[tuple[str | int, ...], Condition]]:
+    if condition is None:
+        return
+    if condition.kind == "field":
+        yield path, condition
+    elif condition.kind == "not":
+        yield from _leaves(condition.not_, (*path, "not"))
+    else:
+        for position, child in enumerate(condition.children):
+            yield from _leaves(child, (*path, condition.kind, position))
+
+
+def _filters(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str, Condition]]:
+    """Every comparison in a KPI's filters: (path in the file below the KPI, label, leaf)."""
+    groups: list[tuple[tuple[str | int, ...], Condition | None]] = [
         (("where",), kpi.where), (("measure", "where"), kpi.measure.where)]
     for part in ("numerator", "denominator"):
         aggregate = getattr(kpi.measure, part)
         if aggregate is not None:
             groups.append((("measure", part, "where"), aggregate.where))
-    for path, wheres in groups:
+    for path, where in groups:
         prefix = ".".join(str(p) for p in path[:-1])
-        for position, where in enumerate(wheres):
-            label = f"{prefix + '.' if prefix else ''}where.{where.field}"
-            yield (*path, position), label, where
+        for leaf_path, leaf in _leaves(where, path):
+            label = f"{prefix + '.' if prefix else ''}where.{leaf.field}"
+            yield leaf_path, label, leaf
 
 
 def _summed_fields(kpi: Kpi) -> set[str]:
@@ -208,8 +231,10 @@ def _summed_fields(kpi: Kpi) -> set[str]:
     return found
 
 
-def _values(where: Where) -> list[Scalar]:
-    return list(where.value) if isinstance(where.value, list) else [where.value]
+def _values(where: Condition) -> list[Scalar]:
+    if where.value is None:
+        return []
+    return list(where.value) if isinstance(where.value, list | tuple) else [where.value]
 
 
 def _file_problems(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str]]:
@@ -223,7 +248,8 @@ def _file_problems(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str]]:
             yield (*path, "value"), (f"kpi {kpi.id!r}: {label}: the values mix kinds ({words}); "
                                      "a column holds one kind")
             continue
-        if where.field in summed and kinds and kinds[0] != "number":
+        if where.field in summed and kinds and kinds[0] != "number" \
+                and where.op not in ("is_null", "not_null"):
             value = values[0]
             yield (*path, "value"), (
                 f"kpi {kpi.id!r}: {label}: {_show(value)} is {_VALUE_WORDS[kinds[0]]} but "
@@ -233,7 +259,7 @@ def _file_problems(kpi: Kpi) -> Iterable[tuple[tuple[str | int, ...], str]]:
 def check_filter_types(kpi: Kpi, schema: pl.Schema) -> None:
     """Raise EvaluationError for a filter value of another kind than its column."""
     for _path, label, where in _filters(kpi):
-        dtype = schema.get(where.field)
+        dtype = schema.get(where.field or "")
         column = _column_kind(dtype) if dtype is not None else None
         if column is None:
             continue
@@ -247,30 +273,45 @@ def check_filter_types(kpi: Kpi, schema: pl.Schema) -> None:
 
 
 # -- evaluation ----------------------------------------------------------------------------
-def _condition(where: Iterable[Where]) -> pl.Expr:
-    parts = []
-    for w in where:
-        column = pl.col(w.field)
-        if w.op == "in":
-            values = _values(w)
-            if values and all(_value_kind(v) == "number" for v in values):
-                # an int column and a float in the list (or the reverse) compare as floats
-                parts.append(column.cast(pl.Float64).is_in([float(v) for v in values]))
-            else:
-                parts.append(column.is_in(values))
+def _leaf_expr(w: Condition) -> pl.Expr:
+    """One comparison as a polars expression; a null value makes it false (except is_null)."""
+    column = pl.col(w.field or "")
+    if w.op in ("is_null", "not_null"):
+        return column.is_null() if w.op == "is_null" else column.is_not_null()
+    if w.op in ("in", "not_in"):
+        values = _values(w)
+        if values and all(_value_kind(v) == "number" for v in values):
+            # an int column and a float in the list (or the reverse) compare as floats
+            found = column.cast(pl.Float64).is_in([float(v) for v in values])
         else:
-            parts.append({
-                "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
-                ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,
-            }[w.op](w.value))
-    return pl.all_horizontal(parts).fill_null(False) if parts else pl.lit(True)
+            found = column.is_in(values)
+        expr = found if w.op == "in" else ~found
+        return pl.when(column.is_null()).then(False).otherwise(expr.fill_null(False))
+    if w.op == "between":
+        low, high = w.value
+        return ((column >= low) & (column <= high)).fill_null(False)
+    return {
+        "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
+        ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,
+    }[w.op or "=="](w.value).fill_null(False)
 
 
-def _aggregate(agg: str, field: str | None, where: Iterable[Where]) -> pl.Expr:
-    where = list(where)
+def _condition(where: Condition | None) -> pl.Expr:
+    """A filter as one boolean expression (no filter keeps every row)."""
+    if where is None:
+        return pl.lit(True)
+    if where.kind == "field":
+        return _leaf_expr(where)
+    if where.kind == "not":
+        return ~_condition(where.not_)
+    parts = [_condition(child) for child in where.children]
+    return pl.all_horizontal(parts) if where.kind == "all" else pl.any_horizontal(parts)
+
+
+def _aggregate(agg: str, field: str | None, where: Condition | None) -> pl.Expr:
     keep = _condition(where)
     if agg == "count":
-        return (keep.sum() if where else pl.len()).cast(pl.Float64)
+        return (keep.sum() if where is not None else pl.len()).cast(pl.Float64)
     column = pl.col(field).filter(keep)  # type: ignore[arg-type]
     expr = {"sum": column.sum(), "mean": column.mean(), "n_unique": column.drop_nulls()
             .n_unique(), "min": column.min(), "max": column.max()}[agg]
@@ -279,13 +320,14 @@ def _aggregate(agg: str, field: str | None, where: Iterable[Where]) -> pl.Expr:
 
 def _columns(kpi: Kpi) -> set[str]:
     m = kpi.measure
-    wheres = [*kpi.where, *m.where]
+    wheres = [kpi.where, m.where]
     fields = {m.field} if m.field else set()
     for part in (m.numerator, m.denominator):
         if part is not None:
-            wheres += part.where
+            wheres.append(part.where)
             fields |= {part.field} if part.field else set()
-    return {w.field for w in wheres} | fields | ({kpi.by} if kpi.by else set())
+    read = set().union(*(w.fields() for w in wheres if w is not None))
+    return read | fields | ({kpi.by} if kpi.by else set())
 
 
 def _measure(kpi: Kpi) -> tuple[pl.Expr, pl.Expr]:
@@ -327,7 +369,7 @@ def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
         raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
                               rule=kpi.id, field=missing[0])
     check_filter_types(kpi, frame.schema)
-    rows = frame.filter(_condition(kpi.where)) if kpi.where else frame
+    rows = frame.filter(_condition(kpi.where)) if kpi.where is not None else frame
     num, den = _measure(kpi)
     aggs = [num.alias("numerator"), den.alias("denominator"), pl.len().alias("rows")]
     if kpi.by:
@@ -501,8 +543,10 @@ class KpiBook:
     def lint(self) -> Any:
         """Targets on the wrong scale or impossible to meet; a ``vw.LintReport``.
 
-        ``percent-scale`` (warning): a percent KPI with a target above 1 — targets are
-        fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of counts (a share) with
+        ``old-spelling`` (warning): a filter in a spelling of earlier releases (see
+        ``docs/conditions.md``); ``percent-scale`` (warning): a percent KPI with a target
+        above 1 — targets are fractions, 0.27 for 27 %; ``never-passes`` (error): a ratio of
+        counts (a share) with
         ``>``/``>=`` a target above 1.
         """
         findings: list[Finding] = []
@@ -530,6 +574,13 @@ class KpiBook:
                         "error", "never-passes",
                         f"a share of counts is at most 1, so {kpi.compare} {high:g} never "
                         "passes", field, line, column))
+        if self.document is not None:
+            from vip_workflow.rules.files.conditions import old_spellings
+
+            for old in old_spellings(self.document.data):
+                field = ".".join(str(p) for p in old.path)
+                findings.append(Finding("warning", "old-spelling", old.reason, field,
+                                        self.document.locate(old.path)[0]))
         return LintReport(findings, path=self.path)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 from attrs import frozen
 
+from vip_workflow.rules.files.conditions import Condition
 from vip_workflow.rules.triggers import schema as s
 
 __all__ = ["Lag", "Leaf", "Node", "TriggerPlan", "compile_condition"]
@@ -41,17 +42,32 @@ _DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"
 MAD_SCALE = 1.4826
 
 
-def _pl_op(expr: pl.Expr, op: str, value: float) -> pl.Expr:
+def _pl_op(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
+    if op == "between":
+        return (expr >= value[0]) & (expr <= value[1])
     return {
         ">": expr.__gt__, ">=": expr.__ge__, "<": expr.__lt__, "<=": expr.__le__,
         "==": expr.__eq__, "!=": expr.__ne__,
     }[op](value)
 
 
-def _durable_op(key: str, op: str, value: float) -> dict[str, Any]:
+def _py_op(fact: float, op: str, value: Any) -> bool:
+    if op == "between":
+        return bool(value[0] <= fact <= value[1])
+    return _PY_OPS[op](fact, value)
+
+
+def _durable_op(key: str, op: str, value: Any) -> dict[str, Any]:
+    if op == "between":
+        return {"$and": [{"$gte": {key: value[0]}}, {"$lte": {key: value[1]}}]}
     if op == "==":
         return {key: value}
     return {_DURABLE_OPS[op]: {key: value}}
+
+
+def _as_float(value: Any) -> Any:
+    """A test's value as floats (the numbers a trigger compares)."""
+    return [float(v) for v in value] if isinstance(value, list | tuple) else float(value)
 
 
 def _num(value: Any) -> Value:
@@ -82,157 +98,156 @@ def _lag_name(field: str, k: int) -> str:
 class Leaf:
     """One condition of a trigger; ``key`` names its fact (``f0``, ``f1`` …)."""
 
-    spec: Any
+    spec: Condition
     key: str
 
     @property
     def field(self) -> str:
-        return self.spec.field
+        return self.spec.subject or ""
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
 
     @property
     def lookback(self) -> int:
         """How many earlier months the fact reads."""
-        spec = self.spec
-        if isinstance(spec, s.Consecutive | s.Change):
-            return spec.periods
-        if isinstance(spec, s.Anomaly):
-            return spec.window
-        if isinstance(spec, s.Sum | s.Count):
-            return spec.periods - 1
+        spec, kind = self.spec, self.spec.kind
+        if kind in ("consecutive", "change_pct"):
+            return spec.span
+        if kind == "anomaly":
+            return int(spec.anomaly_param("window"))
+        if kind in ("sum", "count"):
+            return spec.span - 1
         return 0
+
+    @property
+    def _test(self) -> tuple[str, Any]:
+        return self.spec.op or "==", _as_float(self.spec.value)
 
     # -- column-wise ---------------------------------------------------------------------
     def fact_expr(self, lag: Lag, period: pl.Expr, stash: Stash = _keep) -> pl.Expr:
-        spec = self.spec
-        f = spec.field
-        if isinstance(spec, s.Threshold):
+        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
+        if kind == "field":
             return lag(f, 0)
-        if isinstance(spec, s.Consecutive):
-            steps = [_step(lag(f, k), lag(f, k + 1), spec.direction) for k in range(spec.periods)]
+        if kind == "consecutive":
+            steps = [_step(lag(f, k), lag(f, k + 1), spec.direction or "") for k in range(n)]
             return pl.when(pl.all_horizontal(steps)).then(1.0).otherwise(0.0)
-        if isinstance(spec, s.Change):
-            x, base = lag(f, 0), lag(f, spec.periods)
+        if kind == "change_pct":
+            x, base = lag(f, 0), lag(f, n)
             return pl.when(base != 0).then((x - base) * 100.0 / base.abs())
-        if isinstance(spec, s.Anomaly):
+        if kind == "anomaly":
             return _anomaly_exprs(spec, lag, stash)[0]
-        if isinstance(spec, s.DaysUntil):
+        if kind == "days_until":
             return (lag(f, 0) - period).dt.total_days().cast(pl.Float64)
-        if isinstance(spec, s.Sum):
-            values = [lag(f, k) for k in range(spec.periods - 1, -1, -1)]
+        if kind == "sum":
+            values = [lag(f, k) for k in range(n - 1, -1, -1)]
             known = pl.all_horizontal([v.is_not_null() for v in values])
             return pl.when(known).then(_fold_sum(values))
-        if isinstance(spec, s.Count):
-            hits = [_pl_op(lag(f, k), spec.where_op, spec.where_value).fill_null(False)
-                    for k in range(spec.periods - 1, -1, -1)]
+        if kind == "count":
+            where = _where(spec)
+            hits = [_pl_op(lag(f, k), where[0], where[1]).fill_null(False)
+                    for k in range(n - 1, -1, -1)]
             return _fold_sum([h.cast(pl.Float64) for h in hits])
         raise TypeError(spec)
 
     def test_expr(self, fact: pl.Expr) -> pl.Expr:
-        spec = self.spec
-        if isinstance(spec, s.Consecutive):
+        spec, kind = self.spec, self.kind
+        if kind == "consecutive":
             return fact == 1.0
-        if isinstance(spec, s.Anomaly):
-            up, down = fact >= spec.threshold, fact <= -spec.threshold
-            return {"both": up | down, "up": up, "down": down}[spec.direction]
-        if isinstance(spec, s.DaysUntil):
-            return (fact >= 0) & (fact <= spec.within)
-        if isinstance(spec, s.Change):
-            return _pl_op(fact, spec.op, spec.percent)
-        return _pl_op(fact, spec.op, spec.value)
+        if kind == "anomaly":
+            limit = float(spec.anomaly_param("threshold"))
+            up, down = fact >= limit, fact <= -limit
+            return {"both": up | down, "up": up, "down": down}[spec.anomaly_param("direction")]
+        return _pl_op(fact, *self._test)
 
     def evidence_exprs(self, lag: Lag, fact: pl.Expr, stash: Stash = _keep
                        ) -> list[tuple[str, pl.Expr]]:
-        spec = self.spec
-        f = spec.field
-        if isinstance(spec, s.Threshold):
+        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
+        if kind == "field":
             return [(f, fact)]
-        if isinstance(spec, s.Consecutive):
-            return [(_lag_name(f, k), lag(f, k)) for k in range(spec.periods, -1, -1)]
-        if isinstance(spec, s.Change):
-            return [(_lag_name(f, spec.periods), lag(f, spec.periods)), (f, lag(f, 0)),
-                    (f"{f}.change_pct[{spec.periods}]", fact)]
-        if isinstance(spec, s.Anomaly):
+        if kind == "consecutive":
+            return [(_lag_name(f, k), lag(f, k)) for k in range(n, -1, -1)]
+        if kind == "change_pct":
+            return [(_lag_name(f, n), lag(f, n)), (f, lag(f, 0)), (f"{f}.change_pct[{n}]", fact)]
+        if kind == "anomaly":
             _, center, spread = _anomaly_exprs(spec, lag, stash)
             names = _anomaly_names(spec)
             return list(zip(names, (lag(f, 0), center, spread, fact), strict=True))
-        if isinstance(spec, s.DaysUntil):
+        if kind == "days_until":
             return [(f"{f}.days_left", fact)]
-        if isinstance(spec, s.Sum):
-            return [(f"{f}.sum[{spec.periods}]", fact)]
-        return [(f"{f}.count[{spec.periods}]", fact)]
+        if kind == "sum":
+            return [(f"{f}.sum[{n}]", fact)]
+        return [(f"{f}.count[{n}]", fact)]
 
     # -- one customer at a time ----------------------------------------------------------
     def fact_py(self, series: Sequence[Any], period: date, *,
                 numeric: bool = False) -> tuple[Value, Evidence]:
         """The fact and its evidence; ``series`` holds the field's values for the months
         t−lookback … t (None where unknown; ``numeric``: already floats or None)."""
-        spec = self.spec
-        f = spec.field
-        xs = series if numeric or isinstance(spec, s.DaysUntil) else [_num(v) for v in series]
+        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
+        xs = series if numeric or kind == "days_until" else [_num(v) for v in series]
         lag = lambda k: xs[len(xs) - 1 - k]  # noqa: E731
-        if isinstance(spec, s.Threshold):
+        if kind == "field":
             return lag(0), [(f, lag(0))]
-        if isinstance(spec, s.Consecutive):
-            evidence = [(_lag_name(f, k), lag(k)) for k in range(spec.periods, -1, -1)]
+        if kind == "consecutive":
+            evidence = [(_lag_name(f, k), lag(k)) for k in range(n, -1, -1)]
             ok = all(lag(k) is not None and lag(k + 1) is not None
-                     and _step_py(lag(k), lag(k + 1), spec.direction)
-                     for k in range(spec.periods))
+                     and _step_py(lag(k), lag(k + 1), spec.direction or "")
+                     for k in range(n))
             return (1.0 if ok else 0.0), evidence
-        if isinstance(spec, s.Change):
-            x, base = lag(0), lag(spec.periods)
+        if kind == "change_pct":
+            x, base = lag(0), lag(n)
             fact = None if x is None or base is None or base == 0 else \
                 (x - base) * 100.0 / abs(base)
-            return fact, [(_lag_name(f, spec.periods), base), (f, x),
-                          (f"{f}.change_pct[{spec.periods}]", fact)]
-        if isinstance(spec, s.Anomaly):
-            fact, center, spread = _anomaly_py(spec, [lag(k) for k in range(spec.window, 0, -1)],
+            return fact, [(_lag_name(f, n), base), (f, x), (f"{f}.change_pct[{n}]", fact)]
+        if kind == "anomaly":
+            window = int(spec.anomaly_param("window"))
+            fact, center, spread = _anomaly_py(spec, [lag(k) for k in range(window, 0, -1)],
                                                lag(0))
             return fact, list(zip(_anomaly_names(spec), (lag(0), center, spread, fact),
                                   strict=True))
-        if isinstance(spec, s.DaysUntil):
+        if kind == "days_until":
             end = series[-1]
             fact = None if not isinstance(end, date) else float((end - period).days)
             return fact, [(f"{f}.days_left", fact)]
-        if isinstance(spec, s.Sum):
-            values = [lag(k) for k in range(spec.periods - 1, -1, -1)]
+        if kind == "sum":
+            values = [lag(k) for k in range(n - 1, -1, -1)]
             fact = None if any(v is None for v in values) else _py_sum(values)
-            return fact, [(f"{f}.sum[{spec.periods}]", fact)]
-        test = _PY_OPS[spec.where_op]
-        hits = [1.0 if (v := lag(k)) is not None and test(v, spec.where_value) else 0.0
-                for k in range(spec.periods - 1, -1, -1)]
+            return fact, [(f"{f}.sum[{n}]", fact)]
+        where_op, where_value = _where(spec)
+        hits = [1.0 if (v := lag(k)) is not None and _py_op(v, where_op, where_value) else 0.0
+                for k in range(n - 1, -1, -1)]
         fact = _py_sum(hits)
-        return fact, [(f"{f}.count[{spec.periods}]", fact)]
+        return fact, [(f"{f}.count[{n}]", fact)]
 
     def test_py(self, fact: Value) -> bool:
         if fact is None:
             return False
-        spec = self.spec
-        if isinstance(spec, s.Consecutive):
+        spec, kind = self.spec, self.kind
+        if kind == "consecutive":
             return fact == 1.0
-        if isinstance(spec, s.Anomaly):
-            up, down = fact >= spec.threshold, fact <= -spec.threshold
-            return {"both": up or down, "up": up, "down": down}[spec.direction]
-        if isinstance(spec, s.DaysUntil):
-            return 0 <= fact <= spec.within
-        if isinstance(spec, s.Change):
-            return _PY_OPS[spec.op](fact, spec.percent)
-        return _PY_OPS[spec.op](fact, spec.value)
+        if kind == "anomaly":
+            limit = float(spec.anomaly_param("threshold"))
+            up, down = fact >= limit, fact <= -limit
+            return bool({"both": up or down, "up": up, "down": down}[
+                spec.anomaly_param("direction")])
+        return _py_op(fact, *self._test)
 
     # -- durable_rules -------------------------------------------------------------------
     def durable(self) -> dict[str, Any]:
         """The test as a durable_rules condition on the posted fact ``self.key``."""
-        spec, key = self.spec, self.key
-        if isinstance(spec, s.Consecutive):
+        spec, key, kind = self.spec, self.key, self.kind
+        if kind == "consecutive":
             return {key: 1.0}
-        if isinstance(spec, s.Anomaly):
-            up = {"$gte": {key: spec.threshold}}
-            down = {"$lte": {key: -spec.threshold}}
-            return {"both": {"$or": [up, down]}, "up": up, "down": down}[spec.direction]
-        if isinstance(spec, s.DaysUntil):
-            return {"$and": [{"$gte": {key: 0}}, {"$lte": {key: spec.within}}]}
-        if isinstance(spec, s.Change):
-            return _durable_op(key, spec.op, spec.percent)
-        return _durable_op(key, spec.op, spec.value)
+        if kind == "anomaly":
+            limit = float(spec.anomaly_param("threshold"))
+            up = {"$gte": {key: limit}}
+            down = {"$lte": {key: -limit}}
+            result: dict[str, Any] = {"both": {"$or": [up, down]}, "up": up, "down": down}[
+                spec.anomaly_param("direction")]
+            return result
+        return _durable_op(key, *self._test)
 
 
 @frozen
@@ -243,11 +258,11 @@ class Node:
     children: tuple[Leaf | Node, ...]
 
 
-def compile_condition(spec: Any, leaves: list[Leaf]) -> Leaf | Node:
+def compile_condition(spec: Condition, leaves: list[Leaf]) -> Leaf | Node:
     """Turn a schema condition into a tree of Leaf and Node; appends leaves in order."""
-    if isinstance(spec, s.AllOf | s.AnyOf):
-        children = tuple(compile_condition(c, leaves) for c in spec.conditions)
-        return Node(spec.type, children)
+    if spec.kind in ("all", "any"):
+        children = tuple(compile_condition(c, leaves) for c in spec.children)
+        return Node(spec.kind, children)
     leaf = Leaf(spec, f"f{len(leaves)}")
     leaves.append(leaf)
     return leaf
@@ -305,6 +320,13 @@ def _tree_durable(node: Leaf | Node) -> dict[str, Any]:
     return {"$and" if node.kind == "all" else "$or": [_tree_durable(c) for c in node.children]}
 
 
+def _where(spec: Condition) -> tuple[str, Any]:
+    """The month test of a count (``{op: ">", value: 0}`` unless given)."""
+    if spec.where is None:
+        return ">", 0.0
+    return spec.where.op, _as_float(spec.where.value)
+
+
 # -- arithmetic shared in spirit by both paths ---------------------------------------------
 def _step(now: pl.Expr, before: pl.Expr, direction: str) -> pl.Expr:
     return now < before if direction == "decline" else now > before
@@ -329,22 +351,24 @@ def _py_sum(values: Sequence[float]) -> float:
     return total
 
 
-def _anomaly_names(spec: s.Anomaly) -> tuple[str, str, str, str]:
-    f, w = spec.field, spec.window
-    if spec.method == "zscore":
+def _anomaly_names(spec: Condition) -> tuple[str, str, str, str]:
+    f, w = spec.subject, spec.anomaly_param("window")
+    if spec.anomaly_param("method") == "zscore":
         return f, f"{f}.mean[{w}]", f"{f}.std[{w}]", f"{f}.zscore"
     return f, f"{f}.median[{w}]", f"{f}.mad[{w}]", f"{f}.robust_score"
 
 
-def _anomaly_exprs(spec: s.Anomaly, lag: Lag, stash: Stash) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _anomaly_exprs(spec: Condition, lag: Lag, stash: Stash) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(score, center, spread) over the previous ``window`` months, oldest first.
 
     ``stash`` may turn an intermediate (count, center, spread) into a column computed once.
     """
-    x = lag(spec.field, 0)
-    prev = [lag(spec.field, k) for k in range(spec.window, 0, -1)]
+    field, window = spec.subject or "", int(spec.anomaly_param("window"))
+    min_periods = int(spec.anomaly_param("min_periods"))
+    x = lag(field, 0)
+    prev = [lag(field, k) for k in range(window, 0, -1)]
     n = stash("n", pl.sum_horizontal([p.is_not_null().cast(pl.Int32) for p in prev]))
-    if spec.method == "zscore":
+    if spec.anomaly_param("method") == "zscore":
         center = stash("center", _fold_sum([p.fill_null(0.0) for p in prev]) / n)
         squares = [pl.when(p.is_not_null()).then((p - center) * (p - center)).otherwise(0.0)
                    for p in prev]
@@ -353,7 +377,7 @@ def _anomaly_exprs(spec: s.Anomaly, lag: Lag, stash: Stash) -> tuple[pl.Expr, pl
         center = stash("center", _median(pl.concat_list(prev).list.drop_nulls()))
         deviations = pl.concat_list([(p - center).abs() for p in prev]).list.drop_nulls()
         spread = stash("spread", _median(deviations) * MAD_SCALE)
-    enough = (n >= spec.min_periods) & x.is_not_null()
+    enough = (n >= min_periods) & x.is_not_null()
     diff = x - center
     score = (pl.when(spread != 0).then(diff / spread)
              .when(diff > 0).then(float("inf"))
@@ -376,12 +400,12 @@ def _median_py(values: Sequence[float]) -> float:
     return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
 
 
-def _anomaly_py(spec: s.Anomaly, prev: Sequence[Value], x: Value) -> tuple[Value, Value, Value]:
+def _anomaly_py(spec: Condition, prev: Sequence[Value], x: Value) -> tuple[Value, Value, Value]:
     known = [p for p in prev if p is not None]
     n = len(known)
-    if n < spec.min_periods or x is None:
+    if n < int(spec.anomaly_param("min_periods")) or x is None:
         return None, None, None
-    if spec.method == "zscore":
+    if spec.anomaly_param("method") == "zscore":
         total = 0.0
         for p in prev:
             total = total + (p if p is not None else 0.0)

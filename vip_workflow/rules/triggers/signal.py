@@ -10,8 +10,6 @@ from typing import Any
 import polars as pl
 from attrs import frozen
 
-from vip_workflow.rules.triggers import schema as s
-
 __all__ = ["Signal", "describe_condition", "explain_evidence", "signals_frame"]
 
 
@@ -75,25 +73,36 @@ def signals_frame(signals: Sequence[Signal], customer_dtype: Any = None) -> pl.D
     return pl.DataFrame([x.as_dict() for x in signals], schema=schema)
 
 
+def _test_words(op: str | None, value: Any) -> str:
+    if op == "between":
+        return f"between {_show(value[0])} and {_show(value[1])}"
+    return f"{op} {_show(value)}"
+
+
 def describe_condition(spec: Any) -> str:
     """A condition in words, e.g. ``revenue declines 3 months in a row``."""
-    if isinstance(spec, s.Threshold):
-        return f"{spec.field} {spec.op} {_show(spec.value)}"
-    if isinstance(spec, s.Consecutive):
+    kind, f, n = spec.kind, spec.subject, spec.span
+    test = _test_words(spec.op, spec.value)
+    if kind == "field":
+        return f"{f} {test}"
+    if kind == "consecutive":
         verb = "declines" if spec.direction == "decline" else "increases"
-        return f"{spec.field} {verb} {spec.periods} month(s) in a row"
-    if isinstance(spec, s.Change):
-        return f"{spec.field} change over {spec.periods} month(s) {spec.op} {_show(spec.percent)} %"
-    if isinstance(spec, s.Anomaly):
-        side = {"both": "up or down", "up": "up", "down": "down"}[spec.direction]
-        return (f"{spec.field} {spec.method} score {_show(spec.threshold)} or more {side} "
-                f"against the previous {spec.window} months (at least {spec.min_periods} known)")
-    if isinstance(spec, s.DaysUntil):
-        return f"{spec.field} within {spec.within} days"
-    if isinstance(spec, s.Sum):
-        return f"sum of {spec.field} over {spec.periods} month(s) {spec.op} {_show(spec.value)}"
-    if isinstance(spec, s.Count):
-        return (f"months with {spec.field} {spec.where_op} {_show(spec.where_value)} in the last "
-                f"{spec.periods} {spec.op} {_show(spec.value)}")
-    joiner = " and " if spec.type == "all" else " or "
-    return "(" + joiner.join(describe_condition(c) for c in spec.conditions) + ")"
+        return f"{f} {verb} {n} month(s) in a row"
+    if kind == "change_pct":
+        return f"{f} change over {n} month(s) {test} %"
+    if kind == "anomaly":
+        p = spec.anomaly_param
+        side = {"both": "up or down", "up": "up", "down": "down"}[p("direction")]
+        return (f"{f} {p('method')} score {_show(float(p('threshold')))} or more {side} "
+                f"against the previous {p('window')} months (at least {p('min_periods')} known)")
+    if kind == "days_until":
+        if spec.op == "between" and spec.value[0] == 0:
+            return f"{f} within {spec.value[1]} days"
+        return f"days until {f} {test}"
+    if kind == "sum":
+        return f"sum of {f} over {n} month(s) {test}"
+    if kind == "count":
+        where = _test_words(*(spec.where.op, spec.where.value) if spec.where else (">", 0))
+        return f"months with {f} {where} in the last {n} {test}"
+    joiner = " and " if kind == "all" else " or "
+    return "(" + joiner.join(describe_condition(c) for c in spec.children) + ")"

@@ -10,6 +10,7 @@ import pytest
 
 import vip_workflow as vw
 from tests.adapters.receivers import HTTPReceiver
+from vip_workflow.adapters.notify.memory import MemoryNotifier
 from vip_workflow.adapters.notify.webhook import WebhookNotifier
 from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.adapters.storage.sql import SQLInstanceStore
@@ -118,7 +119,7 @@ class TestDispatcher:
     def test_a_plain_notifier_without_key_works(self, store) -> None:
         """Notifiers whose send() takes only the notice are served too."""
         _fill(store, 3)
-        notifier = vw.MemoryNotifier()
+        notifier = MemoryNotifier()
         assert Dispatcher(store, notifier, clock=FrozenClock()).dispatch().delivered == 3
         assert len(notifier.notices) == 3
 
@@ -261,7 +262,7 @@ class TestEngineEndToEnd:
         pending = again.store.pending_notices()
         assert {n.kind for _, n in pending} >= {"task_assigned", "approval_requested",
                                                  "approval_granted", "reminder"}
-        notifier = vw.MemoryNotifier()
+        notifier = MemoryNotifier()
         clock.advance(hours=2)  # past the backoff of the engine's failed attempts
         assert Dispatcher(again.store, notifier, clock=clock).dispatch().delivered == len(
             pending)

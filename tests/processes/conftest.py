@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.adapters.notify.memory import MemoryNotifier
+from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.testing import FrozenClock
 
 AM = vw.Actor("am1", roles={"account_manager"})
@@ -24,13 +26,13 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def notifier() -> vw.MemoryNotifier:
-    return vw.MemoryNotifier()
+def notifier() -> MemoryNotifier:
+    return MemoryNotifier()
 
 
 @pytest.fixture
-def store() -> vw.MemoryInstanceStore:
-    return vw.MemoryInstanceStore()
+def store() -> MemoryInstanceStore:
+    return MemoryInstanceStore()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 import vip_workflow as vw
 from vip_workflow.processes.definitions import parse_duration
-from vip_workflow.processes.loader import definition_from_dict
+from vip_workflow.processes.loader import bundled_definitions, definition_from_dict
 
 GOOD = """\
 name: mini
@@ -261,7 +261,7 @@ class TestGraphChecks:
 
     def test_every_bundled_definition_passes_every_check(self):
         """The shipped library loads cleanly and covers every stage."""
-        names = {d.name for d in vw.bundled_definitions()}
+        names = {d.name for d in bundled_definitions()}
         assert names == {
             "segmentation", "needs_analysis", "solution_design", "sales", "after_sales",
             "service_activation", "new_product_development", "network_planning",
@@ -296,7 +296,7 @@ transitions:
 
     def test_every_step_names_its_owner_role(self):
         """Each non-final state of the bundled definitions has an owner or is a hand-off."""
-        for definition in vw.bundled_definitions():
+        for definition in bundled_definitions():
             for state in definition.states:
                 assert state.final or state.owner or state.handoff, (definition.name, state.name)
 

@@ -9,9 +9,10 @@ import pytest
 
 import vip_workflow as vw
 from vip_workflow.processes.docs import render_map_page, render_process_page
+from vip_workflow.processes.loader import bundled_definitions
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "processes"
-NAMES = [d.name for d in vw.bundled_definitions()]
+NAMES = [d.name for d in bundled_definitions()]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -27,7 +28,7 @@ def test_each_bundled_process_has_a_current_page_with_its_diagram(name):
 def test_the_process_map_page_is_current():
     """docs/processes/map.md is generated from the bundled definitions."""
     assert (DOCS / "map.md").read_text(encoding="utf-8") == render_map_page(
-        vw.bundled_definitions())
+        bundled_definitions())
 
 
 def test_every_relative_link_in_the_process_docs_resolves():

@@ -11,6 +11,8 @@ from attrs import evolve
 
 import vip_workflow as vw
 from tests.processes.conftest import ADMIN, AM, AM2, BM, DD, NOBODY, to_gate
+from vip_workflow.adapters.notify.log import LogNotifier
+from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.testing import FrozenClock
 
 SOLUTION_MANAGER = vw.Actor("sm1", roles={"solution_manager"})
@@ -577,7 +579,7 @@ class TestCrashSafeHandoffs:
     def _child_ledger(self, process, *, crash):
         """The ledger of the ``process`` child of a hand-off, with or without a crash right
         before the child's commit (fresh store, frozen clock and predictable ids)."""
-        store, clock = vw.MemoryInstanceStore(), FrozenClock()
+        store, clock = MemoryInstanceStore(), FrozenClock()
         faulty = FaultyStore(store)
 
         def new_engine(store):
@@ -797,7 +799,7 @@ class TestConcurrencyAndNotices:
 
     def test_the_log_notifier_logs_each_notice(self, store, clock, caplog):
         """LogNotifier writes one line per notice."""
-        engine = vw.ProcessEngine(store=store, clock=clock, notifier=vw.LogNotifier())
+        engine = vw.ProcessEngine(store=store, clock=clock, notifier=LogNotifier())
         with caplog.at_level(logging.INFO, logger="vip_workflow.notices"):
             engine.start("sales", {"customer_id": "c1"}, actor=AM)
         assert "task_assigned sales/" in caplog.text
@@ -866,7 +868,7 @@ class _OneByOneStore:
         self.inner.ack_notices(outbox_ids)
 
 
-class _CountingStore(vw.MemoryInstanceStore):
+class _CountingStore(MemoryInstanceStore):
     """Counts commits and batches; ``race`` ids appear (as if another writer started them)
     between start_many's look-up and its commit_many."""
 
@@ -910,9 +912,9 @@ class TestStartMany:
         for instance_id, context, comment in _cases(5):
             single.start("retention_case", context, actor=SYSTEM, instance_id=instance_id,
                          comment=comment)
-        store = {"memory": vw.MemoryInstanceStore,
+        store = {"memory": MemoryInstanceStore,
                  "sqlite": lambda: SQLInstanceStore("sqlite://"),
-                 "one-by-one": lambda: _OneByOneStore(vw.MemoryInstanceStore())}[kind]()
+                 "one-by-one": lambda: _OneByOneStore(MemoryInstanceStore())}[kind]()
         bulk = vw.ProcessEngine(store=store, clock=clock)
         started = bulk.start_many("retention_case", _cases(5), actor=SYSTEM)
         assert [inst.id for inst in started] == [f"case{i}" for i in range(5)]

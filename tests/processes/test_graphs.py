@@ -7,6 +7,8 @@ import itertools
 import networkx as nx
 
 import vip_workflow as vw
+from vip_workflow.processes.graphs import process_map
+from vip_workflow.processes.loader import bundled_definitions
 
 
 def _sales():
@@ -48,7 +50,7 @@ class TestProcessMap:
 
     def test_hand_offs_and_lead_ons(self):
         """solution_design waits for 6.2 and 6.3; stages lead on 1 → 2 → 3 → 4 → 5."""
-        graph = vw.process_map(vw.bundled_definitions())
+        graph = process_map(bundled_definitions())
         assert graph.edges["solution_design", "new_product_development"]["wait"] is True
         assert graph.edges["sales", "service_activation"]["kind"] == "handoff"
         chain = ["segmentation", "needs_analysis", "solution_design", "sales", "after_sales"]
@@ -58,5 +60,5 @@ class TestProcessMap:
         """Two versions of one process give one node."""
         v1 = _sales()
         v2 = v1.model_copy(update={"version": 2, "title": "Sales v2"})
-        graph = vw.process_map([v1, v2])
+        graph = process_map([v1, v2])
         assert graph.nodes["sales"]["title"] == "Sales v2"

@@ -7,6 +7,8 @@ import logging
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.adapters.notify.log import LogNotifier
+from vip_workflow.adapters.notify.memory import MemoryNotifier
 from vip_workflow.testing.contract import NotifierContract
 
 
@@ -15,14 +17,14 @@ class TestMemoryNotifier(NotifierContract):
 
     @pytest.fixture
     def notifier(self):
-        return vw.MemoryNotifier()
+        return MemoryNotifier()
 
     def received(self, notifier):
         return notifier.notices
 
     def test_keep_bounds_the_memory(self):
         """Only the newest ``keep`` notices are kept."""
-        notifier = vw.MemoryNotifier(keep=2)
+        notifier = MemoryNotifier(keep=2)
         engine = vw.ProcessEngine(notifier=notifier)
         actor = vw.Actor("u", roles={"account_manager"})
         for i in range(3):
@@ -48,7 +50,7 @@ class TestLogNotifier(NotifierContract):
         logger.handlers[:] = [_ListHandler()]
         logger.setLevel(logging.INFO)
         logger.propagate = False
-        return vw.LogNotifier(logger)
+        return LogNotifier(logger)
 
     def received(self, notifier):
         return [record.notice for record in notifier.logger.handlers[0].records]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import vip_workflow as vw
+from vip_workflow.adapters.storage.memory import MemoryInstanceStore
 from vip_workflow.testing.contract import StorageContract
 
 
@@ -12,8 +12,8 @@ class TestMemoryInstanceStore(StorageContract):
     """MemoryInstanceStore keeps the whole storage contract."""
 
     @pytest.fixture
-    def store(self) -> vw.MemoryInstanceStore:
-        return vw.MemoryInstanceStore()
+    def store(self) -> MemoryInstanceStore:
+        return MemoryInstanceStore()
 
     def test_stale_due_entries_are_compacted(self, store):
         """Many timer moves on one instance do not grow the due heap without bound."""

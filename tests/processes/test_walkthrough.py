@@ -8,6 +8,7 @@ import networkx as nx
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.processes.loader import bundled_definitions
 
 CONTEXT = {"customer_id": "G-001", "account_manager_id": "am-own", "requested_tier": "A",
            "reason": "provincial government"}
@@ -47,7 +48,7 @@ def _walk(engine: vw.ProcessEngine, instance_id: str, target: str) -> vw.Process
     return engine.get(instance_id)
 
 
-@pytest.mark.parametrize("definition", vw.bundled_definitions(), ids=lambda d: d.name)
+@pytest.mark.parametrize("definition", bundled_definitions(), ids=lambda d: d.name)
 def test_every_bundled_process_reaches_each_final_state(definition):
     """Each final state is reached by firing owners' events and approving every level."""
     engine = vw.ProcessEngine()

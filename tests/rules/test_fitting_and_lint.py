@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.rules.tiers.fitting import fit_weights
 
 
 class TestFitWeights:
@@ -26,7 +27,7 @@ class TestFitWeights:
 
     def test_exact_data_gives_back_the_true_weights(self, tmp_path: Path) -> None:
         """Noise-free data: weights, intercept and region map are recovered."""
-        book = vw.fit_weights(self._history(), target="value", features=["revenue", "members"],
+        book = fit_weights(self._history(), target="value", features=["revenue", "members"],
                               categorical=["region"], path=tmp_path / "fitted.yaml")
         scheme = book.rules.scheme
         weights = {t.field: t.weight for t in scheme.terms if t.map is None}
@@ -39,7 +40,7 @@ class TestFitWeights:
     def test_shares_cut_the_fitted_scores(self) -> None:
         """Default ABC shares: about 5 % A and 25 % B of the history."""
         history = self._history(2000)
-        book = vw.fit_weights(history, target="value", features=["revenue", "members"],
+        book = fit_weights(history, target="value", features=["revenue", "members"],
                               categorical=["region"])
         counts = dict(book.judge_many(history).get_column("tier").cast(pl.String)
                       .value_counts().iter_rows())
@@ -49,12 +50,12 @@ class TestFitWeights:
     def test_too_little_data_is_a_config_error(self) -> None:
         """Fewer rows than weights cannot be fitted."""
         with pytest.raises(vw.ConfigError, match="cannot fit"):
-            vw.fit_weights(self._history(2), target="value", features=["revenue", "members"])
+            fit_weights(self._history(2), target="value", features=["revenue", "members"])
 
     def test_an_absent_column_is_named(self) -> None:
         """A feature the data lacks is a clear error."""
         with pytest.raises(vw.ConfigError, match="no column arpu"):
-            vw.fit_weights(self._history(), target="value", features=["arpu"])
+            fit_weights(self._history(), target="value", features=["arpu"])
 
 
 def _lint(text: str) -> vw.LintReport:

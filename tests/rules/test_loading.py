@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 import vip_workflow as vw
+from vip_workflow.rules.tiers.book import rules_schema
 
 GOOD = """\
 name: demo
@@ -205,13 +206,13 @@ class TestSchema:
     def test_the_schema_validates_the_presets(self) -> None:
         """Every preset is valid under the published JSON Schema."""
         jsonschema = pytest.importorskip("jsonschema")
-        schema = vw.rules_schema()
+        schema = rules_schema()
         for name in vw.presets(kind="tiers"):
             jsonschema.validate(vw.preset(name).to_dict(), schema)
 
     def test_the_schema_names_every_scheme_type(self) -> None:
         """chain, scoring, weighted, quota and eligibility are all described."""
-        text = json.dumps(vw.rules_schema())
+        text = json.dumps(rules_schema())
         for kind in ("chain", "scoring", "weighted", "quota", "eligibility"):
             assert f'"{kind}"' in text
 

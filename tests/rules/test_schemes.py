@@ -11,6 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 import vip_workflow as vw
+from vip_workflow.domain.decisions import Override, Step
+from vip_workflow.samples import load_sample_portfolio
 
 HUBEI = vw.preset("hubei-2006")
 
@@ -358,7 +360,7 @@ class TestOverride:
         decision = HUBEI.judge(group(revenue=1, override_tier="A", override_by="li",
                                      override_reason="party committee"))
         assert (decision.tier, decision.computed_tier, decision.rule) == ("A", "C", "override")
-        assert decision.override == vw.Override("A", "li", "party committee")
+        assert decision.override == Override("A", "li", "party committee")
         assert "by li: party committee → A" in decision.explain()
 
     def test_an_override_without_who_or_why_cannot_be_judged(self) -> None:
@@ -460,7 +462,7 @@ class TestNonFiniteNumbers:
     @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
     def test_explain_prints_non_finite_values(self, value: float) -> None:
         """explain() never crashes on inf or NaN (it called int(value) first)."""
-        step = vw.Step("revenue", "miss", value=value)
+        step = Step("revenue", "miss", value=value)
         decision = vw.Decision("C", "default", (step,))
         assert str(value) in decision.explain()
         overflow = vw.load_rules({"name": "o", "tiers": ["A", "B"], "scheme": {
@@ -650,7 +652,7 @@ class TestUnknownValues:
 def test_the_sample_portfolio_is_judged_as_fully_as_before(name: str) -> None:
     """Closing the presets' category lists leaves no sample customer unjudged that was judged:
     every preset but the two whose fields the sample lacks judges all 2 000 groups."""
-    out = vw.preset(name).judge_many(vw.load_sample_portfolio())
+    out = vw.preset(name).judge_many(load_sample_portfolio())
     unjudged = {"credit-key-account": 2000, "hubei-abc": 601}.get(name, 0)
     assert out.get_column("tier").null_count() == unjudged
 

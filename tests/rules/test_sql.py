@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import vip_workflow as vw
 from tests.rules.strategies import portfolios, rule_files
+from vip_workflow.samples import load_sample_portfolio
 
 POSTGRES_URL = os.environ.get("VW_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -97,7 +98,7 @@ class TestSQLite:
     def test_a_preset_judges_the_sample_like_judge_many(self) -> None:
         """hubei-2006 on the 2 000-group sample, in SQLite."""
         book = vw.preset("hubei-2006")
-        sample = vw.load_sample_portfolio()
+        sample = load_sample_portfolio()
         engine = sa.create_engine("sqlite://")
         _load(sample, engine, "groups")
         out = book.judge_sql(engine, "groups", keep=["customer_id"])
@@ -162,7 +163,7 @@ class TestPostgreSQL:
     def test_a_quota_preset_ranks_inside_postgres(self, postgres: sa.Engine,
                                                   pg_schema: str) -> None:
         """hubei-abc (RANK() OVER) on the sample gives judge_many's tiers."""
-        sample = vw.load_sample_portfolio().with_columns(
+        sample = load_sample_portfolio().with_columns(
             (pl.col("bundling") > 2).alias("industry_services"))
         _load(sample, postgres, "groups", schema=pg_schema)
         book = vw.preset("hubei-abc")

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 import vip_workflow as vw
 from tests.triggers.helpers import spend_triggers
 from vip_workflow.cli.main import app
+from vip_workflow.rules.versions import diff_signals, diff_tiers
+from vip_workflow.samples import load_sample_portfolio
 
 
 def _version(version: str, effective: str | None, headcount_a: float = 220) -> vw.RuleBook:
@@ -65,8 +67,8 @@ class TestDiff:
 
     def test_moving_a_bound_moves_exactly_the_customers_between(self) -> None:
         """Lowering A's headcount floor from 220 to 200 lifts 200–219 from B+ to A."""
-        portfolio = vw.load_sample_portfolio()
-        result = vw.diff_tiers(_version("1", None), _version("2", None, 200), portfolio)
+        portfolio = load_sample_portfolio()
+        result = diff_tiers(_version("1", None), _version("2", None, 200), portfolio)
         judged = vw.preset("hubei-2006").judge_many(portfolio)
         between = judged.filter(pl.col("headcount").is_between(200, 219)
                                 & (pl.col("tier") == "B+"))
@@ -80,7 +82,7 @@ class TestDiff:
         old = _version("1", None).save(tmp_path / "old.yaml")
         new = _version("2", None, 200).save(tmp_path / "new.yaml")
         data = tmp_path / "groups.parquet"
-        vw.load_sample_portfolio().write_parquet(data)
+        load_sample_portfolio().write_parquet(data)
         result = CliRunner().invoke(app, ["diff", "--rules", str(old), str(new),
                                           "--data", str(data)])
         assert result.exit_code == 0, result.output
@@ -101,7 +103,7 @@ class TestSignalDiff:
         changed = data["triggers"][0]
         changed["when"]["all"][0]["value"] = 0.3
         new = vw.load_rules(data)
-        result = vw.diff_signals(old, new, history)
+        result = diff_signals(old, new, history)
         assert result.disappear.height == 0
         assert set(result.appear.get_column("trigger")) <= {changed["id"]}
         table = dict(result.by_trigger().select("trigger", "appear").iter_rows())

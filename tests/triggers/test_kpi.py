@@ -12,7 +12,7 @@ from rich.console import Console
 import vip_workflow as vw
 import vip_workflow.rules.tiers.book as rules_book
 from vip_workflow.rules.kpis.book import KpiBook
-from vip_workflow.samples import sample_kpi_portfolio
+from vip_workflow.samples import load_sample_portfolio, sample_kpi_portfolio
 
 PORTFOLIO = pl.DataFrame({
     "customer_id": ["a", "b", "c", "d", "e"],
@@ -193,7 +193,7 @@ class TestPreset:
         """On the demo's sample portfolio every KPI (and tier) gets a pass or fail: no
         n/a and no "no target" rows, no missing columns."""
         book = vw.preset("china-mobile-2006-kpis")
-        portfolio = sample_kpi_portfolio(portfolio=vw.load_sample_portfolio())
+        portfolio = sample_kpi_portfolio(portfolio=load_sample_portfolio())
         assert book.missing_columns(portfolio.columns) == {}
         results = book.check(portfolio)
         assert set(results["kpi"]) == set(book.ids())

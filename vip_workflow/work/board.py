@@ -18,7 +18,7 @@ the output of a live engine) and, for each one:
    (``record_join``); with a callable, pass ``case_open`` to say when a case has closed
    (default: it stays open while the board lives);
 4. sends a ``task_assigned`` notice through the ``notifier`` (any object with
-   ``send(notice)``, e.g. ``vw.MemoryNotifier``), addressed to the assignee.
+   ``send(notice)``, e.g. ``MemoryNotifier``), addressed to the assignee.
 """
 
 from __future__ import annotations

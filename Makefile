@@ -24,6 +24,8 @@ demo: $(VENV)/.demo
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check vip_workflow tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 

@@ -43,6 +43,7 @@ MOVED_MODULES: dict[str, str] = {
     "vip_workflow.cli_triggers": "vip_workflow.cli.triggers",
     "vip_workflow.cli_adapters": "vip_workflow.cli.db",
     "vip_workflow.processes.cli": "vip_workflow.cli.processes",
+    "vip_workflow.processes.serial": "vip_workflow.domain.serial",
 }
 
 

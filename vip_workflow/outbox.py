@@ -121,7 +121,7 @@ class DispatchReport:
 
 def notice_key_of(outbox_id: int, notice: Notice) -> str:
     """A key for a notice of a store that does not keep keys (derived from its content)."""
-    from vip_workflow.processes import serial
+    from vip_workflow.domain import serial
 
     text = serial.dumps([outbox_id, serial.notice_to_row(notice)])
     return "vwm-" + hashlib.sha256(text.encode()).hexdigest()[:40]

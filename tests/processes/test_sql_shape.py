@@ -2,7 +2,7 @@
 
 Not a shipped adapter (that is the adapters issue): it shows that ``commit`` maps to one
 transaction (update-where-version, insert ledger rows, insert outbox rows) and that
-``vip_workflow.processes.serial`` round-trips instances exactly.
+``vip_workflow.domain.serial`` round-trips instances exactly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 import vip_workflow as vw
 from tests.processes.conftest import AM, BM, DD, to_gate
-from vip_workflow.processes import serial
+from vip_workflow.domain import serial
 from vip_workflow.testing.agreement import store_agreement
 from vip_workflow.testing.contract import StorageContract
 

@@ -457,8 +457,8 @@ class Workspace:
             # only the months the triggers can look back on (plus one to tell an onset)
             first = _add_months(period_start(period), -(triggers.lookback + 1))
             frame = frame.filter(pl.col("period").is_between(first, period_start(period)))
-        signals = triggers.scan(frame)
-        if isinstance(signals, pl.DataFrame) and "period" in signals.columns:
+        signals: pl.DataFrame = triggers.scan(frame)
+        if "period" in signals.columns:
             signals = signals.filter(pl.col("period").cast(pl.String).str.slice(0, 7) == period)
         return signals
 
@@ -691,7 +691,8 @@ def _quota_shares(book: RuleBook) -> dict[str, float] | None:
     scheme = book.plan.scheme
     if not isinstance(scheme, Quota):
         return None
-    shares, before = {}, 0
+    shares: dict[str, float] = {}
+    before: Any = 0
     for tier, cumulative in scheme.cuts:
         shares[tier] = float(cumulative - before)
         before = cumulative
@@ -709,7 +710,9 @@ def _polars(data: Any) -> pl.DataFrame:
     if isinstance(data, pl.LazyFrame):
         return data.collect()
     if type(data).__module__.startswith("pandas"):
-        return pl.from_pandas(data)
+        converted = pl.from_pandas(data)
+        assert isinstance(converted, pl.DataFrame)  # a pandas frame, not a series
+        return converted
     if isinstance(data, str | Path):
         path = Path(data)
         return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)

@@ -123,7 +123,7 @@ def choose_authority(
     """
     level = level_spec(gate, round_.level)
     users = seat_users(level, instance, resolvers)
-    options = [(actor.id, actor.roles, None)]
+    options: list[tuple[str, frozenset[str], str | None]] = [(actor.id, actor.roles, None)]
     options += [
         (d.principal, d.roles, d.principal)
         for d in round_.delegations

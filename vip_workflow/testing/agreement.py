@@ -49,9 +49,8 @@ def store_agreement(
             self.clock = FrozenClock()
             self.engines = []
             for store in (MemoryInstanceStore(), make_store()):
-                ids = itertools.count()
                 self.engines.append(ProcessEngine(
-                    store=store, clock=self.clock, id_factory=lambda ids=ids: f"i{next(ids)}"))
+                    store=store, clock=self.clock, id_factory=_numbered_ids()))
             self.ids: list[str] = []
 
         def _both(self, command: Callable[[ProcessEngine], Any]) -> Any:
@@ -68,8 +67,9 @@ def store_agreement(
         def start(self, value: int) -> str:
             _, inst = self._both(lambda e: e.start(
                 "sales", {"customer_id": "c", "contract_value": value}, actor=_ACTORS[0]))
-            self.ids.append(inst.id)
-            return inst.id
+            instance_id: str = inst.id
+            self.ids.append(instance_id)
+            return instance_id
 
         @rule(target=instances, values=st.lists(st.sampled_from([0, 200_000, 900_000]),
                                                 max_size=4),
@@ -89,10 +89,13 @@ def store_agreement(
 
         @rule(target=instances, value=st.sampled_from([0, 200_000, 900_000]))
         def submitted(self, value: int) -> str:
-            instance_id = self.start(value)
+            instance_id = str(self.start(value))
             for event in ("plan_ready", "submit"):
-                self._both(lambda e, event=event: e.fire(instance_id, event, actor=_ACTORS[0]))
+                self._fire_both(instance_id, event)
             return instance_id
+
+        def _fire_both(self, instance_id: str, event: str) -> None:
+            self._both(lambda e: e.fire(instance_id, event, actor=_ACTORS[0]))
 
         @rule(instance=instances, event=st.sampled_from(_EVENTS),
               actor=st.sampled_from(_ACTORS))
@@ -131,3 +134,9 @@ def store_agreement(
     StoreAgreement.TestCase.settings = settings(max_examples=max_examples,
                                                 stateful_step_count=30, deadline=None)
     return StoreAgreement
+
+
+def _numbered_ids() -> Callable[[], str]:
+    """Instance ids i0, i1, … (one counter per engine, so both engines agree)."""
+    ids = itertools.count()
+    return lambda: f"i{next(ids)}"

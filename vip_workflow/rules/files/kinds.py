@@ -105,7 +105,7 @@ def check_file(source: str | Path, *, text: str | None = None,
     ``default`` is the kind of a file that names none (tier rule files may leave it out);
     ``lint()`` of the loaded book adds the findings of its kind's lint.
     """
-    from vip_workflow.processes.loader import missing_kind_finding
+    missing_kind_finding = _object("vip_workflow.processes.loader:missing_kind_finding")
 
     path = str(source)
     findings: list[Finding] = []

@@ -289,7 +289,8 @@ def _leaf_expr(w: Condition) -> pl.Expr:
         return pl.when(column.is_null()).then(False).otherwise(expr.fill_null(False))
     if w.op == "between":
         low, high = w.value
-        return ((column >= low) & (column <= high)).fill_null(False)
+        within: pl.Expr = ((column >= low) & (column <= high)).fill_null(False)
+        return within
     return {
         "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
         ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,

@@ -44,11 +44,13 @@ MAD_SCALE = 1.4826
 
 def _pl_op(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
     if op == "between":
-        return (expr >= value[0]) & (expr <= value[1])
-    return {
+        within: pl.Expr = (expr >= value[0]) & (expr <= value[1])
+        return within
+    result: pl.Expr = {
         ">": expr.__gt__, ">=": expr.__ge__, "<": expr.__lt__, "<=": expr.__le__,
         "==": expr.__eq__, "!=": expr.__ne__,
     }[op](value)
+    return result
 
 
 def _py_op(fact: float, op: str, value: Any) -> bool:
@@ -187,13 +189,16 @@ class Leaf:
         t−lookback … t (None where unknown; ``numeric``: already floats or None)."""
         spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
         xs = series if numeric or kind == "days_until" else [_num(v) for v in series]
-        lag = lambda k: xs[len(xs) - 1 - k]  # noqa: E731
+
+        def lag(k: int) -> float | None:
+            value: float | None = xs[len(xs) - 1 - k]
+            return value
         if kind == "field":
             return lag(0), [(f, lag(0))]
         if kind == "consecutive":
             evidence = [(_lag_name(f, k), lag(k)) for k in range(n, -1, -1)]
-            ok = all(lag(k) is not None and lag(k + 1) is not None
-                     and _step_py(lag(k), lag(k + 1), spec.direction or "")
+            ok = all((now := lag(k)) is not None and (before := lag(k + 1)) is not None
+                     and _step_py(now, before, spec.direction or "")
                      for k in range(n))
             return (1.0 if ok else 0.0), evidence
         if kind == "change_pct":
@@ -213,7 +218,8 @@ class Leaf:
             return fact, [(f"{f}.days_left", fact)]
         if kind == "sum":
             values = [lag(k) for k in range(n - 1, -1, -1)]
-            fact = None if any(v is None for v in values) else _py_sum(values)
+            known = [v for v in values if v is not None]
+            fact = None if len(known) < len(values) else _py_sum(known)
             return fact, [(f"{f}.sum[{n}]", fact)]
         where_op, where_value = _where(spec)
         hits = [1.0 if (v := lag(k)) is not None and _py_op(v, where_op, where_value) else 0.0
@@ -244,9 +250,9 @@ class Leaf:
             limit = float(spec.anomaly_param("threshold"))
             up = {"$gte": {key: limit}}
             down = {"$lte": {key: -limit}}
-            result: dict[str, Any] = {"both": {"$or": [up, down]}, "up": up, "down": down}[
-                spec.anomaly_param("direction")]
-            return result
+            shapes: dict[str, dict[str, Any]] = {"both": {"$or": [up, down]}, "up": up,
+                                                 "down": down}
+            return shapes[str(spec.anomaly_param("direction"))]
         return _durable_op(key, *self._test)
 
 
@@ -352,7 +358,7 @@ def _py_sum(values: Sequence[float]) -> float:
 
 
 def _anomaly_names(spec: Condition) -> tuple[str, str, str, str]:
-    f, w = spec.subject, spec.anomaly_param("window")
+    f, w = str(spec.subject), spec.anomaly_param("window")
     if spec.anomaly_param("method") == "zscore":
         return f, f"{f}.mean[{w}]", f"{f}.std[{w}]", f"{f}.zscore"
     return f, f"{f}.median[{w}]", f"{f}.mad[{w}]", f"{f}.robust_score"

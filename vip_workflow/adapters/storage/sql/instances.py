@@ -27,6 +27,7 @@ from vip_workflow.adapters.storage import _schema as s
 from vip_workflow.adapters.storage.sql.engine import make_engine, safe_name, translated, utc_text
 from vip_workflow.adapters.storage.sql.migrate import check_schema
 from vip_workflow.adapters.storage.sql.outbox import SQLOutbox
+from vip_workflow.domain import serial
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import (
     ConcurrentUpdateError,
@@ -34,7 +35,6 @@ from vip_workflow.errors import (
     NotFoundError,
     StorageError,
 )
-from vip_workflow.processes import serial
 
 if TYPE_CHECKING:
     from vip_workflow.adapters.storage.sql.cycle import SQLCycleStore

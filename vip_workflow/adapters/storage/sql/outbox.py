@@ -12,9 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vip_workflow.adapters.storage import _schema as s
 from vip_workflow.adapters.storage.sql.engine import translated, utc_text
+from vip_workflow.domain import serial
 from vip_workflow.domain.instances import Notice
 from vip_workflow.outbox import OutboxItem
-from vip_workflow.processes import serial
 
 __all__ = ["EPOCH", "SQLOutbox", "enqueue_keyed"]
 

@@ -167,6 +167,6 @@ def _unique(rows: list[tuple[Any, ...]], width: int, what: str) -> list[tuple[An
     store's primary keys require; ``ConflictError`` otherwise."""
     keys = {row[:width] for row in rows}
     if len(keys) != len(rows) or any(None in key for key in keys):
-        raise ConflictError(f"{what} rows with a missing or repeated key "
+        raise ConflictError(f"a row was refused: {what} rows with a missing or repeated key "
                             f"(period, customer{', trigger' if width == 3 else ''})")
     return rows

@@ -64,6 +64,38 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Rule files to che
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command(name="upgrade-file")
+def upgrade_file(
+    files: Annotated[list[Path], typer.Argument(help="Rule files to rewrite in place.")],
+    check: Annotated[bool, typer.Option(
+        "--check", help="Only say which files use old spellings; exit 1 if any.")] = False,
+) -> None:
+    """Rewrite old condition spellings in rule files to the one condition language."""
+    from vip_workflow.rules.files.conditions import upgrade_text
+
+    failed = changed = False
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            new = upgrade_text(text, path=str(path))
+        except vw.RuleFileError as exc:
+            print_problems(exc)
+            failed = True
+            continue
+        except OSError as exc:
+            fail(f"{path}: {exc.strerror or exc}", 1)
+        if new == text:
+            out.print(f"ok {path}: already in the one condition language", markup=False,
+                      highlight=False)
+            continue
+        changed = True
+        if not check:
+            path.write_text(new, encoding="utf-8")
+        out.print(f"{'would rewrite' if check else 'rewrote'} {path}", markup=False,
+                  highlight=False)
+    raise typer.Exit(1 if failed or (check and changed) else 0)
+
+
 @app.command()
 def lint(
     files: Annotated[list[Path] | None, typer.Argument(help="Rule files to lint.")] = None,

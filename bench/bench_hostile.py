@@ -118,7 +118,8 @@ def _bind(load: Callable[[Case, str | None], Any], case: Case,
     return lambda: load(case, text)
 
 
-def measure(cases: list[Case], *, memory: bool = True) -> list[Row]:
+def measure(cases: list[Case], *, memory: bool = True,
+            progress: bool = False) -> list[Row]:
     rows = {name: Row(name) for name in _loaders()}
     with tempfile.TemporaryDirectory() as folder:
         for index, case in enumerate(cases):
@@ -156,6 +157,11 @@ def measure(cases: list[Case], *, memory: bool = True) -> list[Row]:
                         row.worst_bytes, row.worst_memory_case = peak, label
             case.path.unlink()
             case.raw = b""  # keep the corpus's memory small
+            if progress and (index + 1) % 1000 == 0:
+                worst = max(rows.values(), key=lambda r: r.worst_seconds)
+                print(f"  {index + 1:,} files: worst {worst.worst_seconds * 1000:.0f} ms "
+                      f"({worst.loader}, {worst.worst_time_case}), worst peak "
+                      f"{max(r.worst_bytes for r in rows.values()) / 1e6:.1f} MB", flush=True)
     return list(rows.values())
 
 
@@ -179,8 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     args, _ = parser.parse_known_args(argv)
     started = time.perf_counter()
     cases = corpus(args.n, args.big, args.seed)
-    print(f"{len(cases):,} hostile files (seed {args.seed}), {machine()}")
-    rows = measure(cases, memory=not args.no_memory)
+    print(f"{len(cases):,} hostile files (seed {args.seed}), {machine()}", flush=True)
+    rows = measure(cases, memory=not args.no_memory, progress=True)
     print(table(rows))
     worst_s = max(r.worst_seconds for r in rows)
     worst_b = max(r.worst_bytes for r in rows)

@@ -27,6 +27,8 @@ from vip_workflow.adapters.storage.sql import SQLInstanceStore, notice_key
 from vip_workflow.domain.instances import Actor
 from vip_workflow.outbox import Backoff, Dispatcher
 
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
+
 ROOT = Path(__file__).resolve().parents[2]
 AM = Actor("am1", roles={"account_manager"})
 

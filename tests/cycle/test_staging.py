@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 import vip_workflow as vw
 from vip_workflow.cycle.staging import MARKER, MAX_AGE, UNMARKED_AGE
+
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
 
 CONFIG = "name: staging\nstorage: sqlite:///vip.db\ntiers: {preset: hubei-2006}\nreports: out\n"
 DATA = pl.DataFrame({"customer_id": ["G1"], "importance": ["none"], "revenue": [500.0],

@@ -13,6 +13,8 @@ import vip_workflow as vw
 from tests.rules.hostile import TAGS, hostile_files
 from vip_workflow.rules.files import MAX_BYTES, MAX_DEPTH
 
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
+
 GOOD = """\
 name: mini
 version: 1

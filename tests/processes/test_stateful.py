@@ -12,12 +12,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 import vip_workflow as vw
 from vip_workflow.processes.gates import level_spec
 from vip_workflow.testing import FrozenClock
+
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
 
 PANEL = """
 name: panel

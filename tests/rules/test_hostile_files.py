@@ -16,6 +16,8 @@ import vip_workflow as vw
 from tests.rules.hostile import KINDS, hostile_files
 from vip_workflow.rules.files import MAX_BYTES, MAX_DEPTH, MAX_NODES
 
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
+
 GOOD = """\
 name: demo
 tiers: [A, B, C]

@@ -6,11 +6,14 @@ from typing import Any
 
 import pandas as pd
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vip_workflow as vw
 from tests.rules.strategies import messy_records, portfolios, rule_files
+
+pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'` skips it
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

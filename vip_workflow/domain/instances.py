@@ -186,9 +186,13 @@ class ProcessInstance:
     """A live (or finished) run of a process definition.
 
     ``version`` counts the instance's changes and is the optimistic-concurrency token;
-    ``definition_version`` is the version of the definition it runs on. ``ledger_head`` is
-    the ``(seq, hash)`` of the last ledger entry as a store recorded it apart from the entries
-    (the SQL store keeps it in the instance row), or ``None``; it takes no part in equality.
+    ``definition_version`` is the version of the definition it runs on. ``assignee`` is the
+    person who holds the current step or approval level (``None``: pool work, or nobody yet);
+    ``escalated_to`` the role an SLA reassignment handed it to; ``work`` the keys of who may
+    pick it up now (``user:ID`` and ``role:NAME``), which stores index for ``tasks_for``.
+    ``ledger_head`` is the ``(seq, hash)`` of the last ledger entry as a store recorded it
+    apart from the entries (the SQL store keeps it in the instance row), or ``None``; it takes
+    no part in equality.
     """
 
     id: str
@@ -202,6 +206,8 @@ class ProcessInstance:
     gate: GateRound | None = None
     timers: tuple[Timer, ...] = ()
     assignee: str | None = None
+    escalated_to: str | None = None
+    work: frozenset[str] = field(factory=frozenset, converter=frozenset)
     parent: str | None = None
     waiting_for: str | None = None
     final: bool = False

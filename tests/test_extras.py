@@ -30,3 +30,45 @@ class TestRequire:
         """A module no extra lists is still explained (install everything)."""
         with pytest.raises(MissingExtraError, match=r"vip_workflow\[all\]"):
             _extras.require("vip_workflow_no_such_module", "this feature")
+
+
+class TestNumpyIsAnExtra:
+    """numpy is not a core dependency: only the sample generators and fit_weights need it."""
+
+    def test_a_lazy_module_imports_on_first_use(self) -> None:
+        """The stand-in costs nothing until used, then is the real module's attribute."""
+        lazy = _extras.LazyModule("json", "reading JSON")
+        assert lazy.dumps([1]) == "[1]"
+
+    def test_samples_without_numpy_name_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The shipped sample still loads; generating one asks for vip_workflow[numpy]."""
+        from vip_workflow.samples import load_sample_portfolio, sample_portfolio
+
+        monkeypatch.setitem(sys.modules, "numpy", None)
+        assert load_sample_portfolio().height == 2_000
+        with pytest.raises(MissingExtraError, match=r"vip_workflow\[numpy\]"):
+            sample_portfolio(10)
+
+    def test_fit_weights_without_numpy_names_the_extra(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """fit_weights says which extra to install rather than failing on an import."""
+        from vip_workflow.rules.tiers.fitting import fit_weights
+
+        monkeypatch.setitem(sys.modules, "numpy", None)
+        with pytest.raises(MissingExtraError, match=r"fit_weights needs 'numpy'"):
+            fit_weights([{"y": 1.0, "x": 2.0}], target="y", features=["x"])
+
+    def test_trigger_evidence_without_numpy(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The batch scan builds its evidence with polars alone."""
+        import polars as pl
+
+        from vip_workflow.rules.triggers.batch import _evidence_column
+
+        monkeypatch.setitem(sys.modules, "numpy", None)
+        values = pl.DataFrame({"v0": [1.0, None, 3.0], "v1": [float("nan"), 5.0, 6.0]})
+        evidence = _evidence_column(["a", "b"], values).to_list()
+        assert evidence == [
+            [{"name": "a", "value": 1.0}, {"name": "b", "value": None}],
+            [{"name": "a", "value": None}, {"name": "b", "value": 5.0}],
+            [{"name": "a", "value": 3.0}, {"name": "b", "value": 6.0}],
+        ]

@@ -14,11 +14,17 @@ portfolio's groups being the portfolio's groups.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
+from vip_workflow._extras import LazyModule
 from vip_workflow.rules.triggers.snapshots import SNAPSHOT_COLUMNS, month_of
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy", "sample data (vip_workflow.samples)")
 
 __all__ = ["sample_history", "sample_kpi_portfolio"]
 

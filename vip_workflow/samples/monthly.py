@@ -4,9 +4,16 @@ months of a history drawn from it (``sample_history(portfolio=…)``)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+from vip_workflow._extras import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy", "sample data (vip_workflow.samples)")
 
 __all__ = ["monthly_portfolios"]
 

@@ -14,9 +14,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+from vip_workflow._extras import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy", "sample data (vip_workflow.samples)")
 
 __all__ = ["load_sample_portfolio", "sample_individuals", "sample_portfolio"]
 

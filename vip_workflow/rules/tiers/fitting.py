@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-import numpy as np
 import polars as pl
 
+from vip_workflow._extras import require
 from vip_workflow.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -60,9 +60,12 @@ def fit_weights(
         path: also write the rule file here (YAML, or JSON for a .json path).
 
     Rows with a missing target or feature are left out of the fit (``book.rules.description``
-    says how many). Raises ConfigError when there is too little data to fit.
+    says how many). Raises ConfigError when there is too little data to fit, and
+    MissingExtraError without numpy (``pip install 'vip_workflow[numpy]'``).
     """
     from vip_workflow.rules.tiers.book import load_rules
+
+    np = require("numpy", "fit_weights")
 
     frame = _frame(data)
     columns = [target, *features, *categorical]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from vip_workflow.errors import EvaluationError
@@ -216,8 +215,10 @@ def _evidence_column(names: list[str], values: pl.DataFrame) -> pl.Series:
     """A List[Struct{name, value}] column, built flat and reshaped (``concat_list`` of
     structs is two orders of magnitude slower)."""
     rows, width = values.height, len(names)
-    flat = pl.Series("value", values.to_numpy().reshape(-1)).fill_nan(None)
+    # row by row, left to right (an Array column explodes in place; a List one copies)
+    flat = values.select(pl.concat_arr(pl.all()).alias("value")).to_series().arr.explode()
+    flat = flat.fill_nan(None)
     labels = pl.Series("name", names, dtype=pl.String).gather(
-        np.tile(np.arange(width, dtype=np.int64), rows))
+        pl.int_range(0, rows * width, dtype=pl.Int64, eager=True) % width)
     pairs = pl.DataFrame([labels, flat]).to_struct("evidence")
     return pairs.reshape((rows, width)).cast(EVIDENCE_DTYPE)

@@ -195,3 +195,22 @@ def test_a_quota_book_draws_its_own_shares_beside_the_actual(tmp_path: Path) -> 
         assert all(share in found for share in expected), (preset, found)
         if not expected:
             assert "70.0%" not in found
+
+
+def test_charts_leave_the_users_pyplot_alone(judged: pl.DataFrame) -> None:
+    """In a notebook the report must not switch the backend nor leave figures open in
+    pyplot: the user's next ``plt.show()`` keeps working."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        mine = plt.figure()
+        _render(judged)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == [mine.number]
+        assert plt.gcf() is mine
+    finally:
+        plt.close("all")
+        matplotlib.use(previous)

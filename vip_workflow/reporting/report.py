@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from vip_workflow._extras import require
+
 __all__ = ["render_report", "write_report"]
 
 _STYLE = """
@@ -32,9 +34,6 @@ def _svg(figure: Any, label: str | None = None) -> str:
         label = next((a.get_title() for a in figure.axes if a.get_title()), "chart")
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
     text = buffer.getvalue()
     text = text[text.find("<svg"):]
     name = html.escape(label, quote=True)
@@ -44,12 +43,11 @@ def _svg(figure: Any, label: str | None = None) -> str:
 
 
 def _figure(height: float = 3.4) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6, height))
+    """A figure of its own, outside pyplot: the report never changes the user's backend or
+    pyplot's current figure (in a notebook, ``plt.show()`` keeps working after a cycle)."""
+    figure_module = require("matplotlib.figure", "the monthly report's charts")
+    figure = figure_module.Figure(figsize=(6, height))
+    return figure, figure.subplots()
 
 
 def tier_chart(shares: Mapping[str, float], reference: Mapping[str, float] | None) -> str:

@@ -497,18 +497,24 @@ class SQLInstanceStore(SQLOutbox):
         limit: int | None = None,
     ) -> list[str]:
         """Ids of running instances having any of ``keys``, earliest timer first (none last),
-        then by id (see ``WorkIndex.find_work``): a range scan of ``vw_work``'s primary key
-        per key, joined to the instances for the filter and the order."""
+        then by id (see ``WorkIndex.find_work``).
+
+        A range scan of ``vw_work``'s primary key per key; each row found reads its instance's
+        due time (and definition) by the instance's id, as a correlated subquery: PostgreSQL
+        keeps that a per-row index lookup, where a join may be planned as a hash join over
+        every instance. Final instances have no rows in ``vw_work``.
+        """
         keys = sorted(set(keys))
         if not keys or (limit is not None and limit <= 0):
             return []
         t, w = s.instance.c, s.work.c
-        query = (sa.select(t.id, t.next_due).distinct()
-                 .select_from(s.work.join(s.instance, t.id == w.instance_id))
-                 .where(w.key.in_(keys), t.final.is_(False))
-                 .order_by(t.next_due.asc().nulls_last(), t.id))
+        due = (sa.select(t.next_due).where(t.id == w.instance_id)
+               .scalar_subquery().label("due"))
+        query = (sa.select(w.instance_id, due).distinct().where(w.key.in_(keys))
+                 .order_by(due.asc().nulls_last(), w.instance_id))
         if definition is not None:
-            query = query.where(t.definition == definition)
+            query = query.where(sa.select(t.definition).where(t.id == w.instance_id)
+                                .scalar_subquery() == definition)
         if limit is not None:
             query = query.limit(limit)
         with translated("finding work"), self.engine.connect() as c:

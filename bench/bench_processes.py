@@ -263,7 +263,8 @@ def tasks_for(args: argparse.Namespace) -> bool:
         except (StorageUnavailableError, sa.exc.OperationalError) as exc:
             print(f"tasks_for on {backend}: not measured ({str(exc).splitlines()[0]})")
     print(f"tasks_for: {_work.USERS} users and {_work.ROLES} pool roles; a user with one role "
-          f"asks find_work(limit) + get_many, {args.lookups} times")
+          f"asks find_work(limit) + get_many, {args.lookups} times "
+          f"(load average {os.getloadavg()[0]:.2f})")
     print(_work.table(rows))
     ok = _work.floors_met(rows)
     print(f"floor tasks_for ≤ {_work.FLOOR_MS:.0f} ms (median, a page of {_work.PAGE}): "

@@ -537,7 +537,7 @@ class SQLInstanceStore(SQLOutbox):
                 for entry in c.execute(sa.select(s.ledger).where(led.instance_id.in_(chunk))
                                        .order_by(led.instance_id, led.seq)).mappings():
                     ledgers.setdefault(entry["instance_id"], []).append(
-                        serial.entry_from_row(entry))
+                        serial.entry_from_row(dict(entry)))
                 for key, owner in c.execute(sa.select(w.key, w.instance_id)
                                             .where(w.instance_id.in_(chunk))):
                     keys.setdefault(owner, []).append(key)

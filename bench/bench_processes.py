@@ -4,14 +4,21 @@ Compared in the same run with plain ``transitions``: one ``Machine`` per model, 
 ``Machine`` with many models. Reports transitions per second and bytes per idle instance
 (tracemalloc, measured in a separate pass so tracing does not slow the timed one).
 
-Run: ``.venv/bin/python bench/bench_processes.py [--n 100000] [--n-plain 10000]``
-(also ``python -m bench processes``). Floors: ≥ 20 000 transitions/s, ≤ 2 KiB per instance.
+Then ``tasks_for`` through the stores' work index (``bench/_work.py``): 100 000 running
+instances on memory, SQLite and PostgreSQL, one user's work looked up 200 times (median and p95),
+beside the old full scan.
+
+Run: ``.venv/bin/python bench/bench_processes.py [--n 100000] [--n-plain 10000]
+[--tasks-n 100000] [--lookups 200] [--postgres URL]`` (also ``python -m bench processes``).
+Floors: ≥ 20 000 transitions/s, ≤ 2 KiB per instance, tasks_for ≤ 20 ms (median) on every
+store.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import sys
 import time
@@ -26,9 +33,12 @@ if __package__ in {None, ""}:  # run as a script: make the project importable
 from transitions import Machine
 
 import vip_workflow as vw
+from bench import _work
 
 FLOOR_RATE = 20_000
 FLOOR_BYTES = 2048
+PG_DEFAULT = os.environ.get("VW_BENCH_POSTGRES",
+                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 DEFINITION = """
 name: bench_flow
@@ -212,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-plain", type=int, default=10_000,
                         help="models for plain transitions (one Machine per model costs ~9 KB "
                              "and ~0.2 ms each; add_model is quadratic in the model count)")
+    parser.add_argument("--tasks-n", type=int, default=100_000,
+                        help="running instances for the tasks_for figure (0: skip it)")
+    parser.add_argument("--lookups", type=int, default=200, help="tasks_for lookups timed")
+    parser.add_argument("--scan-n", type=int, default=2_000,
+                        help="instances of the full-scan comparison (scaled to --tasks-n)")
+    parser.add_argument("--postgres", default=PG_DEFAULT, help="PostgreSQL URL ('' to skip)")
     args = parser.parse_args(argv)
     print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
     rows = [bench_engine(args.n), bench_machine_per_model(args.n_plain),
@@ -229,7 +245,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"floor ≥ {FLOOR_RATE:,} transitions/s: {'met' if ok_rate else 'MISSED'} "
           f"({rate:,.0f}); floor ≤ {FLOOR_BYTES:,} B per idle instance: "
           f"{'met' if ok_bytes else 'MISSED'} ({ours['bytes']:,.0f} B)")
-    return 0 if ok_rate and ok_bytes else 1
+    ok_tasks = tasks_for(args) if args.tasks_n > 0 else True
+    return 0 if ok_rate and ok_bytes and ok_tasks else 1
+
+
+def tasks_for(args: argparse.Namespace) -> bool:
+    """Print the tasks_for table; whether its floor was met on every store measured."""
+    import sqlalchemy as sa
+
+    from vip_workflow.errors import StorageUnavailableError
+
+    rows = []
+    for backend in ("memory", "sqlite", *(("postgresql",) if args.postgres else ())):
+        try:
+            rows.append(_work.measure(backend, args.tasks_n, args.lookups, args.scan_n,
+                                      args.postgres))
+        except (StorageUnavailableError, sa.exc.OperationalError) as exc:
+            print(f"tasks_for on {backend}: not measured ({str(exc).splitlines()[0]})")
+    print(f"tasks_for: {_work.USERS} users and {_work.ROLES} pool roles; a user with one role "
+          f"asks find_work(limit) + get_many, {args.lookups} times "
+          f"(load average {os.getloadavg()[0]:.2f})")
+    print(_work.table(rows))
+    ok = _work.floors_met(rows)
+    print(f"floor tasks_for ≤ {_work.FLOOR_MS:.0f} ms (median, a page of {_work.PAGE}): "
+          f"{'met' if ok else 'MISSED'}")
+    return ok
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Adapters implement these without inheriting anything. The storage port is shaped
 back ends: one atomic ``commit`` writes the instance row (checked against the version it was
 read at), appends its ledger entries and enqueues its notices in an outbox — all or nothing.
 A store may also offer ``BulkInstanceStore``: many such commits in one transaction (the engine's
-``start_many`` uses it when it is there, and commits one by one when it is not), and
+``start_many`` uses it when it is there, and commits one by one when it is not),
 ``NoticeQueue``: notices enqueued on their own with caller-given idempotency keys (the monthly
-cycle's task notices).
+cycle's task notices), and ``WorkIndex``: running instances looked up by the keys of who may
+pick up their work (``tasks_for``; the engine scans when a store lacks it).
 
 ``CycleStore`` keeps the monthly cycle's tier history, signals, tasks and runs; its
 ``unit_of_work()`` writes a period's results — and the process instances the cycle starts —
@@ -17,7 +18,7 @@ ports does not import polars).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SIGNAL_COLUMNS", "SIGNAL_FIELDS", "TASK_COLUMNS", "TASK_FIELDS", "TIER_COLUMNS",
     "TIER_FIELDS", "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem",
-    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier",
+    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier", "WorkIndex",
 ]
 
 #: The columns of a period's tiers (all text): the customer, the tier given and the rule that
@@ -145,6 +146,39 @@ class BulkInstanceStore(InstanceStore, Protocol):
 
     def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
         """Those of ``instance_ids`` that are stored (an idempotent bulk start skips them)."""
+        ...
+
+
+@runtime_checkable
+class WorkIndex(Protocol):
+    """A store that indexes ``ProcessInstance.work`` (optional; every built-in store has it).
+
+    Every commit keeps the keys of the instance it writes (``user:ID``, ``role:NAME``); a final
+    instance keeps none. The engine's ``tasks_for`` asks ``find_work`` then ``get_many``, and
+    reads every running instance when a store lacks this (check with
+    ``isinstance(store, WorkIndex)``).
+    """
+
+    def find_work(
+        self,
+        keys: Collection[str],
+        *,
+        definition: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of running instances having any of ``keys`` (of ``definition`` only, if given),
+        ordered by earliest timer (instances without one last), then id; at most ``limit``."""
+        ...
+
+    def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
+        """The instances of ``ids`` with their ledgers, in the order asked, read in a constant
+        number of queries; unknown ids are skipped."""
+        ...
+
+    def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
+        """Replace the stored keys of each ``(instance id, keys)``, in one transaction, without
+        changing the instances' versions (``ProcessEngine.reindex_work()`` after an upgrade);
+        an unknown id is ``NotFoundError``, and a final instance keeps no keys."""
         ...
 
 

@@ -287,7 +287,7 @@ class TestRepairOfOldDatabases:
         _old_cycle_tables(url, with_signals=with_signals)
         assert upgrade(url, "0003_signals") == "0003_signals"
         assert "vw_tier_history_customer" not in _indexes(url, "vw_tier_history")
-        assert upgrade(url) == _schema.HEAD == "0004_repair"
+        assert upgrade(url) == _schema.HEAD == "0005_work"
         assert "vw_tier_history_customer" in _indexes(url, "vw_tier_history")
         assert _differences(url) == []
         assert upgrade(url) == _schema.HEAD  # idempotent
@@ -330,3 +330,75 @@ class TestRepairOfOldDatabases:
                else request.getfixturevalue("pg_schema"))
         upgrade(url)
         assert _differences(url) == []
+
+
+def _old_instance_row(url: str, instance_id: str, assignee: str | None) -> None:
+    """An instance row as a 0004 database holds it: ``assignee`` is the role an SLA
+    reassignment handed the work to (the ledger is left out: the migration reads rows only)."""
+    from vip_workflow.domain import serial
+
+    inst, entries = new_instance(instance_id)
+    row = {k: v for k, v in serial.instance_to_row(inst).items()
+           if k not in ("escalated_to", "work")}
+    row.update(assignee=assignee, ledger_seq=0, ledger_hash=entries[0].hash)
+    engine = sa.create_engine(url)
+    table = sa.Table("vw_instance", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as c:
+        c.execute(table.insert(), row)
+    engine.dispose()
+
+
+def _columns(url: str, query: str) -> list[tuple[object, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.exec_driver_sql(query)]
+    finally:
+        engine.dispose()
+
+
+class TestWorkMigration:
+    """Migration 0005 moves the old role-valued assignee to escalated_to and adds vw_work."""
+
+    @pytest.fixture(params=["sqlite", "postgresql"])
+    def url(self, request, tmp_path) -> str:
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path / 'vip.db'}"
+        return request.getfixturevalue("pg_schema")
+
+    def test_an_old_escalation_role_moves_to_escalated_to(self, url) -> None:
+        """At 0004 an instance escalated to 'director' (and one never escalated); after the
+        upgrade escalated_to holds the role, assignee (now a person) is empty, the work index
+        exists (empty: the engine's reindex_work fills it) and the database is the MetaData."""
+        assert upgrade(url, "0004_repair") == "0004_repair"
+        _old_instance_row(url, "escalated", "director")
+        _old_instance_row(url, "plain", None)
+        assert upgrade(url) == _schema.HEAD == "0005_work"
+        assert _columns(url, "select id, assignee, escalated_to from vw_instance order by id") \
+            == [("escalated", None, "director"), ("plain", None, None)]
+        assert _differences(url) == []
+        with SQLInstanceStore(url) as store:
+            assert store.get("escalated").escalated_to == "director"
+            assert store.get("escalated").assignee is None
+            assert store.find_work(["role:director"]) == []
+            store.rewrite_work([("escalated", frozenset({"role:director"}))])
+            assert store.find_work(["role:director"]) == ["escalated"]
+            assert store.get("escalated").version == 1
+
+    def test_the_downgrade_gives_the_role_back_to_assignee(self, url) -> None:
+        """Downgrading to 0004 puts escalated_to back into assignee and drops vw_work."""
+        from alembic import command
+
+        from vip_workflow.adapters.storage.sql.migrate import _alembic_config
+
+        upgrade(url, "0004_repair")
+        _old_instance_row(url, "escalated", "director")
+        upgrade(url)
+        engine = sa.create_engine(url)
+        with engine.begin() as c:
+            command.downgrade(_alembic_config(c), "0004_repair")
+        assert "vw_work" not in sa.inspect(engine).get_table_names()
+        engine.dispose()
+        assert current_revision(url) == "0004_repair"
+        assert _columns(url, "select id, assignee from vw_instance") == [("escalated", "director")]
+        assert upgrade(url) == _schema.HEAD

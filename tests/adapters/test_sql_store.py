@@ -19,6 +19,7 @@ class TestEveryStore(StorageContract):
 
     requires_bulk = True
     requires_notice_queue = True
+    requires_work_index = True
 
     @pytest.fixture(params=["memory", "sqlite-file", "sqlite-memory", "postgresql"])
     def store(self, request, tmp_path) -> Iterator[Any]:

@@ -21,7 +21,8 @@ from vip_workflow.testing.contract import StorageContract
 SCHEMA = """
 create table instance (id text primary key, definition text, definition_version int,
   state text, context text, version int, created_at text, gate text, timers text,
-  assignee text, parent text, waiting_for text, final int, next_due text);
+  assignee text, escalated_to text, work text, parent text, waiting_for text, final int,
+  next_due text);
 create index instance_due on instance (next_due);
 create table ledger (instance_id text, seq int, at text, actor text, on_behalf_of text,
   action text, source text, dest text, comment text, data text, prev_hash text, hash text,

@@ -11,6 +11,8 @@ from vip_workflow.testing.contract import StorageContract
 class TestMemoryInstanceStore(StorageContract):
     """MemoryInstanceStore keeps the whole storage contract."""
 
+    requires_work_index = True
+
     @pytest.fixture
     def store(self) -> MemoryInstanceStore:
         return MemoryInstanceStore()

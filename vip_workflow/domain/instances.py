@@ -181,6 +181,12 @@ class Timer:
     value: str | None = None
 
 
+def _key_set(keys: Iterable[str]) -> frozenset[str]:
+    """``ProcessInstance.work`` from any iterable of keys (a typed converter: mypy's attrs
+    plugin cannot type ``converter=frozenset``)."""
+    return frozenset(keys)
+
+
 @frozen
 class ProcessInstance:
     """A live (or finished) run of a process definition.
@@ -207,7 +213,7 @@ class ProcessInstance:
     timers: tuple[Timer, ...] = ()
     assignee: str | None = None
     escalated_to: str | None = None
-    work: frozenset[str] = field(factory=frozenset, converter=frozenset)
+    work: frozenset[str] = field(factory=frozenset, converter=_key_set)
     parent: str | None = None
     waiting_for: str | None = None
     final: bool = False

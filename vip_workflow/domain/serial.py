@@ -2,7 +2,9 @@
 
 Times become ISO 8601 strings and come back as aware datetimes; a round trip preserves
 equality and every ledger hash. An instance row leaves out its history: adapters store ledger
-entries in their own table and pass them back to ``instance_from_row``.
+entries in their own table and pass them back to ``instance_from_row``. Its ``work`` (the keys
+of who may pick the work up) is a sorted JSON list; an adapter that indexes the keys in a table
+of its own drops that column and passes them back as ``work=``.
 """
 
 from __future__ import annotations
@@ -99,8 +101,8 @@ def _gate_from_dict(data: Mapping[str, Any] | None) -> GateRound | None:
 
 
 def instance_to_row(instance: ProcessInstance) -> dict[str, Any]:
-    """The instance without its history; ``context``, ``gate`` and ``timers`` as JSON text,
-    ``next_due`` as an ISO string (index it to find due instances)."""
+    """The instance without its history; ``context``, ``gate``, ``timers`` and ``work`` as JSON
+    text, ``next_due`` as an ISO string (index it to find due instances)."""
     due = instance.next_due
     return {
         "id": instance.id,
@@ -113,6 +115,8 @@ def instance_to_row(instance: ProcessInstance) -> dict[str, Any]:
         "gate": dumps(_gate_to_dict(instance.gate)),
         "timers": dumps([[t.at.isoformat(), t.kind, t.value] for t in instance.timers]),
         "assignee": instance.assignee,
+        "escalated_to": instance.escalated_to,
+        "work": dumps(sorted(instance.work)),
         "parent": instance.parent,
         "waiting_for": instance.waiting_for,
         "final": instance.final,
@@ -120,8 +124,18 @@ def instance_to_row(instance: ProcessInstance) -> dict[str, Any]:
     }
 
 
-def instance_from_row(row: Mapping[str, Any], history: Iterable[LedgerEntry]) -> ProcessInstance:
-    """The instance from ``instance_to_row`` output and its ledger entries."""
+def instance_from_row(
+    row: Mapping[str, Any], history: Iterable[LedgerEntry], *,
+    work: Iterable[str] | None = None,
+) -> ProcessInstance:
+    """The instance from ``instance_to_row`` output and its ledger entries.
+
+    ``work`` gives the instance's keys when the adapter keeps them apart (else the row's
+    ``work`` column is read; a row without ``work`` or ``escalated_to``, as an adapter of an
+    earlier release wrote it, gives none).
+    """
+    if work is None:
+        work = loads(row.get("work")) or ()
     return ProcessInstance(
         id=row["id"],
         definition=row["definition"],
@@ -134,6 +148,8 @@ def instance_from_row(row: Mapping[str, Any], history: Iterable[LedgerEntry]) ->
         gate=_gate_from_dict(loads(row["gate"])),
         timers=tuple(Timer(_time(at), kind, value) for at, kind, value in loads(row["timers"])),
         assignee=row["assignee"],
+        escalated_to=row.get("escalated_to"),
+        work=frozenset(work),
         parent=row["parent"],
         waiting_for=row["waiting_for"],
         final=bool(row["final"]),

@@ -10,7 +10,9 @@ Subclass ``StorageContract`` in your adapter's tests and override the ``store`` 
 Each test gets a fresh, empty store. The tests of the optional ``BulkInstanceStore`` capability
 (``commit_many``, ``existing_ids``) skip a store without it, unless the subclass sets
 ``requires_bulk = True`` (then they fail). The tests of the optional ``NoticeQueue`` capability
-(``enqueue_notices``, ``notice_keys``) do the same with ``requires_notice_queue``.
+(``enqueue_notices``, ``notice_keys``) do the same with ``requires_notice_queue``, and those of
+``WorkIndex`` (``find_work``, ``get_many``, ``rewrite_work``) with ``requires_work_index``.
+Every store keeps an instance's ``work`` and ``escalated_to`` (a final instance keeps no keys).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from attrs import evolve
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
-from vip_workflow.ports import BulkInstanceStore, InstanceStore, NoticeQueue
+from vip_workflow.ports import BulkInstanceStore, InstanceStore, NoticeQueue, WorkIndex
 
-__all__ = ["StorageContract", "advance", "new_instance"]
+__all__ = ["StorageContract", "advance", "new_instance", "with_work"]
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -65,6 +67,11 @@ def advance(
     return new, [entry]
 
 
+def with_work(instance: ProcessInstance, *keys: str, **changes: Any) -> ProcessInstance:
+    """``instance`` holding the keys of work ``keys`` (and any other ``changes``)."""
+    return evolve(instance, work=frozenset(keys), **changes)
+
+
 def _notice(instance: ProcessInstance, kind: str = "task_assigned") -> Notice:
     return Notice(kind, instance.id, instance.definition, instance.state, T0, ("account_manager",))
 
@@ -76,6 +83,8 @@ class StorageContract:
     requires_bulk = False
     #: Fail (instead of skip) the ``NoticeQueue`` tests when the store lacks it.
     requires_notice_queue = False
+    #: Fail (instead of skip) the ``WorkIndex`` tests when the store lacks it.
+    requires_work_index = False
 
     def _bulk(self, store: InstanceStore) -> BulkInstanceStore:
         if not isinstance(store, BulkInstanceStore):
@@ -89,6 +98,13 @@ class StorageContract:
             if self.requires_notice_queue:
                 pytest.fail(f"{type(store).__name__} has no enqueue_notices/notice_keys")
             pytest.skip("the store does not offer the optional NoticeQueue capability")
+        return store
+
+    def _index(self, store: InstanceStore) -> WorkIndex:
+        if not isinstance(store, WorkIndex):
+            if self.requires_work_index:
+                pytest.fail(f"{type(store).__name__} has no find_work/get_many/rewrite_work")
+            pytest.skip("the store does not offer the optional WorkIndex capability")
         return store
 
     @pytest.fixture
@@ -343,6 +359,143 @@ class StorageContract:
         report = Dispatcher(store, Keyed(), clock=lambda: T0 + timedelta(days=1)).dispatch()
         assert report.delivered == 2 and sent == [("a", "k-a"), ("b", "k-b")]
         assert store.pending_notices() == []
+
+    # ------------------------------------------------------------- work (per-user)
+
+    def test_work_and_escalated_to_come_back_from_every_commit(
+        self, store: InstanceStore
+    ) -> None:
+        """An instance's keys of work and the role it was escalated to are kept by commit and
+        by commit_many, new and updated, and come back from get(); Chinese ids too."""
+        inst, entries = new_instance("w-1")
+        inst = with_work(inst, "user:张伟", "role:account_manager")
+        store.commit(inst, None, entries, [])
+        assert store.get(inst.id) == inst
+        moved, moved_entries = advance(inst, "review")
+        moved = with_work(moved, "role:director", escalated_to="director")
+        store.commit(moved, 1, moved_entries, [])
+        assert store.get(inst.id) == moved
+        assert store.get(inst.id).escalated_to == "director"
+        bulk = self._bulk(store)
+        again, again_entries = advance(moved, "signed")
+        again = with_work(again, "user:u2", escalated_to=None, assignee="u2")
+        fresh, fresh_entries = new_instance("w-2")
+        fresh = with_work(fresh, "user:u1")
+        bulk.commit_many([(again, 2, again_entries, []), (fresh, None, fresh_entries, [])])
+        assert bulk.get(again.id) == again and bulk.get(fresh.id) == fresh
+        assert bulk.get(again.id).work == frozenset({"user:u2"})
+
+    def test_a_final_instance_keeps_no_keys(self, store: InstanceStore) -> None:
+        """Work of a finished instance is nobody's: get() gives it no keys and find_work does
+        not find it."""
+        index = self._index(store)
+        inst, entries = new_instance("done")
+        store.commit(with_work(inst, "user:u1"), None, entries, [])
+        closed, closed_entries = advance(with_work(inst, "user:u1"), "closed", final=True)
+        store.commit(closed, 1, closed_entries, [])
+        assert store.get("done").work == frozenset()
+        assert evolve(store.get("done"), work=closed.work) == closed
+        assert index.find_work(["user:u1"]) == []
+        index.rewrite_work([("done", frozenset({"user:u1"}))])
+        assert index.find_work(["user:u1"]) == [] and store.get("done").work == frozenset()
+
+    def _work_fixture(self, store: InstanceStore) -> dict[str, ProcessInstance]:
+        """Five instances with keys of work and timers (some without), one of them final."""
+        made: dict[str, ProcessInstance] = {}
+        for name, definition, due, keys in [
+                ("c", "sales", 3, ("user:u1",)), ("a", "sales", None, ("user:u1", "role:am")),
+                ("b", "after_sales", 1, ("role:am",)), ("d", "sales", None, ("user:u2",)),
+                ("e", "sales", 2, ("role:dd",))]:
+            timers = [Timer(T0 + timedelta(hours=due), "overdue")] if due else []
+            inst, entries = new_instance(name, definition=definition, timers=timers)
+            made[name] = with_work(inst, *keys)
+            store.commit(made[name], None, entries, [])
+        closed, closed_entries = advance(made["e"], "closed", final=True)
+        store.commit(closed, 1, closed_entries, [])
+        return made
+
+    def test_find_work_by_keys_definition_and_limit_in_due_order(
+        self, store: InstanceStore
+    ) -> None:
+        """find_work() gives the running instances having any of the keys, overdue first
+        (earliest timer; none last), then by id; filtered by definition, cut by limit."""
+        index = self._index(store)
+        self._work_fixture(store)
+        assert index.find_work(["user:u1"]) == ["c", "a"]
+        assert index.find_work(["user:u1", "role:am"]) == ["b", "c", "a"]
+        assert index.find_work({"user:u1", "role:am", "user:u2"}) == ["b", "c", "a", "d"]
+        assert index.find_work(["user:u1", "role:am"], definition="sales") == ["c", "a"]
+        assert index.find_work(["user:u1", "role:am"], limit=2) == ["b", "c"]
+        assert index.find_work(["user:u1", "role:am"], limit=0) == []
+        assert index.find_work(["role:dd"]) == []  # e is final
+        assert index.find_work(["user:nobody"]) == [] and index.find_work([]) == []
+
+    def test_find_work_follows_every_commit(self, store: InstanceStore) -> None:
+        """A commit replaces the instance's keys: the old ones no longer find it; a stale
+        commit changes none."""
+        index = self._index(store)
+        made = self._work_fixture(store)
+        moved, entries = advance(made["a"], "review")
+        store.commit(with_work(moved, "user:u3"), 1, entries, [])
+        assert index.find_work(["user:u1"]) == ["c"]
+        assert index.find_work(["user:u3"]) == ["a"]
+        stale, stale_entries = advance(made["a"], "lost")
+        with pytest.raises(ConcurrentUpdateError):
+            store.commit(with_work(stale, "user:thief"), 1, stale_entries, [])
+        assert index.find_work(["user:thief"]) == []
+        assert index.find_work(["user:u3"]) == ["a"]
+        bulk = self._bulk(store)
+        again, again_entries = advance(made["c"], "review")
+        bulk.commit_many([(with_work(again, "role:am"), 1, again_entries, [])])
+        assert index.find_work(["user:u1"]) == []
+        assert index.find_work(["role:am"]) == ["b", "c"]
+
+    def test_get_many_gives_instances_in_the_order_asked(self, store: InstanceStore) -> None:
+        """get_many() returns each known instance as get() does, ledger and keys included, in
+        the order asked; unknown ids are skipped."""
+        index = self._index(store)
+        made = self._work_fixture(store)
+        many = [new_instance(f"m{i:04d}")[0].id for i in range(3)]
+        got = index.get_many(["d", "nope", "a", "e", "c"])
+        assert [i.id for i in got] == ["d", "a", "e", "c"]
+        assert got == [store.get(i) for i in ("d", "a", "e", "c")]
+        assert got[1] == made["a"] and got[1].verify_ledger()
+        assert got[2].final and got[2].work == frozenset() and len(got[2].history) == 2
+        assert index.get_many([]) == [] and index.get_many(many) == []
+
+    def test_get_many_reads_more_than_one_chunk(self, store: InstanceStore) -> None:
+        """Over a thousand ids (more than one IN list) still come back whole and in order."""
+        index = self._index(store)
+        bulk = self._bulk(store)
+        batch = [new_instance(f"n{i:04d}") for i in range(1100)]
+        bulk.commit_many([(with_work(inst, f"user:u{i % 7}"), None, entries, [])
+                          for i, (inst, entries) in enumerate(batch)])
+        ids = [inst.id for inst, _ in reversed(batch)]
+        got = index.get_many(ids)
+        assert [i.id for i in got] == ids
+        assert got[-1] == with_work(batch[0][0], "user:u0")
+        assert len(index.find_work(["user:u3"])) == len(range(3, 1100, 7))
+
+    def test_rewrite_work_replaces_keys_without_a_new_version(
+        self, store: InstanceStore
+    ) -> None:
+        """rewrite_work() sets the keys of stored instances and leaves their versions (and
+        everything else) as they were; an unknown id changes nothing and raises."""
+        index = self._index(store)
+        made = self._work_fixture(store)
+        index.rewrite_work([("a", frozenset({"role:dd"})), ("d", frozenset())])
+        assert store.get("a") == with_work(made["a"], "role:dd")
+        assert store.get("a").version == made["a"].version
+        assert index.find_work(["user:u1"]) == ["c"]
+        assert index.find_work(["user:u2"]) == []
+        assert index.find_work(["role:dd"]) == ["a"]
+        with pytest.raises(NotFoundError):
+            index.rewrite_work([("c", frozenset({"role:x"})), ("ghost", frozenset())])
+        assert index.find_work(["role:x"]) == [] and store.get("c") == made["c"]
+        index.rewrite_work([])
+        moved, entries = advance(store.get("a"), "review")
+        store.commit(moved, 1, entries, [])  # the version it had: rewriting did not bump it
+        assert store.get("a") == moved
 
 
 class NotifierContract:

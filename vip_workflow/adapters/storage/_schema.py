@@ -1,6 +1,8 @@
 """The one SQL schema of the storage stack (SQLAlchemy Core tables, one ``MetaData``).
 
-Process instances, their ledger and the outbox, and the monthly cycle's tier history, runs,
+Process instances, their ledger, the index of their work (``vw_work``: one row per key of who
+may pick an instance's work up, ``user:ID`` or ``role:NAME``, none for a final instance) and
+the outbox, and the monthly cycle's tier history, runs,
 tasks and signals. The Alembic migrations in ``migrations/`` make the database; a test checks
 that autogenerate finds no difference between a migrated database and ``METADATA`` (indexes
 included), so these objects are what both stores query with, on one engine.
@@ -13,12 +15,12 @@ import sqlalchemy as sa
 from vip_workflow.ports import TASK_FIELDS, TIER_FIELDS
 
 __all__ = ["HEAD", "METADATA", "VERSION_TABLE", "cycle_runs", "instance", "ledger", "outbox",
-           "signals", "tasks", "tier_history"]
+           "signals", "tasks", "tier_history", "work"]
 
 #: Alembic's bookkeeping table (prefixed, so a host application's own Alembic is not disturbed).
 VERSION_TABLE = "vw_alembic_version"
 #: The newest revision this release knows (kept equal to the migrations' head by a test).
-HEAD = "0004_repair"
+HEAD = "0005_work"
 #: Tables whose presence marks a vip_workflow database.
 OWN_TABLES = frozenset({"vw_instance", "vw_ledger", "vw_outbox", VERSION_TABLE})
 #: Tables the monthly cycle's store of earlier releases made itself (``create_all``) before any
@@ -41,6 +43,7 @@ instance = sa.Table(
     sa.Column("gate", sa.Text),
     sa.Column("timers", sa.Text, nullable=False),
     sa.Column("assignee", sa.String(200)),
+    sa.Column("escalated_to", sa.String(200)),
     sa.Column("parent", sa.String(200)),
     sa.Column("waiting_for", sa.String(200)),
     sa.Column("final", sa.Boolean, nullable=False),
@@ -49,6 +52,15 @@ instance = sa.Table(
     sa.Column("ledger_hash", sa.String(64), nullable=False),
     sa.Index("vw_instance_next_due", "next_due"),
     sa.Index("vw_instance_definition", "definition", "state"),
+)
+
+#: Who may pick up a running instance's work: a lookup by key is a range scan of the primary
+#: key; ``vw_work_instance`` serves the deletes of a commit.
+work = sa.Table(
+    "vw_work", METADATA,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("instance_id", sa.String(200), primary_key=True),
+    sa.Index("vw_work_instance", "instance_id"),
 )
 
 ledger = sa.Table(

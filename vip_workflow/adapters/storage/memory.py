@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from attrs import evolve
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
@@ -20,10 +22,12 @@ __all__ = ["MemoryInstanceStore"]
 
 
 class MemoryInstanceStore:
-    """Keeps instances in a dict, due timers in a heap and the outbox in an ordered dict.
+    """Keeps instances in a dict, due timers in a heap, the work index in a dict (key -> ids)
+    and the outbox in an ordered dict.
 
     ``commit`` (and ``commit_many``) checks everything before it changes anything, so a failed
-    commit leaves no trace. Instances are immutable values, so storing the object itself is safe.
+    commit leaves no trace. Instances are immutable values, so storing the object itself is safe
+    (a final instance is stored without keys of work, as the SQL store keeps none).
     """
 
     supports_concurrent_writers = False
@@ -31,6 +35,7 @@ class MemoryInstanceStore:
     def __init__(self) -> None:
         self._instances: dict[str, ProcessInstance] = {}
         self._due_heap: list[tuple[datetime, str]] = []
+        self._work: dict[str, set[str]] = {}  # key of work -> ids of the instances having it
         self._outbox: OrderedDict[int, Notice] = OrderedDict()
         self._next_outbox_id = 1
         # keys of enqueue_notices: every key ever enqueued (a repeat is ignored) -> outbox id
@@ -125,6 +130,9 @@ class MemoryInstanceStore:
         self, instance: ProcessInstance, notices: Sequence[Notice],
         current: ProcessInstance | None,
     ) -> None:
+        if instance.final and instance.work:
+            instance = evolve(instance, work=frozenset())
+        self._index(instance.id, current.work if current else frozenset(), instance.work)
         self._instances[instance.id] = instance
         due = instance.next_due
         if due is not None and (current is None or current.next_due != due):
@@ -134,6 +142,17 @@ class MemoryInstanceStore:
         for notice in notices:
             self._outbox[self._next_outbox_id] = notice
             self._next_outbox_id += 1
+
+    def _index(self, instance_id: str, old: frozenset[str], new: frozenset[str]) -> None:
+        """Move ``instance_id`` in the work index from the keys ``old`` to the keys ``new``."""
+        for key in old - new:
+            holders = self._work.get(key)
+            if holders is not None:
+                holders.discard(instance_id)
+                if not holders:
+                    del self._work[key]
+        for key in new - old:
+            self._work.setdefault(key, set()).add(instance_id)
 
     def _compact_due(self) -> None:
         """Rebuild the heap from the instances, dropping entries made stale by later commits."""
@@ -187,6 +206,39 @@ class MemoryInstanceStore:
             and (include_final or not i.final)
         ]
 
+    def find_work(
+        self,
+        keys: Collection[str],
+        *,
+        definition: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of running instances having any of ``keys``, earliest timer first (none last),
+        then by id (see ``WorkIndex.find_work``)."""
+        found = set().union(*(self._work.get(key, ()) for key in keys))
+        instances = [self._instances[i] for i in found]
+        if definition is not None:
+            instances = [i for i in instances if i.definition == definition]
+        instances.sort(key=_work_order)
+        return [i.id for i in instances[:limit]] if limit is None or limit > 0 else []
+
+    def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
+        """The stored instances of ``ids``, in the order asked (unknown ids skipped)."""
+        return [self._instances[i] for i in ids if i in self._instances]
+
+    def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
+        """Replace the keys of stored instances, versions untouched (``NotFoundError`` for an
+        unknown id, nothing changed)."""
+        given = dict(items)
+        for instance_id in given:
+            if instance_id not in self._instances:
+                raise NotFoundError(f"no instance {instance_id}")
+        for instance_id, keys in given.items():
+            current = self._instances[instance_id]
+            new = frozenset() if current.final else frozenset(keys)
+            self._index(instance_id, current.work, new)
+            self._instances[instance_id] = evolve(current, work=new)
+
     def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
         """Outbox entries not yet acknowledged, oldest first."""
         result: list[tuple[int, Notice]] = []
@@ -216,3 +268,9 @@ class MemoryInstanceStore:
     def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
         """The given keys of the pending entries enqueued with one."""
         return {i: self._key_of[i] for i in outbox_ids if i in self._key_of}
+
+
+def _work_order(instance: ProcessInstance) -> tuple[bool, datetime | None, str]:
+    """``find_work``'s order: earliest timer first, instances without one last, then id."""
+    due = instance.next_due
+    return (due is None, due, instance.id)

@@ -9,13 +9,17 @@ on an autocommit connection: one round trip a commit. ``commit_many`` commits a 
 ordinary transaction (``BEGIN IMMEDIATE`` on SQLite), all or nothing, with executemany
 inserts; ``commit_many_on`` does the same inside a caller's transaction (the cycle's unit of
 work).
+
+Every commit path also replaces the instance's rows in the work index ``vw_work`` (one row per
+key of ``ProcessInstance.work``, none for a final instance), in the same transaction:
+``find_work`` is a range scan of its primary key, joined to the instances for their order.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +66,7 @@ _UPDATE = (s.instance.update()
 _UPDATE_CHAINED = _UPDATE.where(s.instance.c.ledger_seq == sa.bindparam("b_seq"),
                                 s.instance.c.ledger_hash == sa.bindparam("b_hash"))
 _INSERT_LEDGER = s.ledger.insert()
+_INSERT_WORK = s.work.insert()
 _INSERT_OUTBOX = s.outbox.insert()
 _IN_CHUNK = 500  # ids per IN (...) list: well within every back end's bound-parameter limit
 
@@ -81,8 +86,11 @@ def _pg_commit(kind: str, entries: int, notices: int) -> str:
     notices: writable CTEs, so the whole commit is one round trip and one transaction.
 
     ``kind`` is ``insert``, ``update`` or ``chained`` (an update whose new entries must follow
-    the stored ledger). The ledger and outbox rows are inserted only if the instance row was
-    written, so a stale version writes nothing; the statement returns the rows written.
+    the stored ledger). The ledger, work-index and outbox rows are written only if the
+    instance row was, so a stale version writes nothing; the statement returns the rows
+    written. The instance's keys (``w_keys``, a text array) replace its index rows: those it
+    no longer has are deleted, the new ones inserted (the two touch different rows, as the
+    sub-statements of one statement must).
     """
     table, c = s.instance.name, s.instance.c
     if kind == "insert":
@@ -97,6 +105,14 @@ def _pg_commit(kind: str, entries: int, notices: int) -> str:
                       f" AND ledger_hash = {_pg_param('b_hash', c.ledger_hash)}")
         head = f"UPDATE {table} SET {assignments} WHERE {where} RETURNING 1"
     parts = [f"written AS ({head})"]
+    keys, instance_id = "%(w_keys)s::text[]", _pg_param("id", c.id)
+    if kind != "insert":  # the keys no longer held; the others are kept as they are
+        parts.append(f"{s.work.name}_gone AS (DELETE FROM {s.work.name} "
+                     f"WHERE instance_id = {instance_id} AND key <> ALL({keys}) "
+                     "AND EXISTS (SELECT FROM written))")
+    parts.append(f"{s.work.name} AS (INSERT INTO {s.work.name} (key, instance_id) "
+                 f"SELECT k, {instance_id} FROM unnest({keys}) AS k "
+                 "WHERE EXISTS (SELECT FROM written) ON CONFLICT DO NOTHING)")
     for prefix, rows_table, count in (("e", s.ledger, entries), ("n", s.outbox, notices)):
         if not count:
             continue
@@ -198,8 +214,9 @@ class SQLInstanceStore(SQLOutbox):
         """Save, append and enqueue in one transaction (see ``InstanceStore.commit``)."""
         row, entries, outbox_rows = self._prepare(instance, expected_version, ledger_entries,
                                                   notices)
+        keys = _keys(instance)
         if self._postgres:
-            self._commit_postgres(instance, expected_version, row, entries, outbox_rows)
+            self._commit_postgres(instance, expected_version, row, entries, outbox_rows, keys)
             return
         with translated(f"committing instance {instance.id}"), self._write.begin() as c:
             if expected_version is None:
@@ -217,6 +234,9 @@ class SQLInstanceStore(SQLOutbox):
                     done = c.execute(_UPDATE, row)
                 if done.rowcount != 1:
                     self._explain_stale(c, instance.id, expected_version)
+                c.execute(s.work.delete().where(s.work.c.instance_id == instance.id))
+            if keys:
+                c.execute(_INSERT_WORK, [{"key": k, "instance_id": instance.id} for k in keys])
             if entries:
                 c.execute(_INSERT_LEDGER, [serial.entry_to_row(instance.id, e) for e in entries])
             if outbox_rows:
@@ -239,6 +259,7 @@ class SQLInstanceStore(SQLOutbox):
             raise StorageError(f"instance {instance.id}: ledger entries are not the history's "
                                "tail")
         row = serial.instance_to_row(instance)
+        del row["work"]  # kept in vw_work
         due = instance.next_due
         row["next_due"] = utc_text(due) if due is not None else None
         last = history[-1] if history else None
@@ -284,8 +305,11 @@ class SQLInstanceStore(SQLOutbox):
         ledger_rows = [serial.entry_to_row(i, e) for i, _, _, entries, _ in prepared
                        for e in entries]
         outbox_rows = [r for *_, rows in prepared for r in rows]
+        work_rows = [{"key": k, "instance_id": item[0].id} for item in items
+                     for k in _keys(item[0])]
         if updates:
             self._update_many(c, updates)
+            _delete_work(c, [u[0] for u in updates])
         if inserts:
             try:
                 c.execute(_INSERT_INSTANCE, inserts)
@@ -293,6 +317,8 @@ class SQLInstanceStore(SQLOutbox):
                 detail = (str(exc.orig).splitlines() or [""])[0]
                 raise ConflictError(f"{_batch_name(items)}: an instance already exists "
                                     f"({detail})") from exc
+        if work_rows:
+            c.execute(_INSERT_WORK, work_rows)
         if ledger_rows:
             c.execute(_INSERT_LEDGER, ledger_rows)
         if outbox_rows:
@@ -350,10 +376,10 @@ class SQLInstanceStore(SQLOutbox):
 
     def _commit_postgres(self, instance: ProcessInstance, expected_version: int | None,
                          row: dict[str, Any], entries: tuple[LedgerEntry, ...],
-                         outbox_rows: list[dict[str, Any]]) -> None:
+                         outbox_rows: list[dict[str, Any]], keys: list[str]) -> None:
         """``commit`` as one statement in autocommit mode: one round trip to the server
-        instead of BEGIN, three statements and COMMIT."""
-        params = dict(row)
+        instead of BEGIN, five statements and COMMIT."""
+        params = {**row, "w_keys": keys}
         if expected_version is None:
             kind = "insert"
         else:
@@ -411,11 +437,9 @@ class SQLInstanceStore(SQLOutbox):
             if row is None:
                 raise NotFoundError(f"no instance {instance_id}")
             history = self._ledger(c, instance_id)
-        # The row's ledger head (written in the same transaction as the entries) lets
-        # verify_ledger() see trailing entries deleted behind the store's back.
-        found: ProcessInstance = evolve(serial.instance_from_row(dict(row), history),
-                                        ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
-        return found
+            keys = () if row["final"] else c.execute(
+                sa.select(s.work.c.key).where(s.work.c.instance_id == instance_id)).scalars()
+            return _instance(row, history, keys)
 
     def _ledger(self, c: sa.Connection, instance_id: str) -> list[LedgerEntry]:
         rows = c.execute(sa.select(s.ledger).where(s.ledger.c.instance_id == instance_id)
@@ -463,6 +487,88 @@ class SQLInstanceStore(SQLOutbox):
         with translated("finding instances"), self.engine.connect() as c:
             return list(c.execute(query).scalars())
 
+    # ------------------------------------------------------------- WorkIndex
+
+    def find_work(
+        self,
+        keys: Collection[str],
+        *,
+        definition: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of running instances having any of ``keys``, earliest timer first (none last),
+        then by id (see ``WorkIndex.find_work``).
+
+        A range scan of ``vw_work``'s primary key per key; each row found reads its instance's
+        due time (and definition) by the instance's id, as a correlated subquery: PostgreSQL
+        keeps that a per-row index lookup, where a join may be planned as a hash join over
+        every instance. Final instances have no rows in ``vw_work``.
+        """
+        keys = sorted(set(keys))
+        if not keys or (limit is not None and limit <= 0):
+            return []
+        t, w = s.instance.c, s.work.c
+        due = (sa.select(t.next_due).where(t.id == w.instance_id)
+               .scalar_subquery().label("due"))
+        query = (sa.select(w.instance_id, due).distinct().where(w.key.in_(keys))
+                 .order_by(due.asc().nulls_last(), w.instance_id))
+        if definition is not None:
+            query = query.where(sa.select(t.definition).where(t.id == w.instance_id)
+                                .scalar_subquery() == definition)
+        if limit is not None:
+            query = query.limit(limit)
+        with translated("finding work"), self.engine.connect() as c:
+            return [r[0] for r in c.execute(query)]
+
+    def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
+        """The instances of ``ids`` with their ledgers, in the order asked (unknown ids
+        skipped): their rows in one query, their ledgers in one, their keys in one (per 500
+        ids)."""
+        wanted = list(dict.fromkeys(ids))
+        rows: dict[str, Any] = {}
+        ledgers: dict[str, list[LedgerEntry]] = {}
+        keys: dict[str, list[str]] = {}
+        t, led, w = s.instance.c, s.ledger.c, s.work.c
+        with translated(f"reading {len(wanted)} instances"), self.engine.connect() as c:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start:start + _IN_CHUNK]
+                rows.update((r["id"], r) for r in c.execute(
+                    sa.select(s.instance).where(t.id.in_(chunk))).mappings())
+                for entry in c.execute(sa.select(s.ledger).where(led.instance_id.in_(chunk))
+                                       .order_by(led.instance_id, led.seq)).mappings():
+                    ledgers.setdefault(entry["instance_id"], []).append(
+                        serial.entry_from_row(dict(entry)))
+                for key, owner in c.execute(sa.select(w.key, w.instance_id)
+                                            .where(w.instance_id.in_(chunk))):
+                    keys.setdefault(owner, []).append(key)
+        return [_instance(rows[i], ledgers.get(i, ()), () if rows[i]["final"] else
+                          keys.get(i, ())) for i in ids if i in rows]
+
+    def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
+        """Replace the keys of stored instances in one transaction, versions untouched (see
+        ``WorkIndex.rewrite_work``; ``NotFoundError`` for an unknown id, nothing written)."""
+        given = dict(items)
+        if not given:
+            return
+        t = s.instance.c
+        ids = list(given)
+        with translated(f"rewriting the work keys of {len(ids)} instances"), \
+                self._write.begin() as c:
+            final: dict[str, bool] = {}
+            for start in range(0, len(ids), _IN_CHUNK):
+                final.update(tuple(r) for r in c.execute(sa.select(t.id, t.final).where(
+                    t.id.in_(ids[start:start + _IN_CHUNK]))))
+            missing = [i for i in ids if i not in final]
+            if missing:
+                raise NotFoundError(f"no instance {missing[0]}"
+                                    + (f" (and {len(missing) - 1} more)" if len(missing) > 1
+                                       else ""))
+            _delete_work(c, ids)
+            rows = [{"key": k, "instance_id": i} for i, keys in given.items() if not final[i]
+                    for k in sorted(set(keys))]
+            if rows:
+                c.execute(_INSERT_WORK, rows)
+
 
 
 class SQLiteInstanceStore(SQLInstanceStore):
@@ -482,6 +588,26 @@ class PostgresInstanceStore(SQLInstanceStore):
         if not sa.make_url(url).get_backend_name() == "postgresql":
             raise StorageError(f"not a PostgreSQL URL: {safe_name(url)}")
         super().__init__(url, **kwargs)
+
+
+def _keys(instance: ProcessInstance) -> list[str]:
+    """The keys an instance keeps in ``vw_work`` (none when it is final)."""
+    return [] if instance.final else sorted(instance.work)
+
+
+def _delete_work(c: sa.Connection, ids: Sequence[str]) -> None:
+    """Delete the ``vw_work`` rows of ``ids`` (in chunks, within the caller's transaction)."""
+    for start in range(0, len(ids), _IN_CHUNK):
+        c.execute(s.work.delete().where(s.work.c.instance_id.in_(ids[start:start + _IN_CHUNK])))
+
+
+def _instance(row: Any, history: Iterable[LedgerEntry], keys: Iterable[str]) -> ProcessInstance:
+    """An instance from its row, ledger and keys. The row's ledger head (written in the same
+    transaction as the entries) lets ``verify_ledger()`` see trailing entries deleted behind
+    the store's back."""
+    found: ProcessInstance = evolve(serial.instance_from_row(row, history, work=keys),
+                                    ledger_head=(int(row["ledger_seq"]), row["ledger_hash"]))
+    return found
 
 
 def _batch_name(items: Sequence[CommitItem]) -> str:

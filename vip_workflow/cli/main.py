@@ -316,7 +316,7 @@ def _known_fields(book: vw.RuleBook) -> list[str]:
     override = book.rules.override
     if override:
         known += [override.tier, override.by, override.reason]
-    return known + [book.rules.id_field or "customer_id"]
+    return [*known, book.rules.id_field or "customer_id"]
 
 
 def _given_fields(book: vw.RuleBook, items: list[str]) -> dict[str, Any]:

@@ -36,8 +36,8 @@ DEFAULT_KPIS = "china-mobile-2006-kpis"
 
 def scan_command(
     history: Annotated[Path, typer.Argument(
-        metavar="DATA", help="Monthly history: CSV, TSV, Parquet, JSON, NDJSON or Excel, one row per "
-        "customer and month.")],
+        metavar="DATA", help="Monthly history: CSV, TSV, Parquet, JSON, NDJSON or Excel, one "
+        "row per customer and month.")],
     rules: Annotated[Path | None, typer.Option(
         "--rules", "-r", help="Trigger file (kind: triggers).")] = None,
     preset_name: Annotated[str | None, typer.Option(

@@ -277,9 +277,19 @@ def not_a_number(path: str | Path, suffix: str, name: str, index: int, row: int,
     line = _line_of(suffix, row)
     more = f"; {count - 1:,} more such cells" if count > 1 else ""
     return InputFileError(
-        path, f"data row {row + 1:,}: {value!r} is not a number, though {why}; leave a "
-        f"missing value empty{more}",
+        path, f"data row {row + 1:,}: {value!r} is not a number, though {why}; "
+        f"{_fix(str(value))}{more}",
         line=line, column=index + 1 if line is not None else None, field=name)
+
+
+def _fix(value: str) -> str:
+    """What to do about a text cell in a column of numbers."""
+    bare = value.replace(",", "").replace("，", "").replace(" ", "")
+    try:
+        float(bare)
+    except ValueError:
+        return "leave a missing value empty"
+    return "write numbers without thousands separators"
 
 
 def check_writable(path: str | Path) -> None:

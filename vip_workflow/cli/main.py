@@ -529,6 +529,13 @@ def _mount_adapters() -> None:
     app.command(name="dispatch")(module.dispatch_command)
 
 
+def _mount_excel() -> None:
+    from vip_workflow.cli import excel
+
+    app.command(name="export")(excel.export_command)
+    app.command(name="import")(excel.import_command)
+
+
 def _mount_processes() -> None:
     from importlib import import_module, util
 
@@ -540,6 +547,7 @@ def _mount_processes() -> None:
 _mount_processes()
 _mount_triggers()
 _mount_adapters()
+_mount_excel()
 
 
 def main() -> None:

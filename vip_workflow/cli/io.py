@@ -27,6 +27,8 @@ from typing import Any
 
 import polars as pl
 
+from vip_workflow.errors import MissingExtraError
+
 __all__ = ["EXCEL_ROWS", "READ", "WRITTEN", "InputFileError", "check_writable", "located",
            "not_a_number",
            "read_table", "write_table"]
@@ -215,14 +217,14 @@ def read_table(path: str | Path, *, encoding: str = "auto",
         raise InputFileError(path, "is a folder, not a file")
     try:
         frame = _read(path, suffix, encoding, note)
-    except InputFileError:
+    except (InputFileError, MissingExtraError):
         raise
     except pl.exceptions.NoDataError:
         raise InputFileError(path, "the file is empty") from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise _unreadable(path, suffix, exc) from None
     except Exception as exc:  # fastexcel's own errors (a broken workbook)
-        if type(exc).__module__.partition(".")[0] != "fastexcel":
+        if type(exc).__module__.partition(".")[0].lstrip("_") != "fastexcel":
             raise
         raise _unreadable(path, suffix, exc) from None
     _check_numbers(path, frame, suffix)

@@ -23,9 +23,10 @@ sheet's row and column numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from difflib import get_close_matches
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,20 +49,21 @@ MAX_WORKBOOK_BYTES = 10 * 1_048_576
 
 PathKey = tuple[str | int, ...]
 Cell = tuple[str, int, int]  # sheet, row, column (1-based)
+Columns = Mapping[str, str | None]  # column title → key in the rule file (None: no key)
 
-FACTOR_COLUMNS = {"part": None, "factor": "id", "field": "field", "label": "label",
+FACTOR_COLUMNS: Columns = {"part": None, "factor": "id", "field": "field", "label": "label",
                   "factor closed": "closed", "values": "values", "unknown": "unknown",
                   "otherwise": "otherwise", "default": "default"}
-BAND_COLUMNS = {"band": "id", "in": "in", "range": "range", "min": "min", "max": "max",
+BAND_COLUMNS: Columns = {"band": "id", "in": "in", "range": "range", "min": "min", "max": "max",
                 "closed": "closed", "tier": "tier", "points": "points", "note": "note"}
-TERM_COLUMNS = {"part": None, "field": "field", "weight": "weight", "map": "map",
+TERM_COLUMNS: Columns = {"part": None, "field": "field", "weight": "weight", "map": "map",
                 "otherwise": "otherwise", "label": "label"}
-CONDITION_COLUMNS = {"field": "field", "aggregate": "aggregate", "window": "window",
+CONDITION_COLUMNS: Columns = {"field": "field", "aggregate": "aggregate", "window": "window",
                      "label": "label", "in": "in", "range": "range", "min": "min", "max": "max",
                      "closed": "closed"}
-QUOTA_COLUMNS = {"tier": "tier", "share": "share"}
+QUOTA_COLUMNS: Columns = {"tier": "tier", "share": "share"}
 #: sheet → its columns (column title → key in the rule file)
-SHEETS: dict[str, dict[str, str | None]] = {
+SHEETS: dict[str, Columns] = {
     "Book": {"key": None, "value": None},
     "Bands": {**FACTOR_COLUMNS, **BAND_COLUMNS},
     "Terms": TERM_COLUMNS,
@@ -247,7 +249,7 @@ class _Reader:
 
     def put(self, where: PathKey, value: Any, cell: Cell) -> None:
         node: Any = self.data
-        for step, following in zip(where, where[1:], strict=False):
+        for step, following in pairwise(where):
             if isinstance(node, dict):
                 node = node.setdefault(step, [] if isinstance(following, int) else {})
             else:
@@ -342,7 +344,7 @@ class _Reader:
         return counts[key]
 
     def _put_cells(self, at: PathKey, cells: dict[str, tuple[Any, int]],
-                   columns: dict[str, str | None], sheet: str, number: int) -> None:
+                   columns: Columns, sheet: str, number: int) -> None:
         for title, (raw, column) in cells.items():
             key = columns.get(title)
             if key is None:
@@ -351,7 +353,7 @@ class _Reader:
             self.put((*at, key), self.value(key, raw, cell), cell)
 
     def items(self, sheet: str, rows: list[tuple[int, dict[str, tuple[Any, int]]]],
-              columns: dict[str, str | None], parts: tuple[str, ...]) -> None:
+              columns: Columns, parts: tuple[str, ...]) -> None:
         """Terms, Conditions, Quotas: one item a row (``parts[0]`` unless ``part`` says)."""
         part = parts[0]
         counts: dict[Any, int] = {}
@@ -394,7 +396,7 @@ def _rows(sheet: Worksheet, name: str, path: str
     return rows
 
 
-def _titles(values: tuple[Any, ...], known: dict[str, str | None], where: str) -> dict[int, str]:
+def _titles(values: tuple[Any, ...], known: Columns, where: str) -> dict[int, str]:
     titles: dict[int, str] = {}
     for index, value in enumerate(values):
         if value is None or not str(value).strip():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,15 +150,38 @@ def _read_text(path: Path, source: bytes | Path, suffix: str) -> pl.DataFrame:
         return pl.read_json(source, infer_schema_length=None)
     separator = "\t" if suffix == ".tsv" else ","
     try:
-        return pl.read_csv(source, separator=separator, infer_schema_length=_CSV_INFER,
-                           try_parse_dates=True)
+        frame = pl.read_csv(source, separator=separator, infer_schema_length=_CSV_INFER)
     except pl.exceptions.ComputeError as exc:
         if "could not parse" not in str(exc):
             raise
         # a value after the rows the types were guessed from: guess from every row, so the
         # column becomes text and the check below names the cell
-        return pl.read_csv(source, separator=separator, infer_schema_length=None,
-                           try_parse_dates=True)
+        frame = pl.read_csv(source, separator=separator, infer_schema_length=None)
+    return _dates(frame)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+
+
+def _dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns of ISO dates (or date-times) as dates: only columns whose first value
+    looks like one are tried (polars' ``try_parse_dates`` tries every text column, ten times
+    the cost of reading), and a column is converted only when every value parses."""
+    converted: list[pl.Series] = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        column = frame.get_column(name)
+        first = column.drop_nulls().head(1).to_list()
+        if not first or not _DATE.fullmatch(str(first[0]).strip()):
+            continue
+        for parse in (column.str.to_date, column.str.to_datetime):
+            try:
+                converted.append(parse(strict=True))
+                break
+            except pl.exceptions.PolarsError:
+                continue
+    return frame.with_columns(converted) if converted else frame
 
 
 def _read_excel(path: Path) -> pl.DataFrame:

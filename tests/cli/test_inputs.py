@@ -72,8 +72,8 @@ class TestEncodingDetection:
         source.write_bytes(b"customer_id,name\nG1,ok\nG2,\x80\xff\n")
         result = runner.invoke(app, ["judge", "-p", HUBEI, str(source)])
         assert result.exit_code == 1
-        assert f"{source}:3:4: byte 0x80 is not auto text" in result.stderr
-        assert "--encoding gb18030" in result.stderr
+        assert (f"{source}:3:4: byte 0x80 is neither UTF-8 nor GBK/GB18030 text (give "
+                "--encoding") in result.stderr
 
 
 def _with_text(n: int, row: int, value: str) -> pl.DataFrame:
@@ -231,3 +231,48 @@ class TestListsThatStop:
         result = runner.invoke(app, ["diff", str(old), str(new), str(data), "--show", "3"])
         assert result.exit_code == 0, result.output
         assert f"… {changed - 3:,} more changed customers (--show N lists more)" in result.stdout
+
+
+class TestProgress:
+    """A bar for more than a few thousand rows, none for a few."""
+
+    @pytest.mark.parametrize(("n", "shown"), [(6_000, True), (100, False)])
+    def test_judge_counts_customers_on_large_inputs(self, tmp_path: Path, n: int,
+                                                    shown: bool) -> None:
+        """judge: "judging … 6000/6000" on stderr past 5 000 rows; -q shows nothing."""
+        source = tmp_path / "groups.csv"
+        sample_portfolio(n, seed=1).write_csv(source)
+        result = runner.invoke(app, ["judge", "-p", HUBEI, str(source)])
+        assert result.exit_code == 0, result.output
+        assert (f"{n}/{n}" in result.stderr) is shown
+        quiet = runner.invoke(app, ["judge", "-p", HUBEI, str(source), "-q"])
+        assert quiet.stderr == ""
+
+    def test_judge_lists_five_reasons_and_says_how_many_more(self, tmp_path: Path) -> None:
+        """Seven kinds of unjudgeable customers: five listed, "… 2 more reasons"."""
+        frame = sample_portfolio(7, seed=1).with_columns(
+            pl.Series("importance", [f"typo{i}" for i in range(7)]))
+        source = tmp_path / "groups.csv"
+        frame.write_csv(source)
+        result = runner.invoke(app, ["judge", "-p", HUBEI, str(source)])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.count("could not judge 1:") == 5
+        assert "… 2 more reasons" in result.stdout
+
+    def test_other_steps_show_elapsed_time_on_a_terminal(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """working(): a bar with the step's name on a terminal past 5 000 rows, and nothing
+        for a few rows or when stderr is not a terminal (a log)."""
+        import io as text_io
+
+        from rich.console import Console
+
+        from vip_workflow.cli import common
+
+        for terminal, rows, shown in [(True, 6_000, True), (True, 10, False),
+                                      (False, 6_000, False)]:
+            buffer = text_io.StringIO()
+            monkeypatch.setattr(common, "err", Console(file=buffer, force_terminal=terminal))
+            with common.working("scanning 6,000 rows", rows):
+                pass
+            assert ("scanning 6,000 rows" in buffer.getvalue()) is shown

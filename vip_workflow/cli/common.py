@@ -103,11 +103,12 @@ def _note(text: str) -> None:
     err.print(f"note: {text}", markup=False, highlight=False)
 
 
-def read(path: Path, encoding: str = "auto") -> pl.DataFrame:
+def read(path: Path, encoding: str = "auto", *, quiet: bool = False) -> pl.DataFrame:
     """``read_table``, exiting with the located problem instead of raising; what was guessed
     (an encoding) is a note on stderr. A missing extra (Excel) exits 2 naming it."""
     try:
-        with working(f"reading {path.name}", PROGRESS_ROWS + 1 if _big(path) else 0):
+        with working(f"reading {path.name}", PROGRESS_ROWS + 1 if _big(path) else 0,
+                     quiet=quiet):
             return read_table(path, encoding=encoding, note=_note)
     except InputFileError as exc:
         err.print(exc.text, markup=False, highlight=False)
@@ -178,8 +179,9 @@ def check_numbers(book: vw.RuleBook, frame: pl.DataFrame, path: Path) -> None:
 @contextmanager
 def working(label: str, rows: int, *, quiet: bool = False) -> Iterator[None]:
     """An elapsed-time bar on stderr while a step over ``rows`` rows runs, when they are more
-    than :data:`PROGRESS_ROWS` (a step that counts its own progress uses ``rich`` itself)."""
-    if quiet or rows <= PROGRESS_ROWS:
+    than :data:`PROGRESS_ROWS` and stderr is a terminal (a step that counts its own progress
+    uses ``rich`` itself)."""
+    if quiet or rows <= PROGRESS_ROWS or not err.is_terminal:
         yield
         return
     with Progress(TextColumn(label), BarColumn(), TimeElapsedColumn(), console=err,

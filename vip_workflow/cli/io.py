@@ -104,10 +104,13 @@ def _decode_error(path: Path, raw: bytes, exc: UnicodeDecodeError, encoding: str
     start = exc.start
     line = raw.count(b"\n", 0, start) + 1
     column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
-    hint = (" (a Chinese Excel export is usually GBK: give --encoding gb18030)"
-            if encoding in ("utf-8", "auto") else "")
-    return InputFileError(path, f"byte 0x{raw[start]:02x} is not {encoding} text{hint}",
-                          line=line, column=column)
+    if encoding == "auto":
+        reason = "is neither UTF-8 nor GBK/GB18030 text (give --encoding, e.g. big5 or latin-1)"
+    else:
+        hint = (" (a Chinese Excel export is usually GBK: give --encoding gb18030)"
+                if encoding == "utf-8" else "")
+        reason = f"is not {encoding} text{hint}"
+    return InputFileError(path, f"byte 0x{raw[start]:02x} {reason}", line=line, column=column)
 
 
 def _detect(path: Path, raw: bytes, note: Note | None) -> bytes | Path:

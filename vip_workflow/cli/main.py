@@ -229,7 +229,7 @@ def judge(
     from vip_workflow.cycle.checks import check_columns
 
     book = load_book(rules, preset, kind="tiers")
-    frame = read(data, encoding)
+    frame = read(data, encoding, quiet=quiet)
     taken = [name for name in RESULT_COLUMNS if name in frame.columns]
     if taken and not overwrite:
         fail(f"{data} already has the column(s) {', '.join(taken)}, which judge writes (is it "
@@ -480,6 +480,8 @@ def diff(
         _print_signal_diff(signals)
         return
     assert isinstance(new_book, vw.RuleBook)  # same kind as old_book, checked above
+    check_numbers(old_book, frame, data)
+    check_numbers(new_book, frame, data)
     with working(f"judging {frame.height:,} customers twice", frame.height):
         result = diff_tiers(old_book, new_book, frame)
     out.print(result.summary(), highlight=False)

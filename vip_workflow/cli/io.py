@@ -283,7 +283,7 @@ def _check_numbers(path: Path, frame: pl.DataFrame, suffix: str) -> None:
     """Refuse a text column whose values are numbers but for a few text markers ("N/A", "-"):
     a missing value is an empty cell, and a marker would make the whole column text."""
     for index, name in enumerate(frame.columns):
-        if frame.schema[name] != pl.String:
+        if frame.schema[name] != pl.String or _many_words(frame.get_column(name)):
             continue
         text = frame.get_column(name).str.strip_chars()
         filled = text.is_not_null() & (text != "")
@@ -297,6 +297,15 @@ def _check_numbers(path: Path, frame: pl.DataFrame, suffix: str) -> None:
             continue
         raise not_a_number(path, suffix, name, index, int(bad.arg_true()[0]), values[0],
                            f"{n_numeric:,} other values in the column are numbers", n_bad)
+
+
+def _many_words(column: pl.Series) -> bool:
+    """More than a few distinct non-numbers in the first rows: a text column, whatever the
+    rest holds (the check cannot apply), found without reading the whole column."""
+    text = column.head(2_000).str.strip_chars()
+    words = text.filter(text.is_not_null() & (text != "")
+                        & text.cast(pl.Float64, strict=False).is_null())
+    return words.n_unique() > _MARKERS
 
 
 def not_a_number(path: str | Path, suffix: str, name: str, index: int, row: int, value: Any,

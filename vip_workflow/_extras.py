@@ -20,6 +20,9 @@ EXTRAS: dict[str, str] = {
     "pika": "amqp",
     "nats": "nats",
     "apprise": "chat",
+    "fastexcel": "excel",
+    "xlsxwriter": "excel",
+    "openpyxl": "excel",
 }
 
 

@@ -4,18 +4,32 @@ located format (see :func:`vip_workflow.cli.io.located`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import vip_workflow as vw
-from vip_workflow.cli.io import InputFileError, check_writable, located, read_table, write_table
+from vip_workflow.cli.io import (
+    InputFileError,
+    check_writable,
+    located,
+    not_a_number,
+    read_table,
+    write_table,
+)
 
-__all__ = ["EncodingOption", "PresetOption", "RulesOption", "deprecated", "err", "fail",
-           "kind_of", "load_book", "out", "print_problems", "read", "refuse_output", "write"]
+__all__ = ["PROGRESS_ROWS", "EncodingOption", "PresetOption", "RulesOption", "check_numbers",
+           "deprecated", "err", "fail", "kind_of", "load_book", "more", "out", "print_problems",
+           "read", "refuse_output", "working", "write"]
+
+#: inputs longer than this get a progress bar on stderr
+PROGRESS_ROWS = 5_000
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -27,8 +41,9 @@ PresetOption = Annotated[
     str | None, typer.Option("--preset", "-p", help="Name of a bundled rule book.")
 ]
 EncodingOption = Annotated[str, typer.Option(
-    "--encoding", help="Encoding of text inputs (CSV, JSON), e.g. gb18030 for a Chinese Excel "
-    "export.")]
+    "--encoding", help="Encoding of text inputs (CSV, TSV, JSON): auto (the default) reads "
+    "UTF-8 with or without a byte-order mark, UTF-16 with one, and GBK/GB18030 (a Chinese "
+    "Excel export), saying which; or name one, e.g. utf-8 or gb18030.")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -84,13 +99,104 @@ def load_book(rules: Path | None, preset: str | None, *, kind: str | None = None
     return book
 
 
-def read(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
-    """``read_table``, exiting with the located problem instead of raising."""
+def _note(text: str) -> None:
+    err.print(f"note: {text}", markup=False, highlight=False)
+
+
+def read(path: Path, encoding: str = "auto", *, quiet: bool = False) -> pl.DataFrame:
+    """``read_table``, exiting with the located problem instead of raising; what was guessed
+    (an encoding) is a note on stderr. A missing extra (Excel) exits 2 naming it."""
     try:
-        return read_table(path, encoding=encoding)
+        with working(f"reading {path.name}", PROGRESS_ROWS + 1 if _big(path) else 0,
+                     quiet=quiet):
+            return read_table(path, encoding=encoding, note=_note)
     except InputFileError as exc:
         err.print(exc.text, markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None
+    except vw.MissingExtraError as exc:
+        fail(str(exc), 2)
+
+
+def _big(path: Path) -> bool:
+    """A file of more than a few thousand rows, guessed from its size (about 50 bytes a row)."""
+    try:
+        return path.stat().st_size > 50 * PROGRESS_ROWS
+    except OSError:
+        return False
+
+
+def _numeric(match: dict[str, Any]) -> bool:
+    """A band or condition that compares numbers (bounds, or a list of numbers)."""
+    if any(key in match for key in ("min", "max", "range")):
+        return True
+    values = match.get("in") or []
+    return any(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def number_fields(book: vw.RuleBook) -> set[str]:
+    """The fields a tier book compares as numbers, read from its rule file."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        field = node.get("field")
+        if isinstance(field, str) and "aggregate" not in node and (
+                _numeric(node) or any(_numeric(b) for b in node.get("bands", []))
+                or ("weight" in node and "map" not in node)):
+            found.add(field)
+        if node.get("type") == "quota" and isinstance(node.get("by"), str):
+            found.add(node["by"])
+        for value in node.values():
+            walk(value)
+
+    walk(book.to_dict())
+    return found
+
+
+def check_numbers(book: vw.RuleBook, frame: pl.DataFrame, path: Path) -> None:
+    """Exit 1 naming the column, data row and value when a field the rules compare as a
+    number holds text (a column read as text: "12,000", or "N/A" in most rows)."""
+    numbers = number_fields(book)
+    for index, name in enumerate(frame.columns):
+        if name not in numbers or frame.schema[name] != pl.String:
+            continue
+        text = frame.get_column(name).str.strip_chars()
+        bad = text.is_not_null() & (text != "") & text.cast(pl.Float64, strict=False).is_null()
+        if not bad.any():
+            continue
+        exc = not_a_number(path, path.suffix.lower(), name, index, int(bad.arg_true()[0]),
+                           text.filter(bad)[0], f"the rules compare {name} as a number",
+                           int(bad.sum()))
+        err.print(exc.text, markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+@contextmanager
+def working(label: str, rows: int, *, quiet: bool = False) -> Iterator[None]:
+    """An elapsed-time bar on stderr while a step over ``rows`` rows runs, when they are more
+    than :data:`PROGRESS_ROWS` and stderr is a terminal (a step that counts its own progress
+    uses ``rich`` itself)."""
+    if quiet or rows <= PROGRESS_ROWS or not err.is_terminal:
+        yield
+        return
+    with Progress(TextColumn(label), BarColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
+        progress.add_task(label, total=None)
+        yield
+
+
+def more(shown: int, total: int, what: str, option: str | None = None) -> str | None:
+    """"… 12 more changed customers (--show N lists more)" for a list cut at ``shown`` of
+    ``total``; None when nothing was left out."""
+    if total <= shown:
+        return None
+    hint = f" ({option} lists more)" if option else ""
+    return f"… {total - shown:,} more {what}{hint}"
 
 
 def refuse_output(path: Path | None) -> None:

@@ -13,18 +13,22 @@ from rich.table import Table
 
 import vip_workflow as vw
 from vip_workflow.cli.common import (
+    PROGRESS_ROWS,
     EncodingOption,
     PresetOption,
     RulesOption,
+    check_numbers,
     deprecated,
     err,
     fail,
     kind_of,
     load_book,
+    more,
     out,
     print_problems,
     read,
     refuse_output,
+    working,
     write,
 )
 from vip_workflow.cli.io import located
@@ -39,6 +43,8 @@ app = typer.Typer(
 )
 
 CHUNK = 250_000
+#: the columns ``judge`` adds
+RESULT_COLUMNS = ("tier", "rule", "reason", "computed_tier")
 
 
 def _describe_book(book: Any) -> str:
@@ -168,15 +174,22 @@ def list_presets() -> None:
 
 
 def _judge_with_progress(book: vw.RuleBook, frame: pl.DataFrame, quiet: bool) -> pl.DataFrame:
-    if frame.height <= CHUNK or book.needs_portfolio or quiet:
+    """Judge in chunks under a progress bar for more than a few thousand rows (quota schemes
+    rank the whole portfolio at once, under an elapsed-time bar)."""
+    if frame.height <= PROGRESS_ROWS or quiet:
         judged: pl.DataFrame = book.judge_many(frame)
         return judged
+    if book.needs_portfolio:
+        with working(f"judging {frame.height:,} customers", frame.height):
+            judged = book.judge_many(frame)
+        return judged
+    size = min(CHUNK, max(PROGRESS_ROWS, frame.height // 20))
     parts: list[pl.DataFrame] = []
     with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err) as progress:
         task = progress.add_task("judge", total=frame.height)
-        for start in range(0, frame.height, CHUNK):
-            part = frame.slice(start, CHUNK)
+        for start in range(0, frame.height, size):
+            part = frame.slice(start, size)
             parts.append(book.judge_many(part))
             progress.advance(task, part.height)
     return pl.concat(parts)
@@ -199,32 +212,50 @@ def summary_table(book: vw.RuleBook, judged: pl.DataFrame, title: str = "tiers")
 @app.command()
 def judge(
     data: Annotated[Path, typer.Argument(
-        metavar="DATA", help="Customers: CSV, TSV, Parquet, JSON or NDJSON.")],
+        metavar="DATA", help="Customers: CSV, TSV, Parquet, JSON, NDJSON or Excel.")],
     rules: RulesOption = None,
     preset: PresetOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write the judged rows here.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the judged rows here (.csv, .tsv, .parquet, .json, "
+        ".ndjson, .xlsx).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
-    encoding: EncodingOption = "utf-8",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the tier, rule, reason and computed_tier columns the "
+        "input already has (without it judge refuses such an input).")] = False,
+    encoding: EncodingOption = "auto",
 ) -> None:
     """Judge every customer in a file; write the result and print a tier summary."""
     refuse_output(output)
     from vip_workflow.cycle.checks import check_columns
 
     book = load_book(rules, preset, kind="tiers")
-    frame = read(data, encoding)
+    frame = read(data, encoding, quiet=quiet)
+    taken = [name for name in RESULT_COLUMNS if name in frame.columns]
+    if taken and not overwrite:
+        fail(f"{data} already has the column(s) {', '.join(taken)}, which judge writes (is it "
+             "a judged file?); give --overwrite to replace them, or rename them", 2)
+    frame = frame.drop(taken)
     try:
         check_columns(book, frame.columns, source=str(data))
     except vw.MissingColumnsError as exc:
         fail(str(exc))
+    check_numbers(book, frame, data)
     judged = _judge_with_progress(book, frame, quiet)
     if output:
         write(judged, output, quiet=quiet)
     if not quiet:
-        out.print(summary_table(book, judged, title=f"{book.name}: {frame.height:,} customers"))
-        reasons = judged.filter(pl.col("reason").is_not_null()).get_column("reason")
-        for reason, n in reasons.value_counts(sort=True).head(5).iter_rows():
-            out.print(f"  could not judge {n:,}: {reason}", highlight=False)
+        _print_summary(book, judged, frame.height)
+
+
+def _print_summary(book: vw.RuleBook, judged: pl.DataFrame, height: int) -> None:
+    out.print(summary_table(book, judged, title=f"{book.name}: {height:,} customers"))
+    reasons = judged.filter(pl.col("reason").is_not_null()).get_column("reason")
+    counts = reasons.value_counts(sort=True)
+    for reason, n in counts.head(5).iter_rows():
+        out.print(f"  could not judge {n:,}: {reason}", highlight=False)
+    left = more(5, counts.height, "reasons")
+    if left:
+        out.print(f"  {left}", highlight=False)
 
 
 def _parse_value(text: str) -> Any:
@@ -245,24 +276,96 @@ def _parse_value(text: str) -> Any:
 
 @app.command()
 def explain(
-    fields: Annotated[list[str], typer.Argument(help="Fields as name=value, e.g. revenue=17500.")],
+    fields: Annotated[list[str] | None, typer.Argument(
+        help="Fields as name=value, e.g. revenue=17500 (with --data: values that replace the "
+        "customer's, to ask what if).")] = None,
     rules: RulesOption = None,
     preset: PresetOption = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", "-d", help="Take the customer from this data file (with --id).")] = None,
+    customer: Annotated[str | None, typer.Option(
+        "--id", help="The customer's id in --data, e.g. G0001.")] = None,
+    id_field: Annotated[str | None, typer.Option(
+        "--id-field", help="The id column of --data (default: the rule file's id_field, "
+        "else customer_id).")] = None,
+    encoding: EncodingOption = "auto",
 ) -> None:
-    """Judge one customer given on the command line and explain the decision."""
+    """Judge one customer, given on the command line or by id from a data file, and explain
+    the decision."""
     book = load_book(rules, preset, kind="tiers")
+    given = _given_fields(book, fields or [])
+    if (data is None) != (customer is None):
+        fail("give --data FILE and --id ID together", 2)
+    if data is not None and customer is not None:
+        frame = read(data, encoding)
+        decision = _explain_from(book, frame, data, customer, id_field, given)
+    else:
+        if not given:
+            fail("give fields as name=value, or --data FILE --id ID", 2)
+        try:
+            decision = book.judge(given)
+        except vw.PortfolioRequiredError as exc:
+            fail(f"{exc}; explain a customer of a portfolio with --data FILE --id ID", 2)
+    out.print(decision.explain(), highlight=False)
+    raise typer.Exit(0 if decision.ok else 1)
+
+
+def _known_fields(book: vw.RuleBook) -> list[str]:
+    """What a record for ``book`` may name: the fields it reads, the override fields, the id."""
+    known = list(book.fields)
+    override = book.rules.override
+    if override:
+        known += [override.tier, override.by, override.reason]
+    return [*known, book.rules.id_field or "customer_id"]
+
+
+def _given_fields(book: vw.RuleBook, items: list[str]) -> dict[str, Any]:
+    """name=value pairs as a record; exit 2 for a name the rules do not read that is close
+    to one they do (a typo), and say so for any other name they do not read."""
+    from difflib import get_close_matches
+
+    known = _known_fields(book)
     record: dict[str, Any] = {}
-    for item in fields:
+    for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             fail(f"{item!r}: write fields as name=value", 2)
+        if name not in known:
+            close = get_close_matches(name, known, n=1, cutoff=0.6)
+            if close:
+                fail(f"unknown field {name!r}; did you mean {close[0]!r}? (the rules read "
+                     f"{', '.join(book.fields)})", 2)
+            err.print(f"note: the rules do not read {name!r} (they read "
+                      f"{', '.join(book.fields)})", markup=False, highlight=False)
         record[name] = _parse_value(value)
-    try:
-        decision = book.judge(record)
-    except vw.PortfolioRequiredError as exc:
-        fail(str(exc), 2)
-    out.print(decision.explain(), highlight=False)
-    raise typer.Exit(0 if decision.ok else 1)
+    return record
+
+
+def _explain_from(book: vw.RuleBook, frame: pl.DataFrame, data: Path, customer: str,
+                  id_field: str | None, given: dict[str, Any]) -> vw.Decision:
+    """The decision for customer ``customer`` of ``frame`` (with ``given`` values replacing
+    the customer's); a quota scheme ranks the whole portfolio."""
+    column = id_field or book.rules.id_field or "customer_id"
+    if column not in frame.columns:
+        fail(f"{data} has no id column {column!r} (give --id-field; columns: "
+             f"{', '.join(frame.columns)})", 2)
+    ids = frame.get_column(column).cast(pl.String)
+    rows = (ids == customer).arg_true()
+    if rows.len() == 0:
+        from difflib import get_close_matches
+
+        close = get_close_matches(customer, ids.drop_nulls().unique().head(100_000).to_list(),
+                                  n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        fail(f"{data}: no customer {customer!r} in column {column} "
+             f"({frame.height:,} rows){hint}", 1)
+    row = int(rows[0])
+    if not book.needs_portfolio:
+        return book.judge({**frame.row(row, named=True), **given})
+    records = frame.to_dicts()
+    records[row] = {**records[row], **given}
+    with working("ranking the portfolio", frame.height):
+        return book.judge_rows(records)[row]
 
 
 @app.command()
@@ -281,24 +384,26 @@ def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="The workspace's vip.yaml.")],
     period: Annotated[str, typer.Option("--period", help="The month, e.g. 2026-10.")],
     data: Annotated[Path | None, typer.Argument(
-        metavar="DATA", help="Portfolio: CSV, TSV, Parquet, JSON or NDJSON.",
+        metavar="DATA", help="Portfolio: CSV, TSV, Parquet, JSON, NDJSON or Excel.",
         show_default=False)] = None,
     history: Annotated[Path | None, typer.Option(
         "--history", help="Monthly history for the triggers.")] = None,
     kpi_data: Annotated[Path | None, typer.Option(
         "--kpi-data", help="Portfolio the KPIs are checked on (default: DATA; KPIs it has "
         "no columns for are skipped with a warning).")] = None,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = "auto",
     old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
 ) -> None:
     """Run the monthly cycle for one period: tiers, changes, reviews, signals, KPIs, report."""
     data = _positional(data, old_data, "run DATA --config FILE --period MONTH")
     try:
         workspace = vw.Workspace.from_file(config)
-        result = workspace.run_cycle(
-            period, read(data, encoding),
-            history=read(history, encoding) if history else None,
-            kpi_data=read(kpi_data, encoding) if kpi_data else None)
+        portfolio = read(data, encoding)
+        with working(f"running {period} on {portfolio.height:,} customers", portfolio.height):
+            result = workspace.run_cycle(
+                period, portfolio,
+                history=read(history, encoding) if history else None,
+                kpi_data=read(kpi_data, encoding) if kpi_data else None)
     except vw.RuleFileError as exc:
         print_problems(exc)
         raise typer.Exit(1) from None
@@ -326,7 +431,7 @@ def diff(
         help="The old and the new rule file, then the customers (tier files) or the monthly "
         "history (trigger files).")] = None,
     show: Annotated[int, typer.Option(help="How many changed customers to list.")] = 10,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = "auto",
     old_rules: Annotated[tuple[Path, Path] | None, typer.Option(
         "--rules", hidden=True)] = None,
     old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
@@ -370,10 +475,15 @@ def diff(
         fail(problem, 2)
     frame = read(data, encoding)
     if not isinstance(old_book, vw.RuleBook):
-        _print_signal_diff(diff_signals(old_book, new_book, frame))
+        with working(f"scanning {frame.height:,} rows twice", frame.height):
+            signals = diff_signals(old_book, new_book, frame)
+        _print_signal_diff(signals)
         return
     assert isinstance(new_book, vw.RuleBook)  # same kind as old_book, checked above
-    result = diff_tiers(old_book, new_book, frame)
+    check_numbers(old_book, frame, data)
+    check_numbers(new_book, frame, data)
+    with working(f"judging {frame.height:,} customers twice", frame.height):
+        result = diff_tiers(old_book, new_book, frame)
     out.print(result.summary(), highlight=False)
     matrix = result.matrix
     table = Table(*(["old \\ new", *matrix.columns[1:]]), title="customers by old and new tier")
@@ -386,6 +496,9 @@ def diff(
         for row in changed.iter_rows():
             listing.add_row(*("" if v is None else str(v) for v in row))
         out.print(listing)
+    left = more(changed.height, result.changed.height, "changed customers", "--show N")
+    if left:
+        out.print(left, highlight=False)
 
 
 def _print_signal_diff(signals: Any) -> None:
@@ -418,6 +531,13 @@ def _mount_adapters() -> None:
     app.command(name="dispatch")(module.dispatch_command)
 
 
+def _mount_excel() -> None:
+    from vip_workflow.cli import excel
+
+    app.command(name="export")(excel.export_command)
+    app.command(name="import")(excel.import_command)
+
+
 def _mount_processes() -> None:
     from importlib import import_module, util
 
@@ -429,6 +549,7 @@ def _mount_processes() -> None:
 _mount_processes()
 _mount_triggers()
 _mount_adapters()
+_mount_excel()
 
 
 def main() -> None:

@@ -20,9 +20,11 @@ from vip_workflow.cli.common import (
     EncodingOption,
     fail,
     load_book,
+    more,
     out,
     read,
     refuse_output,
+    working,
     write,
 )
 
@@ -34,8 +36,8 @@ DEFAULT_KPIS = "china-mobile-2006-kpis"
 
 def scan_command(
     history: Annotated[Path, typer.Argument(
-        metavar="DATA", help="Monthly history: CSV, TSV, Parquet, JSON or NDJSON, one row per "
-        "customer and month.")],
+        metavar="DATA", help="Monthly history: CSV, TSV, Parquet, JSON, NDJSON or Excel, one "
+        "row per customer and month.")],
     rules: Annotated[Path | None, typer.Option(
         "--rules", "-r", help="Trigger file (kind: triggers).")] = None,
     preset_name: Annotated[str | None, typer.Option(
@@ -47,21 +49,22 @@ def scan_command(
     live: Annotated[bool, typer.Option(
         help="Replay month by month through the live durable_rules engine.")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the signals (.csv, .tsv, .parquet, .json, .ndjson).")
+        "--output", "-o", help="Write the signals (.csv, .tsv, .parquet, .json, .ndjson, .xlsx).")
     ] = None,
     show: Annotated[int, typer.Option(help="Signals to print (0: none).")] = 20,
     tasks: Annotated[bool, typer.Option(
         help="Turn the signals into tasks (account_manager column, dedup) and summarise.")
     ] = False,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = "auto",
 ) -> None:
     """Scan a monthly history with a trigger book; print counts per trigger and the signals."""
     refuse_output(output)
     book = load_book(rules, preset_name, kind="triggers", default=DEFAULT_TRIGGERS)
     frame = read(history, encoding)
     try:
-        signals = (book.scan_live(frame, families=family, triggers=trigger) if live
-                   else book.scan(frame, families=family, triggers=trigger))
+        with working(f"scanning {frame.height:,} rows", frame.height):
+            signals = (book.scan_live(frame, families=family, triggers=trigger) if live
+                       else book.scan(frame, families=family, triggers=trigger))
     except vw.EvaluationError as exc:
         fail(str(exc))
     customers = frame["customer_id"].n_unique() if "customer_id" in frame.columns else 0
@@ -82,8 +85,9 @@ def scan_command(
 
         for line in explain_signals(signals.head(show)):
             out.print(f"  {line}", highlight=False)
-        if signals.height > show:
-            out.print(f"  … {signals.height - show} more", highlight=False)
+        left = more(show, signals.height, "signals", "--show N")
+        if left:
+            out.print(f"  {left}", highlight=False)
     if tasks:
         from vip_workflow.work.board import TaskBoard
 
@@ -99,24 +103,25 @@ def scan_command(
 
 def kpi_command(
     portfolio: Annotated[Path, typer.Argument(
-        metavar="DATA", help="Portfolio: CSV, TSV, Parquet, JSON or NDJSON, one row per "
+        metavar="DATA", help="Portfolio: CSV, TSV, Parquet, JSON, NDJSON or Excel, one row per "
         "customer.")],
     rules: Annotated[Path | None, typer.Option(
         "--rules", "-r", help="KPI file (kind: kpis).")] = None,
     preset_name: Annotated[str | None, typer.Option(
         "--preset", "-p", help=f"Bundled KPI book (default {DEFAULT_KPIS}).")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the results (.csv, .tsv, .parquet, .json, .ndjson).")
+        "--output", "-o", help="Write the results (.csv, .tsv, .parquet, .json, .ndjson, .xlsx).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when a KPI fails.")] = False,
-    encoding: EncodingOption = "utf-8",
+    encoding: EncodingOption = "auto",
 ) -> None:
     """Check a portfolio against KPI targets; print a table of value, target, status, gap."""
     refuse_output(output)
     book = load_book(rules, preset_name, kind="kpis", default=DEFAULT_KPIS)
     frame = read(portfolio, encoding)
     try:
-        report = book.report(frame)
+        with working(f"checking {frame.height:,} customers", frame.height):
+            report = book.report(frame)
     except vw.EvaluationError as exc:
         fail(str(exc))
     out.print(report.to_rich_table())

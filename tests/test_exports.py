@@ -74,6 +74,7 @@ PUBLIC = [
     "CustomerIdError",
     "MissingColumnsError",
     "RequestIdConflictError",
+    "AlreadyClaimedError",
 ]
 
 #: What ``import vip_workflow`` must not load: the heavy parts come on first use.

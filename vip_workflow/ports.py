@@ -17,7 +17,7 @@ ports does not import polars).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SIGNAL_COLUMNS", "SIGNAL_FIELDS", "TASK_COLUMNS", "TASK_FIELDS", "TIER_COLUMNS",
     "TIER_FIELDS", "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem",
-    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier",
+    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier", "WorkIndex",
 ]
 
 #: The columns of a period's tiers (all text): the customer, the tier given and the rule that
@@ -145,6 +145,33 @@ class BulkInstanceStore(InstanceStore, Protocol):
 
     def existing_ids(self, instance_ids: Iterable[str]) -> set[str]:
         """Those of ``instance_ids`` that are stored (an idempotent bulk start skips them)."""
+        ...
+
+
+@runtime_checkable
+class WorkIndex(Protocol):
+    """A store that indexes ``ProcessInstance.work`` (optional; every built-in store has it).
+
+    ``ProcessEngine.tasks_for`` asks it for the instances an actor's keys name instead of
+    reading every running instance; without it the engine scans.
+    """
+
+    def find_work(
+        self, keys: Collection[str], *, definition: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of running instances whose ``work`` has any of ``keys`` (of ``definition``,
+        if given), ordered by (``next_due`` nulls last, id): overdue first."""
+        ...
+
+    def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
+        """The instances with their ledgers, in the order asked (unknown ids skipped), in a
+        constant number of queries."""
+        ...
+
+    def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
+        """Replace the work keys of stored instances without touching their version (the
+        engine's ``reindex_work`` after an upgrade)."""
         ...
 
 

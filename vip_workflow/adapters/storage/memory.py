@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import attrs
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from vip_workflow.ports import CommitItem
 
 __all__ = ["MemoryInstanceStore"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MemoryInstanceStore:
@@ -186,6 +190,34 @@ class MemoryInstanceStore:
             and (state is None or i.state == state)
             and (include_final or not i.final)
         ]
+
+    def find_work(
+        self, keys: Collection[str], *, definition: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of running instances whose ``work`` has any of ``keys``, by (``next_due``
+        nulls last, id) (see ``WorkIndex.find_work``)."""
+        wanted = frozenset(keys)
+        found = [
+            i for i in self._instances.values()
+            if not i.final and not wanted.isdisjoint(i.work)
+            and (definition is None or i.definition == definition)
+        ]
+        found.sort(key=lambda i: (i.next_due is None, i.next_due or _EPOCH, i.id))
+        ids = [i.id for i in found]
+        return ids if limit is None else ids[:limit]
+
+    def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
+        """The stored instances of ``ids`` in that order; unknown ids are skipped."""
+        instances = self._instances
+        return [instances[i] for i in ids if i in instances]
+
+    def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
+        """Replace the work keys of stored instances; their version stays."""
+        for instance_id, keys in items:
+            current = self._instances.get(instance_id)
+            if current is not None:
+                self._instances[instance_id] = attrs.evolve(current, work=frozenset(keys))
 
     def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
         """Outbox entries not yet acknowledged, oldest first."""

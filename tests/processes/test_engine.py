@@ -817,7 +817,9 @@ class TestRetries:
         again = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         assert again == first
         assert first.history[-1].data["request_id"] == "r-1"
-        assert set(first.history[-1].data) == {"request_id", "request_digest"}
+        # the entry also says who holds the step it opened (here: nobody, the pool)
+        assert set(first.history[-1].data) == {"request_id", "request_digest", "assignee"}
+        assert first.history[-1].data["assignee"]["fallback"] == "pool"
         with pytest.raises(vw.TransitionNotAllowedError):
             engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-2")
 

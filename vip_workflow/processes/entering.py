@@ -112,12 +112,15 @@ class StateEntry:
             inst = evolve(change.inst, context=ctx)
             person = next((str(u) for u in self.engine.resolvers[spec.resolver](inst) if u),
                           None)
+        audit = {"source": spec.source, "person": person}
         if person is None:
-            change.log(SYSTEM.id, "assign", state, state,
-                       comment=f"{spec.source} names nobody: the work goes to the pool",
-                       data={"source": spec.source, "assignee": None})
+            audit["fallback"] = "pool"
         else:
             change.fields["assignee"] = person
+        if change.entries:  # the entry that opened the step says who holds it, and why
+            change.amend({"assignee": audit})
+        else:
+            change.log(SYSTEM.id, "assign", state, state, data={"assignee": audit})
         return person
 
     def _open_gate(

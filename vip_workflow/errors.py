@@ -38,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "AdapterNotFoundError",
+    "AlreadyClaimedError",
     "ApprovalError",
     "ConcurrentUpdateError",
     "ConfigError",
@@ -56,7 +57,6 @@ __all__ = [
     "ProcessDefinitionError",
     "ProcessError",
     "RequestIdConflictError",
-    "AlreadyClaimedError",
     "RuleFileError",
     "SchemaVersionError",
     "StorageError",

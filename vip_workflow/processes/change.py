@@ -186,7 +186,7 @@ class Change:
             final=get("final", inst.final),
         )
         # a direct call: attrs.evolve is several times slower
-        result = ProcessInstance(**args)  # type: ignore[arg-type]
+        result = ProcessInstance(**args)
         keys = work_keys(result, self.compiled, self.compiled.resolvers)
         return ProcessInstance(**args, work=keys) if keys else result  # type: ignore[arg-type]
 

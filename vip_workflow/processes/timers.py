@@ -111,6 +111,8 @@ class Timers:
         spec = change.compiled.states[state]
         round_ = change.get("gate")
         person = change.get("assignee")
+        roles: tuple[str, ...]
+        users: tuple[str, ...]
         if person:
             roles, users = (), (person,)
         elif spec.gate is not None and round_ is not None:

@@ -208,7 +208,7 @@ def _check_assignees(
 ) -> list[Problem]:
     """Assignee specs read declared fields, resolvers and roles; supervisors are known."""
     available = set(resolvers) if resolvers is not None else None
-    problems = [(("supervisors", r), f"supervisor role {role!r} is unknown")
+    problems: list[Problem] = [(("supervisors", r), f"supervisor role {role!r} is unknown")
                 for r, role in enumerate(definition.supervisors)
                 if role not in definition.known_roles]
     for i, spec in enumerate(definition.states):

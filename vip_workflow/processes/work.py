@@ -49,7 +49,7 @@ def _level_keys(
     for seat in level.approvers:
         if seat.role is not None:
             keys.add(f"role:{pool or seat.role}")
-        elif seat.resolver in resolvers:
+        elif seat.resolver is not None and seat.resolver in resolvers:
             keys.update(f"user:{u}" for u in resolvers[seat.resolver](inst) if u)
     return keys
 

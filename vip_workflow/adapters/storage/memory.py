@@ -217,7 +217,8 @@ class MemoryInstanceStore:
         for instance_id, keys in items:
             current = self._instances.get(instance_id)
             if current is not None:
-                self._instances[instance_id] = attrs.evolve(current, work=frozenset(keys))
+                self._instances[instance_id] = attrs.evolve(
+                    current, work=keys)  # type: ignore[arg-type]  # attrs converter
 
     def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
         """Outbox entries not yet acknowledged, oldest first."""

@@ -72,7 +72,7 @@ class TestStartAndFire:
         inst = engine.fire(inst.id, "plan_ready", actor=AM, data={"contract_value": 700_000})
         assert inst.context["contract_value"] == 700_000
         assert inst.history[-1].data["data"] == {"contract_value": 700_000}
-        assert inst.history[-1].data["changes"]["contract_value"] == [0, 700_000]
+        assert inst.history[-1].data["changes"] == {"contract_value": [0, 700_000]}
         inst = engine.fire(inst.id, "submit", actor=AM)
         assert inst.gate.levels[-1] == "vp"
 

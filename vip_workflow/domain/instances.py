@@ -141,9 +141,20 @@ def ledger_context(entries: Iterable[LedgerEntry]) -> dict[str, Any] | None:
     return context
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with whole floats as ints (``0`` and ``0.0`` are the same amount)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _canonical(context: Mapping[str, Any]) -> str:
     """A context as JSON text, as a store would give it back (dates as ISO text)."""
-    return json.dumps(dict(context), sort_keys=True, ensure_ascii=False,
+    return json.dumps(_plain(context), sort_keys=True, ensure_ascii=False,
                       separators=(",", ":"), default=_json_default)
 
 

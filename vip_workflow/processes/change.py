@@ -71,7 +71,7 @@ def context_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str,
     for key in sorted(old.keys() | new.keys()):
         if key not in new:
             changes[key] = [old[key]]
-        elif key not in old or old[key] != new[key] or type(old[key]) is not type(new[key]):
+        elif key not in old or old[key] != new[key]:
             changes[key] = [old.get(key), new[key]]
     return changes
 

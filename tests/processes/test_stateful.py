@@ -3,8 +3,8 @@
 Invariants: the state is always a state of the definition; no approval by an actor without
 authority or by the requester; only the person holding a step or level (their delegate, or a
 supervisor with a reason) moves it, claims and releases follow who holds the work, and
-``tasks_for`` equals a brute-force scan after every step; one person per level and per gate; quorum counted right (a
-level decides exactly when its quorum is reached with every veto seat approving, or can no
+``tasks_for`` equals a brute-force scan after every step; one person per level and per
+gate; quorum counted right (a level decides exactly when its quorum is reached with every veto seat approving, or can no
 longer be reached, or a veto seat rejects); a refused
 command changes nothing; the ledger is complete and verifiable.
 """
@@ -215,8 +215,8 @@ class EngineMachine(RuleBasedStateMachine):
           to=st.sampled_from([a.id for a in ACTORS]), reason=st.sampled_from(["", "leave"]))
     def reassign(self, instance, actor, to, reason):
         self.commits.setdefault(instance, 1)
-        before, after = self._attempt(instance, self.engine.reassign, to=to, actor=actor,
-                                      reason=reason)
+        _before, after = self._attempt(instance, self.engine.reassign, to=to, actor=actor,
+                                       reason=reason)
         if after is not None:
             assert actor.roles & SUPERVISORS and reason
             assert after.assignee == to and after.work >= {f"user:{to}"}

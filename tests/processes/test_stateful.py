@@ -4,8 +4,8 @@ Invariants: the state is always a state of the definition; no approval by an act
 authority or by the requester; only the person holding a step or level (their delegate, or a
 supervisor with a reason) moves it, claims and releases follow who holds the work, and
 ``tasks_for`` equals a brute-force scan after every step; one person per level and per
-gate; quorum counted right (a level decides exactly when its quorum is reached with every veto seat approving, or can no
-longer be reached, or a veto seat rejects); a refused
+gate; quorum counted right (a level decides exactly when its quorum is reached with every
+veto seat approving, or can no longer be reached, or a veto seat rejects); a refused
 command changes nothing; the ledger is complete and verifiable.
 """
 

@@ -11,7 +11,7 @@ from attrs import frozen
 
 from vip_workflow.domain.instances import SYSTEM, Actor, GateRound, ProcessInstance, Vote
 from vip_workflow.errors import ApprovalError, PermissionDenied
-from vip_workflow.processes.conditions import holds, lookup
+from vip_workflow.processes.conditions import _MISSING, holds, lookup
 from vip_workflow.processes.definitions import GateSpec, LevelSpec
 
 __all__ = [
@@ -66,7 +66,9 @@ def level_audit(gate: GateSpec, context: Mapping[str, Any]) -> dict[str, Any]:
     audit: dict[str, Any] = {"levels": applied}
     if conditions:
         audit["conditions"] = conditions
-        audit["values"] = {name: lookup(context, name) for name in sorted(read)}
+        values = {name: lookup(context, name) for name in sorted(read)}
+        # a field the context lacks is recorded as null (the condition saw it missing)
+        audit["values"] = {name: v if v is not _MISSING else None for name, v in values.items()}
     return audit
 
 

@@ -94,6 +94,7 @@ _ERRORS = (
     "CustomerIdError",
     "MissingColumnsError",
     "RequestIdConflictError",
+    "AlreadyClaimedError",
 )
 _PUBLIC.update(dict.fromkeys(_ERRORS, "vip_workflow.errors"))
 
@@ -185,6 +186,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
     )
     from vip_workflow.errors import (
         AdapterNotFoundError,
+        AlreadyClaimedError,
         ApprovalError,
         ConcurrentUpdateError,
         ConfigError,
@@ -228,6 +230,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "AdapterNotFoundError",
+    "AlreadyClaimedError",
     "ApprovalError",
     "Clock",
     "ConcurrentUpdateError",

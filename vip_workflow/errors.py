@@ -17,6 +17,7 @@
     │   ├── ApprovalError             not an approver, separation of duties
     │   ├── PermissionDenied          actor, action
     │   ├── RequestIdConflictError    instance, request_id, actor, command
+    │   ├── AlreadyClaimedError       instance, holder
     │   └── InvalidContextError       process, version, problems (also ValueError)
     ├── StorageError
     │   ├── NotFoundError
@@ -37,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "AdapterNotFoundError",
+    "AlreadyClaimedError",
     "ApprovalError",
     "ConcurrentUpdateError",
     "ConfigError",
@@ -302,6 +304,20 @@ class RequestIdConflictError(ProcessError):
         text = (f"instance {instance}: request_id {request_id!r} was already used; {actor!r} "
                 f"may not reuse it for {command}")
         super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class AlreadyClaimedError(ProcessError):
+    """The work is held by another person (claimed, assigned or reassigned to them); nothing
+    was changed. ``holder`` is who holds it."""
+
+    code = "already_claimed"
+
+    def __init__(self, instance: str, holder: str, actor: str) -> None:
+        self.instance = instance
+        self.holder = holder
+        self.actor = actor
+        super().__init__(f"instance {instance}: {actor!r} may not claim work {holder!r} "
+                         "holds; they may release it, or a supervisor may reassign it")
 
 
 class StorageError(VipWorkflowError):

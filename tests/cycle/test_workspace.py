@@ -336,6 +336,10 @@ class TestSignalsAndKpis:
         assert (per_customer.get_column("case_id") == 1).all()
         cases = set(workspace.engine.store.find(definition="retention_case"))
         assert cases == set(retain.get_column("case_id"))
+        for case_id, assignees in retain.group_by("case_id").agg("assignee").iter_rows():
+            case = workspace.engine.get(case_id)  # held by the customer's account manager
+            if case.state == "assess" and any(assignees):
+                assert case.assignee in assignees
         assert {"kpi", "status"} <= set(one.kpis.columns)
         assert (one.outputs / "tasks.csv").exists() and (one.outputs / "kpis.csv").exists()
 

@@ -67,3 +67,20 @@ def test_the_process_file_reference_is_current():
     from vip_workflow.processes.docs import render_reference_page
 
     assert (DOCS / "reference.md").read_text(encoding="utf-8") == render_reference_page()
+
+
+def test_the_assignee_example_runs():
+    """The guide's assignee example loads; its steps and level are held as it says."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S)
+                   if "name: claim_review" in b)
+    engine = vw.ProcessEngine(definitions=[vw.load_definition("c.yaml", text=example)],
+                              bundled=False)
+    am = vw.Actor("AM018", roles={"account_manager"})
+    inst = engine.start("claim_review", {"customer_id": "c", "account_manager_id": "AM018",
+                                         "reviewer": "bm7"}, actor=am)
+    assert inst.work == {"user:AM018"}
+    inst = engine.fire(inst.id, "submit", actor=am)
+    assert inst.work == {"user:bm7"}
+    inst = engine.approve(inst.id, actor=vw.Actor("bm7", roles={"business_manager"}))
+    assert inst.work == {"role:customer_service_centre"}

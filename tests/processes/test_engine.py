@@ -71,7 +71,8 @@ class TestStartAndFire:
         inst = engine.start("sales", {"customer_id": "c1"}, actor=AM)
         inst = engine.fire(inst.id, "plan_ready", actor=AM, data={"contract_value": 700_000})
         assert inst.context["contract_value"] == 700_000
-        assert inst.history[-1].data == {"contract_value": 700_000}
+        assert inst.history[-1].data["data"] == {"contract_value": 700_000}
+        assert inst.history[-1].data["changes"] == {"contract_value": [0, 700_000]}
         inst = engine.fire(inst.id, "submit", actor=AM)
         assert inst.gate.levels[-1] == "vp"
 
@@ -186,7 +187,7 @@ class TestTimers:
         assert notifier.of_kind("reminder")[-1].roles == ("business_manager",)
         report = engine.tick(clock.advance(days=1))
         assert report.escalations == 1
-        assert engine.get(inst.id).assignee == "department_director"
+        assert engine.get(inst.id).escalated_to == "department_director"
         assert notifier.of_kind("escalated")[-1].roles == ("department_director",)
         with pytest.raises(vw.PermissionDenied):
             engine.approve(inst.id, actor=BM)  # reassigned away from the business manager
@@ -203,7 +204,7 @@ class TestTimers:
         report = second.tick(clock.advance(days=2, hours=1))
         assert report.instances == (inst.id,)
         assert (report.reminders, report.escalations) == (1, 1)
-        assert second.get(inst.id).assignee == "department_director"
+        assert second.get(inst.id).escalated_to == "department_director"
 
     def test_a_tick_reads_due_instances_in_batches_until_none_is_left(self, engine, clock):
         """Five due instances with a batch of two are all handled in one tick."""
@@ -229,7 +230,7 @@ class TestTimers:
         """retention_case: after 3 days the assessment goes to the industry manager."""
         inst = engine.start("retention_case", {"customer_id": "c1"}, actor=AM)
         engine.tick(clock.advance(days=3))
-        assert engine.get(inst.id).assignee == "industry_manager"
+        assert engine.get(inst.id).escalated_to == "industry_manager"
         with pytest.raises(vw.PermissionDenied):  # the old owner can no longer act
             engine.fire(inst.id, "dismiss", actor=AM)
         with pytest.raises(vw.PermissionDenied):
@@ -816,7 +817,9 @@ class TestRetries:
         again = engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-1")
         assert again == first
         assert first.history[-1].data["request_id"] == "r-1"
-        assert set(first.history[-1].data) == {"request_id", "request_digest"}
+        # the entry also says who holds the step it opened (here: nobody, the pool)
+        assert set(first.history[-1].data) == {"request_id", "request_digest", "assignee"}
+        assert first.history[-1].data["assignee"]["fallback"] == "pool"
         with pytest.raises(vw.TransitionNotAllowedError):
             engine.fire(inst.id, "plan_ready", actor=AM, request_id="r-2")
 

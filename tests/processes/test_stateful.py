@@ -1,9 +1,11 @@
 """Random commands by random actors; the engine's invariants hold after every step.
 
 Invariants: the state is always a state of the definition; no approval by an actor without
-authority or by the requester; one person per level and per gate; quorum counted right (a
-level decides exactly when its quorum is reached with every veto seat approving, or can no
-longer be reached, or a veto seat rejects); a refused
+authority or by the requester; only the person holding a step or level (their delegate, or a
+supervisor with a reason) moves it, claims and releases follow who holds the work, and
+``tasks_for`` equals a brute-force scan after every step; one person per level and per
+gate; quorum counted right (a level decides exactly when its quorum is reached with every
+veto seat approving, or can no longer be reached, or a veto seat rejects); a refused
 command changes nothing; the ledger is complete and verifiable.
 """
 
@@ -25,11 +27,13 @@ pytestmark = pytest.mark.slow  # more than a few seconds: `pytest -m 'not slow'`
 PANEL = """
 name: panel
 version: 1
+supervisors: [department_director]
 context:
   amount: {type: number, default: 0}
+  account_manager_id: {type: string}
 initial: draft
 states:
-  - {name: draft, owner: account_manager}
+  - {name: draft, owner: account_manager, assignee: {context: account_manager_id}}
   - name: review
     gate:
       approved: build
@@ -70,7 +74,10 @@ ACTORS = [
 ]
 EVENTS = ["plan_ready", "submit", "rework_plan", "sign", "enter_order", "file", "lose",
           "finish", "drop"]
-REFUSED = (vw.PermissionDenied, vw.ApprovalError, vw.TransitionNotAllowedError)
+REFUSED = (vw.PermissionDenied, vw.ApprovalError, vw.TransitionNotAllowedError,
+           vw.AlreadyClaimedError)
+MANAGERS = [None, "am1", "am2"]
+SUPERVISORS = {"department_director", "process_admin"}
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -99,25 +106,34 @@ class EngineMachine(RuleBasedStateMachine):
         self.commits[instance_id] += 1
         return before, after
 
-    def _qualifies(self, before: vw.ProcessInstance, actor: vw.Actor) -> set[str]:
+    def _qualifies(self, before: vw.ProcessInstance, actor: vw.Actor,
+                   comment: str = "") -> set[str]:
         """People whose authority the actor may use on the open level (oracle)."""
         compiled = self.engine.compiled(before.definition, before.definition_version)
         gate = compiled.states[before.state].gate
         level = level_spec(gate, before.gate.level)
-        roles = {before.assignee or s.role for s in level.approvers if s.role}
-        people = {actor.id} if actor.roles & roles else set()
+        roles = {before.escalated_to or s.role for s in level.approvers if s.role}
+        holder = before.assignee
+        people = {actor.id} if actor.roles & roles and holder in (None, actor.id) else set()
         for d in before.gate.delegations:
-            if d.delegate == actor.id and d.until > self.clock() and d.roles & roles:
+            if d.delegate == actor.id and d.until > self.clock() and d.roles & roles and (
+                    holder in (None, d.principal)):
                 people.add(d.principal)
+        if holder and holder != actor.id and not people and actor.roles & SUPERVISORS \
+                and comment.strip():
+            people.add(actor.id)  # a supervisor in the holder's place, with a reason
         return people
 
     # ------------------------------------------------------------------ rules
 
     @rule(target=instances, process=st.sampled_from(["sales", "panel"]),
-          actor=st.sampled_from(ACTORS), value=st.sampled_from([0, 50, 150, 200_000, 900_000]))
-    def start(self, process, actor, value):
+          actor=st.sampled_from(ACTORS), value=st.sampled_from([0, 50, 150, 200_000, 900_000]),
+          manager=st.sampled_from(MANAGERS))
+    def start(self, process, actor, value, manager):
         context = ({"customer_id": "c", "contract_value": value} if process == "sales"
                    else {"amount": value})
+        if manager:
+            context["account_manager_id"] = manager
         try:
             inst = self.engine.start(process, context, actor=actor)
         except vw.PermissionDenied:
@@ -149,7 +165,9 @@ class EngineMachine(RuleBasedStateMachine):
     def fire_anything(self, instance, event, actor):
         """Any event by anyone: mostly refused, never harmful."""
         self.commits.setdefault(instance, 1)
-        self._attempt(instance, self.engine.fire, event, actor=actor)
+        before, after = self._attempt(instance, self.engine.fire, event, actor=actor)
+        if after is not None:
+            assert before.assignee in (None, actor.id), f"{actor.id} moved another's step"
 
     @rule(instance=instances, data=st.data())
     def advance(self, instance, data):
@@ -161,7 +179,47 @@ class EngineMachine(RuleBasedStateMachine):
             owners = [a for a in ACTORS if event in self.engine.available_events(instance, a)]
             actor = data.draw(st.sampled_from(owners if owners and data.draw(st.integers(0, 3))
                                               else ACTORS))
-            self._attempt(instance, self.engine.fire, event, actor=actor)
+            before, after = self._attempt(instance, self.engine.fire, event, actor=actor)
+            if after is not None:
+                assert before.assignee in (None, actor.id), f"{actor.id} moved another's step"
+
+    @rule(instance=instances, actor=st.sampled_from(ACTORS))
+    def claim(self, instance, actor):
+        self.commits.setdefault(instance, 1)
+        before = self.engine.get(instance)
+        try:
+            after = self.engine.claim(instance, actor=actor)
+        except REFUSED as exc:
+            assert self.engine.get(instance) == before, "a refused claim changed things"
+            if before.assignee not in (None, actor.id) and not before.final:
+                assert isinstance(exc, vw.AlreadyClaimedError | vw.TransitionNotAllowedError
+                                  | vw.ApprovalError)
+            return
+        if after.version != before.version:
+            self.commits[instance] += 1
+            assert before.assignee is None, "claimed work someone held"
+            assert f"user:{actor.id}" in before.work or actor.roles & {
+                k[5:] for k in before.work if k.startswith("role:")}
+        assert after.assignee == actor.id and after.work >= {f"user:{actor.id}"}
+
+    @rule(instance=instances, actor=st.sampled_from(ACTORS), comment=st.sampled_from(["", "x"]))
+    def release(self, instance, actor, comment):
+        self.commits.setdefault(instance, 1)
+        before, after = self._attempt(instance, self.engine.release, actor=actor,
+                                      comment=comment)
+        if after is not None:
+            assert before.assignee == actor.id or (actor.roles & SUPERVISORS and comment)
+            assert after.assignee is None
+
+    @rule(instance=instances, actor=st.sampled_from(ACTORS),
+          to=st.sampled_from([a.id for a in ACTORS]), reason=st.sampled_from(["", "leave"]))
+    def reassign(self, instance, actor, to, reason):
+        self.commits.setdefault(instance, 1)
+        _before, after = self._attempt(instance, self.engine.reassign, to=to, actor=actor,
+                                       reason=reason)
+        if after is not None:
+            assert actor.roles & SUPERVISORS and reason
+            assert after.assignee == to and after.work >= {f"user:{to}"}
 
     @rule(instance=instances, data=st.data())
     def decide(self, instance, data):
@@ -201,7 +259,7 @@ class EngineMachine(RuleBasedStateMachine):
             assert self.engine.get(instance) == before
             return
         self.commits[instance] += 1
-        assert self._qualifies(before, actor)
+        assert self._qualifies(before, actor, "no")
         self._check_decided(before, after, "reject")
 
     @rule(instance=instances, actor=st.sampled_from(ACTORS))
@@ -248,7 +306,7 @@ class EngineMachine(RuleBasedStateMachine):
         impossible = len(level.approvers) - rejections < level.needed
         still_here = after.gate is not None and after.state == before.state and (
             after.gate.level == level.name)
-        if before.assignee:  # escalated: the new role's one decision settles the level
+        if before.escalated_to:  # escalated: the new role's one decision settles the level
             assert not still_here
         elif approvals >= level.needed and approved_seats.issuperset(level.veto):
             assert not still_here and decision == "approve"  # quorum met, every veto approved
@@ -256,6 +314,19 @@ class EngineMachine(RuleBasedStateMachine):
             assert not still_here and after.state in gate.reject_targets
         else:
             assert still_here
+
+    @invariant()
+    def tasks_for_equals_a_scan(self):
+        """The work index finds exactly what reading every instance finds."""
+        now = self.clock()
+        running = [self.engine.get(i) for i in self.ids]
+        for actor in ACTORS:
+            scan = {i.id for i in running if self.engine._is_task_of(actor, i, now)}
+            assert {i.id for i in self.engine.tasks_for(actor)} == scan, actor.id
+        for inst in running:
+            if inst.assignee and not inst.final:
+                assert f"user:{inst.assignee}" in inst.work
+            assert not inst.final or not inst.work
 
     @invariant()
     def every_instance_is_consistent(self):

@@ -27,6 +27,7 @@ __all__ = [
     "Vote",
     "entry_hash",
     "first_bad_entry",
+    "ledger_context",
     "request_digest",
 ]
 
@@ -115,6 +116,46 @@ def first_bad_entry(instance_id: str, entries: Iterable[LedgerEntry]) -> int | N
             return i
         prev = entry.hash
     return None
+
+
+def ledger_context(entries: Iterable[LedgerEntry]) -> dict[str, Any] | None:
+    """The context the ledger implies: the ``start`` entry's ``context`` with every entry's
+    ``changes`` (``{field: [old, new]}``, ``{field: [old]}`` for a removal) applied in
+    order; ``None`` if the start entry records no context (a ledger from before 0.4)."""
+    context: dict[str, Any] | None = None
+    for entry in entries:
+        data = entry.data or {}
+        if entry.action == "start" and entry.source is None:
+            if "context" not in data:
+                return None
+            context = dict(data["context"])
+            continue
+        changes = data.get("changes")
+        if context is None or not isinstance(changes, Mapping):
+            continue
+        for name, change in changes.items():
+            if len(change) == 1:
+                context.pop(name, None)
+            else:
+                context[name] = change[1]
+    return context
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with whole floats as ints (``0`` and ``0.0`` are the same amount)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _canonical(context: Mapping[str, Any]) -> str:
+    """A context as JSON text, as a store would give it back (dates as ISO text)."""
+    return json.dumps(_plain(context), sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"), default=_json_default)
 
 
 @frozen
@@ -232,7 +273,9 @@ class ProcessInstance:
     def verify_ledger(self) -> bool:
         """Whether the ledger is intact: every hash chains, it ends in the current state and,
         if a ``ledger_head`` was recorded, it reaches that entry (so dropping trailing
-        entries shows too)."""
+        entries shows too); and the context is the one the ledger implies (the starting
+        context with every recorded change replayed — ledgers written before 0.4, whose
+        ``start`` entry records no context, skip this check)."""
         history = self.history
         if first_bad_entry(self.id, history) is not None or not history:
             return False
@@ -240,7 +283,10 @@ class ProcessInstance:
             seq, digest = self.ledger_head
             if not 0 <= seq < len(history) or history[seq].hash != digest:
                 return False
-        return history[-1].dest == self.state
+        if history[-1].dest != self.state:
+            return False
+        implied = ledger_context(history)
+        return implied is None or _canonical(implied) == _canonical(self.context)
 
 
 @frozen

@@ -23,10 +23,11 @@ from vip_workflow.domain.instances import (
 )
 from vip_workflow.processes.ledger import entry_hash
 from vip_workflow.processes.machine import CompiledProcess
+from vip_workflow.processes.work import work_keys
 
 __all__ = [
     "MARKERS", "RESUME_PARENT", "START_CHILD", "Change", "Request", "child_id",
-    "handoff_requester", "make_request", "markers",
+    "context_changes", "handoff_requester", "make_request", "markers",
 ]
 
 #: Marker timers of pending hand-off steps (see ``processes.handoffs``). They survive the
@@ -61,6 +62,18 @@ def make_request(
         return None
     return Request(request_id, actor.id, command, action,
                    request_digest(command, actor.id, args))
+
+
+def context_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """What a ledger entry records of a context change: ``{field: [old, new]}`` per changed
+    field, ``{field: [old]}`` for a field removed (``verify_ledger`` replays these)."""
+    changes: dict[str, list[Any]] = {}
+    for key in sorted(old.keys() | new.keys()):
+        if key not in new:
+            changes[key] = [old[key]]
+        elif key not in old or old[key] != new[key]:
+            changes[key] = [old.get(key), new[key]]
+    return changes
 
 
 def child_id(parent_id: str, process: str, seq: int) -> str:
@@ -137,6 +150,17 @@ class Change:
         self.entries.append(LedgerEntry(seq, now, actor, on_behalf_of, action, source, dest,
                                         comment, data, prev_hash, digest))
 
+    def amend(self, data: Mapping[str, Any]) -> None:
+        """Add ``data`` to this change's last ledger entry (not yet committed), hashed anew."""
+        last = self.entries[-1]
+        merged = {**(last.data or {}), **data}
+        digest = entry_hash(self.inst.id, last.prev_hash, last.seq, last.at, last.actor,
+                            last.on_behalf_of, last.action, last.source, last.dest,
+                            last.comment, merged)
+        self.entries[-1] = LedgerEntry(last.seq, last.at, last.actor, last.on_behalf_of,
+                                       last.action, last.source, last.dest, last.comment,
+                                       merged, last.prev_hash, digest)
+
     def notify(
         self, kind: str, *, roles: Iterable[str] = (), users: Iterable[str] = (),
         data: Mapping[str, Any] | None = None,
@@ -150,16 +174,21 @@ class Change:
         """The instance as the change leaves it, one version on."""
         inst, fields = self.inst, self.fields
         get = fields.get
-        return ProcessInstance(  # a direct call: attrs.evolve is several times slower
+        args = dict(
             id=inst.id, definition=inst.definition,
             definition_version=get("definition_version", inst.definition_version),
             state=get("state", inst.state), context=get("context", inst.context),
             version=inst.version + 1, created_at=inst.created_at,
             history=inst.history + tuple(self.entries), gate=get("gate", inst.gate),
             timers=get("timers", inst.timers), assignee=get("assignee", inst.assignee),
+            escalated_to=get("escalated_to", inst.escalated_to),
             parent=inst.parent, waiting_for=get("waiting_for", inst.waiting_for),
             final=get("final", inst.final),
         )
+        # a direct call: attrs.evolve is several times slower
+        result = ProcessInstance(**args)
+        keys = work_keys(result, self.compiled, self.compiled.resolvers)
+        return ProcessInstance(**args, work=keys) if keys else result
 
 
 def markers(change: Change) -> tuple[Timer, ...]:

@@ -22,6 +22,7 @@ from vip_workflow.rules.files.model import FileModel
 __all__ = [
     "RESERVED_EVENTS",
     "STANDARD_ROLES",
+    "AssigneeSpec",
     "Condition",
     "ContextField",
     "Escalation",
@@ -169,6 +170,34 @@ class TimerSpec(_Model):
         return value
 
 
+class AssigneeSpec(_Model):
+    """Who holds a step or an approval level once it opens: exactly one of ``context`` (a
+    context field holding a user id), ``resolver`` (the first user a named resolver returns)
+    or ``pool`` (a role: anyone holding it may claim the work or act on it).
+
+    A ``context`` or ``resolver`` spec that names nobody leaves the work in the pool of the
+    roles that may act (and the ledger says so)."""
+
+    context: str | None = None
+    resolver: str | None = None
+    pool: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AssigneeSpec:
+        if sum(v is not None for v in (self.context, self.resolver, self.pool)) != 1:
+            raise ValueError("an assignee names exactly one of context, resolver or pool")
+        return self
+
+    @property
+    def source(self) -> str:
+        """``context:FIELD``, ``resolver:NAME`` or ``pool:ROLE`` (for the ledger)."""
+        if self.context is not None:
+            return f"context:{self.context}"
+        if self.resolver is not None:
+            return f"resolver:{self.resolver}"
+        return f"pool:{self.pool}"
+
+
 class SeatSpec(_Model):
     """One approver seat: any holder of ``role``, or the users a named resolver returns."""
 
@@ -196,6 +225,7 @@ class LevelSpec(_Model):
     quorum: Literal["all", "any"] | int = "all"
     veto: tuple[str, ...] = ()
     when: ProcessCondition | None = None
+    assignee: AssigneeSpec | None = None
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> LevelSpec:
@@ -287,6 +317,7 @@ class StateSpec(_Model):
     handoff: Handoff | None = None
     sla: SlaSpec | None = None
     timers: tuple[TimerSpec, ...] = ()
+    assignee: AssigneeSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> StateSpec:
@@ -295,6 +326,8 @@ class StateSpec(_Model):
             raise ValueError("a state is at most one of final, gate or handoff")
         if self.final and (self.sla or self.timers or self.owner):
             raise ValueError("a final state has no owner, sla or timers")
+        if self.assignee is not None and any(kinds):
+            raise ValueError("only a step has an assignee (a gate's levels name theirs)")
         if self.gate is not None and self.sla is not None:
             raise ValueError("a gate's SLA goes under gate.sla")
         if not any(kinds) and self.owner is None:
@@ -374,6 +407,9 @@ class ProcessDefinition(FileHeader):
     description: str = Field(default="", description="What the process is for.")
     roles: tuple[str, ...] = ()
     resolvers: tuple[str, ...] = ()
+    supervisors: tuple[str, ...] = Field(default=(), description="Roles that may reassign "
+                                         "work and act in an assignee's place, with a reason "
+                                         "(process_admin always may).")
     starters: tuple[str, ...] | None = None
     triggers: tuple[str, ...] = ()
     leads_to: tuple[str, ...] = ()
@@ -381,6 +417,11 @@ class ProcessDefinition(FileHeader):
     initial: str
     states: tuple[StateSpec, ...] = Field(min_length=1)
     transitions: tuple[TransitionSpec, ...] = ()
+
+    @property
+    def supervisor_roles(self) -> frozenset[str]:
+        """``supervisors`` plus ``process_admin``."""
+        return frozenset(self.supervisors) | {"process_admin"}
 
     @property
     def known_roles(self) -> frozenset[str]:

@@ -35,10 +35,17 @@ from typing import TYPE_CHECKING, Any
 
 from vip_workflow.domain.instances import SYSTEM, Actor, ProcessInstance
 from vip_workflow.errors import ApprovalError, ConflictError, PermissionDenied, ProcessError
-from vip_workflow.ports import BulkInstanceStore, Clock, CommitItem, InstanceStore, Notifier
+from vip_workflow.ports import (
+    BulkInstanceStore,
+    Clock,
+    CommitItem,
+    InstanceStore,
+    Notifier,
+    WorkIndex,
+)
 from vip_workflow.processes import gates
 from vip_workflow.processes.change import Change, make_request
-from vip_workflow.processes.commands import ADMIN_ROLE, Commands, check_starter, fire_roles
+from vip_workflow.processes.commands import ADMIN_ROLE, Commands, check_starter, may_fire
 from vip_workflow.processes.definitions import ProcessDefinition
 from vip_workflow.processes.entering import StateEntry
 from vip_workflow.processes.handoffs import Handoffs
@@ -47,6 +54,7 @@ from vip_workflow.processes.machine import CompiledProcess
 from vip_workflow.processes.registry import DefinitionRegistry, Resolver
 from vip_workflow.processes.schedule import add_duration, utc_now
 from vip_workflow.processes.timers import TickReport, Timers
+from vip_workflow.processes.work import actor_keys, work_keys
 
 if TYPE_CHECKING:
     from vip_workflow.outbox import Dispatcher
@@ -170,21 +178,62 @@ class ProcessEngine:
         compiled = self._registry.of(inst)
         return [event for event in compiled.events(inst.state)
                 if actor is None
-                or actor.has_any(fire_roles(inst, compiled.ways(inst.state, event)))]
+                or may_fire(actor, inst, compiled, compiled.ways(inst.state, event))]
 
-    def tasks_for(self, actor: Actor, *, definition: str | None = None) -> list[ProcessInstance]:
+    def tasks_for(
+        self, actor: Actor, *, definition: str | None = None, limit: int | None = None
+    ) -> list[ProcessInstance]:
         """The actor's workbench: running instances where they may fire an event now, or
-        decide on the open approval level (separation of duties taken into account)."""
+        decide on the open approval level (separation of duties taken into account) —
+        what is assigned to them, and pool work of their roles.
+
+        A store with a ``WorkIndex`` answers from its index of work keys (overdue first, then
+        by id); another store is scanned (in its ``find`` order). At most ``limit``."""
         actor = _actor(actor)
         now = self.clock()
-        found = []
-        for instance_id in self.store.find(definition=definition, include_final=False):
-            inst = self.store.get(instance_id)
-            if self._is_task_of(actor, inst, now):
-                found.append(inst)
-        return found
+        store = self.store
+        if not isinstance(store, WorkIndex):
+            found = []
+            for instance_id in store.find(definition=definition, include_final=False):
+                inst = store.get(instance_id)
+                if self._is_task_of(actor, inst, now):
+                    found.append(inst)
+                    if limit is not None and len(found) >= limit:
+                        break
+            return found
+        return self._indexed_tasks(store, actor, definition, limit, now)
+
+    def _indexed_tasks(self, store: WorkIndex, actor: Actor, definition: str | None,
+                       limit: int | None, now: datetime) -> list[ProcessInstance]:
+        keys = actor_keys(actor.id, actor.roles)
+        ask = None if limit is None else max(2 * limit, 16)
+        while True:
+            ids = store.find_work(keys, definition=definition, limit=ask)
+            found = [inst for inst in store.get_many(ids) if self._is_task_of(actor, inst, now)]
+            if limit is None or len(found) >= limit or ask is None or len(ids) < ask:
+                return found if limit is None else found[:limit]
+            ask *= 4  # the separation of duties filtered many out: ask for more
+
+    def reindex_work(self, *, batch: int = 1000) -> int:
+        """Recompute the work keys of every running instance and store them (after an
+        upgrade: a migration cannot compute them); returns how many were rewritten. Needs a
+        store with a ``WorkIndex``."""
+        store = self.store
+        if not isinstance(store, WorkIndex):
+            raise ProcessError(f"{type(store).__name__} keeps no work index to rewrite")
+        ids = store.find(include_final=False)
+        for start in range(0, len(ids), batch):
+            items = []
+            for inst in store.get_many(ids[start:start + batch]):
+                keys = work_keys(inst, self._registry.of(inst), self.resolvers)
+                if keys != inst.work:
+                    items.append((inst.id, keys))
+            store.rewrite_work(items)
+        return len(ids)
 
     def _is_task_of(self, actor: Actor, inst: ProcessInstance, now: datetime) -> bool:
+        if inst.final or inst.waiting_for:
+            return False
         compiled = self._registry.of(inst)
         gate = compiled.states[inst.state].gate
         if inst.gate is not None and gate is not None:
@@ -194,7 +243,7 @@ class ProcessEngine:
             except (ApprovalError, PermissionDenied):
                 return False
             return True
-        return any(actor.has_any(fire_roles(inst, compiled.ways(inst.state, event)))
+        return any(may_fire(actor, inst, compiled, compiled.ways(inst.state, event))
                    for event in compiled.events(inst.state))
 
     # ----------------------------------------------------------------- commands
@@ -424,6 +473,59 @@ class ProcessEngine:
         actor = _actor(actor)
         change = self._commands.load(instance_id)
         self._commands.delegate(change, actor, to, until, comment)
+        return self._commit_update(change)
+
+    # ----------------------------------------------------------------- who holds the work
+
+    def claim(
+        self, instance_id: str, *, actor: Actor, request_id: str | None = None
+    ) -> ProcessInstance:
+        """Take pool work: the step (or the approval level one decision settles) is then the
+        actor's alone until they ``release`` it or a supervisor ``reassign``s it.
+
+        The actor must be able to act on it (``PermissionDenied``); work another person
+        holds raises ``AlreadyClaimedError``; claiming what one already holds changes
+        nothing."""
+        actor = _actor(actor)
+        request = make_request(request_id, actor, "claim", "claim")
+        replay = self._commands.replay(instance_id, request)
+        if replay is not None:
+            return replay
+        change = self._commands.load(instance_id, request=request)
+        if change.inst.assignee == actor.id:
+            return change.inst
+        self._commands.claim(change, actor)
+        return self._commit_update(change)
+
+    def release(
+        self, instance_id: str, *, actor: Actor, comment: str = "",
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """Give held work back to its pool: by the person holding it, or by a supervisor
+        with a reason (``comment``)."""
+        actor = _actor(actor)
+        request = make_request(request_id, actor, "release", "release", comment=comment)
+        replay = self._commands.replay(instance_id, request)
+        if replay is not None:
+            return replay
+        change = self._commands.load(instance_id, request=request)
+        self._commands.release(change, actor, comment)
+        return self._commit_update(change)
+
+    def reassign(
+        self, instance_id: str, *, to: str, actor: Actor, reason: str,
+        request_id: str | None = None,
+    ) -> ProcessInstance:
+        """A supervisor (a role of the definition's ``supervisors``, or ``process_admin``)
+        gives the current work to person ``to``, with a reason; ``to`` is told
+        (``task_assigned``)."""
+        actor = _actor(actor)
+        request = make_request(request_id, actor, "reassign", "reassign", to=to, reason=reason)
+        replay = self._commands.replay(instance_id, request)
+        if replay is not None:
+            return replay
+        change = self._commands.load(instance_id, request=request)
+        self._commands.reassign(change, to, actor, reason)
         return self._commit_update(change)
 
     def migrate(

@@ -22,9 +22,10 @@ from vip_workflow.processes.change import (
     child_id,
     markers,
 )
-from vip_workflow.processes.definitions import GateSpec, Handoff, StateSpec
+from vip_workflow.processes.definitions import AssigneeSpec, GateSpec, Handoff, StateSpec
 from vip_workflow.processes.machine import CompiledProcess
 from vip_workflow.processes.schedule import add_duration, sla_timers
+from vip_workflow.processes.work import pool_roles
 
 if TYPE_CHECKING:
     from vip_workflow.processes.engine import ProcessEngine
@@ -54,6 +55,7 @@ class StateEntry:
         fields["state"] = state
         fields["gate"] = None
         fields["assignee"] = None
+        fields["escalated_to"] = None
         fields["timers"] = kept
         if spawn or "waiting_for" not in fields:
             fields["waiting_for"] = None
@@ -68,7 +70,13 @@ class StateEntry:
         else:
             fields["final"] = False
             fields["timers"] = kept + self._state_timers(change.now, spec)
-            change.notify("task_assigned", roles=(spec.owner,) if spec.owner else ())
+            person = self.assign(change, spec.assignee, state)
+            if person:
+                change.notify("task_assigned", users=(person,))
+            else:
+                roles = sorted(pool_roles(compiled, spec)) if spec.assignee else (
+                    [spec.owner] if spec.owner else [])
+                change.notify("task_assigned", roles=roles)
 
     @staticmethod
     def _state_timers(now: datetime, spec: StateSpec) -> tuple[Timer, ...]:
@@ -90,35 +98,73 @@ class StateEntry:
 
             change.after.append(resume)
 
+    def assign(self, change: Change, spec: AssigneeSpec | None, state: str) -> str | None:
+        """Resolve who holds the step or level being opened (``None``: pool work). A context
+        field or resolver that names nobody leaves it in the pool, and the ledger says so."""
+        if spec is None or spec.pool is not None:
+            return None
+        ctx = change.get("context")
+        if spec.context is not None:
+            value = ctx.get(spec.context)
+            person = str(value) if value not in (None, "") else None
+        else:
+            assert spec.resolver is not None  # one of context, resolver, pool
+            inst = evolve(change.inst, context=ctx)
+            person = next((str(u) for u in self.engine.resolvers[spec.resolver](inst) if u),
+                          None)
+        audit = {"source": spec.source, "person": person}
+        if person is None:
+            audit["fallback"] = "pool"
+        else:
+            change.fields["assignee"] = person
+        if change.entries:  # the entry that opened the step says who holds it, and why
+            change.amend({"assignee": audit})
+        else:
+            change.log(SYSTEM.id, "assign", state, state, data={"assignee": audit})
+        return person
+
     def _open_gate(
         self, change: Change, gate: GateSpec, state: str, actor: Actor,
         on_behalf_of: str | None, origin: str | None,
     ) -> None:
-        levels = gates.active_levels(gate, change.get("context"))
+        ctx = change.get("context")
+        levels = gates.active_levels(gate, ctx)
+        audit = gates.level_audit(gate, ctx)
         if not levels:
             change.log(SYSTEM.id, "gate_skipped", state, gate.approved,
-                       comment="no approval level applies")
+                       comment="no approval level applies", data={"gate": audit})
             self.enter(change, gate.approved, actor, None, origin=state)
             return
+        if change.entries:  # the entry that entered the gate says which levels apply
+            change.amend({"gate": audit})
+        else:
+            change.log(SYSTEM.id, "gate_opened", state, state, data={"gate": audit})
         round_ = GateRound(state, actor.id, on_behalf_of, origin or state, change.now, levels)
         change.fields["gate"] = round_
         self.open_level(change, gate, round_)
 
     def open_level(self, change: Change, gate: GateSpec, round_: GateRound) -> None:
-        """Ask the approvers of the round's open level."""
+        """Ask the approvers of the round's open level (or the person who holds it)."""
         level = gates.level_spec(gate, round_.level)
         change.fields["timers"] = markers(change) + sla_timers(change.now, gate.sla)
+        change.fields["assignee"] = None
+        change.fields["escalated_to"] = None
+        person = self.assign(change, level.assignee, round_.state)
+        if person:
+            change.notify("approval_requested", users=(person,),
+                          data={"level": level.name, "requester": round_.requester})
+            return
         roles, users = self.recipients(change, level)
         change.notify("approval_requested", roles=roles, users=users,
                       data={"level": level.name, "requester": round_.requester})
 
     def recipients(self, change: Change, level: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The roles and users who fill the seats of ``level`` for the change's instance."""
-        assignee = change.get("assignee")
+        escalated = change.get("escalated_to")
         roles = tuple(dict.fromkeys(
-            r for r in gates.seat_roles(level, assignee).values() if r is not None
+            r for r in gates.seat_roles(level, escalated).values() if r is not None
         ))
-        inst = evolve(change.inst, context=change.get("context"), assignee=assignee)
+        inst = evolve(change.inst, context=change.get("context"), escalated_to=escalated)
         found = gates.seat_users(level, inst, self.engine.resolvers)
         users = tuple(sorted({u for group in found.values() for u in group}))
         return roles, users
@@ -179,6 +225,7 @@ class StateEntry:
             state=initial, context=ctx, version=0, created_at=now, parent=parent,
         )
         change = Change(inst, compiled, now, request)
-        change.log(actor.id, "start", None, initial, on_behalf_of=on_behalf_of, comment=comment)
+        change.log(actor.id, "start", None, initial, on_behalf_of=on_behalf_of, comment=comment,
+                   data={"context": dict(ctx)})
         self.enter(change, initial, actor, on_behalf_of, origin=None)
         return change

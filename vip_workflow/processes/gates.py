@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from attrs import frozen
 
 from vip_workflow.domain.instances import SYSTEM, Actor, GateRound, ProcessInstance, Vote
 from vip_workflow.errors import ApprovalError, PermissionDenied
-from vip_workflow.processes.conditions import holds
+from vip_workflow.processes.conditions import _MISSING, holds, lookup
 from vip_workflow.processes.definitions import GateSpec, LevelSpec
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "active_levels",
     "check_not_requester",
     "choose_authority",
+    "level_audit",
     "level_outcome",
     "level_spec",
     "requesters",
@@ -50,9 +52,32 @@ def level_spec(gate: GateSpec, name: str) -> LevelSpec:
     return next(level for level in gate.levels if level.name == name)
 
 
-def seat_roles(level: LevelSpec, assignee: str | None) -> dict[str, str | None]:
-    """Each seat's role; an escalation (``assignee``) reassigns every seat to that role."""
-    return {seat.key: assignee or seat.role for seat in level.approvers}
+def level_audit(gate: GateSpec, context: Mapping[str, Any]) -> dict[str, Any]:
+    """What a gate's ledger entry records: which levels apply, each ``when`` condition (in
+    words) and whether it held, and the context values the conditions read."""
+    applied, conditions, read = [], [], set()
+    for level in gate.levels:
+        held = level.when is None or holds(level.when, context)
+        if held:
+            applied.append(level.name)
+        if level.when is not None:
+            conditions.append({"level": level.name, "when": level.when.text(), "held": held})
+            read |= level.when.fields()
+    audit: dict[str, Any] = {"levels": applied}
+    if conditions:
+        audit["conditions"] = conditions
+        values = {name: lookup(context, name) for name in sorted(read)}
+        # a field the context lacks is recorded as null (the condition saw it missing)
+        audit["values"] = {name: v if v is not _MISSING else None for name, v in values.items()}
+    return audit
+
+
+def seat_roles(level: LevelSpec, escalated_to: str | None) -> dict[str, str | None]:
+    """Each seat's role: a role seat's (the level's ``pool`` role if it names one); an
+    escalation (``escalated_to``) reassigns every seat to that role."""
+    pool = level.assignee.pool if level.assignee is not None else None
+    return {seat.key: escalated_to or (pool and seat.role and pool) or seat.role
+            for seat in level.approvers}
 
 
 def seat_users(
@@ -60,7 +85,7 @@ def seat_users(
 ) -> dict[str, frozenset[str]]:
     """The users a resolver names for each resolver seat (none once the level is reassigned)."""
     found: dict[str, frozenset[str]] = {}
-    if instance.assignee:
+    if instance.escalated_to:
         return found
     for seat in level.approvers:
         if seat.resolver is not None:
@@ -95,10 +120,12 @@ def check_not_requester(
 
 
 def _qualifying_seats(
-    level: LevelSpec, person: str, roles: frozenset[str], assignee: str | None,
+    level: LevelSpec, person: str, roles: frozenset[str], instance: ProcessInstance,
     users: Mapping[str, frozenset[str]],
 ) -> tuple[str, ...]:
-    by_role = seat_roles(level, assignee)
+    if instance.assignee and person != instance.assignee:
+        return ()  # the level is held by a person: only they (or their delegate) decide
+    by_role = seat_roles(level, instance.escalated_to)
     return tuple(
         key for key, role in by_role.items()
         if (role is not None and role in roles) or person in users.get(key, frozenset())
@@ -114,12 +141,15 @@ def choose_authority(
     resolvers: Mapping[str, Resolver],
     now: datetime,
     action: str,
+    supervisor: bool = False,
 ) -> Authority:
     """The authority ``actor`` decides with on the current level, after every check.
 
     Raises ``PermissionDenied`` when the actor can fill no seat of the level (neither directly
     nor through a live delegation) and ``ApprovalError`` when separation of duties forbids it or
-    every seat they could fill is decided.
+    every seat they could fill is decided. A level held by a person is decided by them or
+    their delegate; with ``supervisor`` (a supervisor acting with a reason) the actor may take
+    any seat of it in their place.
     """
     level = level_spec(gate, round_.level)
     users = seat_users(level, instance, resolvers)
@@ -131,9 +161,12 @@ def choose_authority(
     ]
     qualified = []
     for person, roles, on_behalf_of in options:
-        seats = _qualifying_seats(level, person, roles, instance.assignee, users)
+        seats = _qualifying_seats(level, person, roles, instance, users)
         if seats:
             qualified.append(Authority(person, roles, on_behalf_of, seats))
+    if not qualified and supervisor and instance.assignee:
+        keys = tuple(seat.key for seat in level.approvers)
+        qualified.append(Authority(actor.id, actor.roles, None, keys))
     if not qualified:
         raise PermissionDenied(actor.id, action, f"not an approver of level {level.name!r}")
     problem: ApprovalError | None = None

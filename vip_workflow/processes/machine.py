@@ -7,8 +7,8 @@ dicts so firing an event for one of 100 000 instances is a dict lookup, not a mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -22,6 +22,9 @@ from vip_workflow.processes.definitions import (
     StateSpec,
     context_python_type,
 )
+
+if TYPE_CHECKING:
+    from vip_workflow.domain.instances import ProcessInstance
 
 __all__ = ["CompiledProcess", "CompiledTransition", "compile_definition"]
 
@@ -66,8 +69,13 @@ def _field(spec: ContextField) -> tuple[Any, Any]:
 class CompiledProcess:
     """A definition ready to run: its machine, transition table and context validator."""
 
-    def __init__(self, definition: ProcessDefinition) -> None:
+    def __init__(
+        self, definition: ProcessDefinition,
+        resolvers: Mapping[str, Callable[[ProcessInstance], Iterable[str]]] | None = None,
+    ) -> None:
         self.definition = definition
+        #: the engine's resolvers (seats, assignees and work keys name them)
+        self.resolvers = resolvers if resolvers is not None else {}
         self.name = definition.name
         self.version = definition.version
         self.states: dict[str, StateSpec] = {s.name: s for s in definition.states}

@@ -53,7 +53,7 @@ class DefinitionRegistry:
                     field="version",
                 )
             return definition
-        compiled = CompiledProcess(definition)
+        compiled = CompiledProcess(definition, self.resolvers)
         versions[definition.version] = compiled
         self._lookup[(definition.name, definition.version)] = compiled
         self._newest[definition.name] = versions[max(versions)]

@@ -110,11 +110,16 @@ class Timers:
         state = change.get("state")
         spec = change.compiled.states[state]
         round_ = change.get("gate")
-        if spec.gate is not None and round_ is not None:
+        person = change.get("assignee")
+        roles: tuple[str, ...]
+        users: tuple[str, ...]
+        if person:
+            roles, users = (), (person,)
+        elif spec.gate is not None and round_ is not None:
             level = gates.level_spec(spec.gate, round_.level)
             roles, users = self.engine._entry.recipients(change, level)
         else:
-            owner = change.get("assignee") or spec.owner
+            owner = change.get("escalated_to") or spec.owner
             roles, users = ((owner,) if owner else ()), ()
         if timer.kind == "remind":
             change.log(SYSTEM.id, "remind", state, state)
@@ -123,7 +128,9 @@ class Timers:
             change.log(SYSTEM.id, "overdue", state, state)
             change.notify("overdue", roles=roles, users=users)
         else:
-            change.fields["assignee"] = timer.value
-            change.log(SYSTEM.id, "escalate", state, state, data={"to": timer.value})
+            change.fields["escalated_to"] = timer.value
+            change.fields["assignee"] = None
+            change.log(SYSTEM.id, "escalate", state, state,
+                       data={"to": timer.value, **({"from_assignee": person} if person else {})})
             change.notify("escalated", roles=(timer.value,) if timer.value else (),
-                          data={"from": list(roles), "to": timer.value})
+                          data={"from": list(roles or users), "to": timer.value})

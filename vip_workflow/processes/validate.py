@@ -10,7 +10,12 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from vip_workflow.processes.definitions import Condition, ProcessDefinition, SlaSpec
+from vip_workflow.processes.definitions import (
+    AssigneeSpec,
+    Condition,
+    ProcessDefinition,
+    SlaSpec,
+)
 from vip_workflow.processes.graphs import definition_graph
 
 __all__ = ["Problem", "check_definition"]
@@ -31,6 +36,7 @@ def check_definition(
     index = {spec.name: i for i, spec in enumerate(definition.states)}
     problems += _check_names(definition, index)
     problems += _check_roles(definition, resolvers)
+    problems += _check_assignees(definition, resolvers)
     problems += _check_conditions(definition)
     if not problems:
         problems += _check_graph(definition, index)
@@ -175,6 +181,43 @@ def _check_roles(definition: ProcessDefinition, resolvers: Iterable[str] | None)
                          f"nobody may fire {transition.event!r}: {source!r} has no owner, so "
                          "name the roles")
                     )
+    return problems
+
+
+def _check_assignee(
+    definition: ProcessDefinition, spec: AssigneeSpec | None, where: Path,
+    available: set[str] | None,
+) -> list[Problem]:
+    if spec is None:
+        return []
+    if spec.context is not None and spec.context not in definition.context:
+        return [((*where, "context"),
+                 f"assignee reads undeclared context field {spec.context!r}")]
+    if spec.resolver is not None and (spec.resolver not in definition.resolvers or (
+            available is not None and spec.resolver not in available)):
+        return [((*where, "resolver"),
+                 f"assignee resolver {spec.resolver!r} is not declared under 'resolvers' "
+                 "or the engine lacks it")]
+    if spec.pool is not None and spec.pool not in definition.known_roles:
+        return [((*where, "pool"), f"pool role {spec.pool!r} is unknown")]
+    return []
+
+
+def _check_assignees(
+    definition: ProcessDefinition, resolvers: Iterable[str] | None
+) -> list[Problem]:
+    """Assignee specs read declared fields, resolvers and roles; supervisors are known."""
+    available = set(resolvers) if resolvers is not None else None
+    problems: list[Problem] = [(("supervisors", r), f"supervisor role {role!r} is unknown")
+                for r, role in enumerate(definition.supervisors)
+                if role not in definition.known_roles]
+    for i, spec in enumerate(definition.states):
+        problems += _check_assignee(definition, spec.assignee, ("states", i, "assignee"),
+                                    available)
+        for lv, level in enumerate(spec.gate.levels if spec.gate else ()):
+            problems += _check_assignee(
+                definition, level.assignee, ("states", i, "gate", "levels", lv, "assignee"),
+                available)
     return problems
 
 

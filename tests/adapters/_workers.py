@@ -91,8 +91,10 @@ def bump(url: str, actor: str, start_at: float, times: int) -> None:
     def once() -> None:
         next(retries)
         current = store.get(instance_id)
-        new, entries = advance(current, current.state, action="update")
-        value = current.context["contract_value"] + 1
+        old = current.context["contract_value"]
+        value = old + 1
+        new, entries = advance(current, current.state, action="update",
+                               data={"changes": {"contract_value": [old, value]}})
         store.commit(evolve(new, context={**current.context, "contract_value": value}),
                      current.version, entries, [])
 

@@ -17,7 +17,7 @@ Every store keeps an instance's ``work`` and ``escalated_to`` (a final instance 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,14 +33,15 @@ __all__ = ["StorageContract", "advance", "new_instance", "with_work"]
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
-def _entry(instance: ProcessInstance, action: str, dest: str, at: datetime) -> LedgerEntry:
+def _entry(instance: ProcessInstance, action: str, dest: str, at: datetime,
+           data: Mapping[str, Any] | None = None) -> LedgerEntry:
     prev = instance.history[-1] if instance.history else None
     seq = prev.seq + 1 if prev else 0
     prev_hash = prev.hash if prev else ""
     source = prev.dest if prev else None
     digest = entry_hash(instance.id, prev_hash, seq, at, "u1", None, action, source, dest, "",
-                        None)
-    return LedgerEntry(seq, at, "u1", None, action, source, dest, "", None, prev_hash, digest)
+                        data)
+    return LedgerEntry(seq, at, "u1", None, action, source, dest, "", data, prev_hash, digest)
 
 
 def new_instance(
@@ -58,10 +59,11 @@ def new_instance(
 
 def advance(
     instance: ProcessInstance, state: str, *, action: str = "go", timers: Sequence[Timer] = (),
-    final: bool = False,
+    final: bool = False, data: Mapping[str, Any] | None = None,
 ) -> tuple[ProcessInstance, list[LedgerEntry]]:
-    """The next version of ``instance`` in ``state``, with its new ledger entry."""
-    entry = _entry(instance, action, state, T0 + timedelta(minutes=instance.version))
+    """The next version of ``instance`` in ``state``, with its new ledger entry (carrying
+    ``data``: ``{"changes": {field: [old, new]}}`` for an entry that changes the context)."""
+    entry = _entry(instance, action, state, T0 + timedelta(minutes=instance.version), data)
     new = evolve(instance, state=state, version=instance.version + 1,
                  history=(*instance.history, entry), timers=tuple(timers), final=final)
     return new, [entry]

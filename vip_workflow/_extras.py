@@ -19,6 +19,10 @@ EXTRAS: dict[str, str] = {
     "pika": "amqp",
     "nats": "nats",
     "apprise": "chat",
+    "fastapi": "server",
+    "uvicorn": "server",
+    "multipart": "server",
+    "jwt": "server",
 }
 
 

@@ -94,9 +94,13 @@ def _cursor(key: str) -> str:
 
 def _after(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+        key = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_",
+                               validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Problem(400, "bad_cursor", "the cursor is not one this service gave") from None
+    if not key:
+        raise Problem(400, "bad_cursor", "the cursor is not one this service gave")
+    return key
 
 
 def page(items: Sequence[T], key: Any, *, cursor: str | None, limit: int) -> Page:

@@ -164,3 +164,21 @@ def diff(name: str, file: Upload, service: ServiceDep, _actor: CurrentActor,
     return {"old": old, "new": new, "total": result.total, "moves": result.moves(),
             "summary": result.summary(), "matrix": rows(result.matrix),
             "changed": rows(result.changed.head(limit))}
+
+
+@router.post("/rule-files/check", summary="Load and lint an uploaded rule file (nothing kept)")
+def check_rule_file(file: Upload, _actor: CurrentActor) -> dict[str, Any]:
+    """The file is read by the library's safe reader (no tags, no alias bombs, size and depth
+    limits): a broken file is a 422 problem with every location; a loaded one is linted."""
+    import vip_workflow as vw
+
+    raw = file.file.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "bad_encoding", "a rule file is UTF-8 text") from None
+    book = vw.loads_rules(text, name=file.filename or "upload.yaml")
+    report = book.lint()
+    return {"name": book.name, "version": book.version, "kind": book.rules.kind,
+            "ok": report.ok, "findings": [jsonable_encoder(attrs.asdict(f))
+                                          for f in report.findings]}

@@ -47,7 +47,12 @@ def _admin(actor: Any) -> None:
              summary="Run the period's cycle in the background (idempotent)")
 def run_period(period: str, service: ServiceDep, actor: CurrentActor, response: Response,
                portfolio: Annotated[UploadFile, File(description="The period's customers.")],
-               history: Annotated[UploadFile | None, File()] = None,
+               history: Annotated[UploadFile | None, File(description=(
+                   "Monthly history (one row per customer and month) for the triggers."))
+               ] = None,
+               kpi_data: Annotated[UploadFile | None, File(description=(
+                   "The portfolio the KPIs are checked on (default: the judged one)."))
+               ] = None,
                encoding: Annotated[str, Form()] = "utf-8") -> dict[str, Any]:
     import re
 
@@ -56,14 +61,15 @@ def run_period(period: str, service: ServiceDep, actor: CurrentActor, response: 
     _admin(actor)
     raw = portfolio.file.read()
     frame = read_upload(raw, portfolio.filename or "", encoding=encoding)
-    past = None
-    if history is not None:
-        extra = history.file.read()
-        raw += extra
-        past = read_upload(extra, history.filename or "", encoding=encoding)
+    extra: dict[str, Any] = {}
+    for name, upload in (("history", history), ("kpi_data", kpi_data)):
+        if upload is not None:
+            data = upload.file.read()
+            raw += name.encode() + data
+            extra[name] = read_upload(data, upload.filename or "", encoding=encoding)
 
     def work() -> dict[str, Any]:
-        result = service.workspace.run_cycle(period, frame, history=past)
+        result = service.workspace.run_cycle(period, frame, **extra)
         return {"summary": result.summary(), "reviews": list(result.reviews),
                 "rules": result.rules, "customers": result.judged.height}
 

@@ -67,7 +67,8 @@ class TestBadInput:
     def test_a_gbk_csv_is_400_naming_the_encoding_option_and_read_with_it(
             self, server: LiveServer) -> None:
         """GBK bytes sent as UTF-8: 400 naming encoding=; with encoding=gbk it is judged."""
-        csv = "customer_id,name,importance,revenue,headcount\nG1,湖北省政府,provincial_gov,25000,3000\n"
+        csv = ("customer_id,name,importance,revenue,headcount\n"
+               "G1,湖北省政府,provincial_gov,25000,3000\n")
         files = {"file": ("客户.csv", csv.encode("gbk"), "text/csv")}
         client = server.client("AM001")
         refused = client.post("/api/v1/books/hubei-2006/judge-file", files=files)

@@ -15,8 +15,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.server.conftest import LiveServer, free_port, is_problem, start_server, \
-    write_workspace
+from tests.server.conftest import (
+    LiveServer,
+    free_port,
+    is_problem,
+    start_server,
+    write_workspace,
+)
 
 OVERRIDE = {"customer_id": "G1", "requested_tier": "A", "reason": "r"}
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import polars as pl
+import pytest
 
 from tests.server.conftest import LiveServer, is_problem
 
@@ -32,6 +34,17 @@ class TestAuthentication:
         revoked = live.client("AM002").get("/api/v1/books")
         is_problem(revoked, 401)
         assert live.tokens["AM002"] not in revoked.text
+
+    def test_tokens_never_reach_the_log(self, sqlite_live: LiveServer,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+        """Good, bad and failing requests log nothing that holds a token."""
+        bad = "vwt_000000000000_secretsecret"
+        with caplog.at_level(logging.DEBUG):
+            sqlite_live.client("AM001").get("/api/v1/books")
+            sqlite_live.client("AM001").get("/api/v1/instances/nope")
+            sqlite_live.client(Authorization=f"Bearer {bad}").get("/api/v1/books")
+        text = "\n".join(r.getMessage() for r in caplog.records)
+        assert bad not in text and sqlite_live.tokens["AM001"] not in text
 
     def test_tokens_are_stored_as_hashes_only(self, live: LiveServer) -> None:
         """The token table holds no token, only SHA-256 digests of them."""

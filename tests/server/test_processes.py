@@ -159,3 +159,30 @@ class TestInbox:
         assert sorted(seen) == sorted(ids)
         assert client.get("/api/v1/inbox", params={"state": "request"}).json()["items"] == []
         is_problem(client.get("/api/v1/inbox", params={"cursor": "%%%"}), 400)
+
+
+class TestConcurrency:
+    def test_eight_directors_approving_at_once_one_wins(self, live: LiveServer) -> None:
+        """8 clients approve the same level at the same moment: one 200, the rest 409, and
+        the ledger verifies."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        iid = _start(live)["id"]
+        live.client("AM001").post(f"/api/v1/instances/{iid}/events/submit", json={})
+        tokens = [live.service.tokens.create(f"DD1{n:02d}", ["department_director"])[1]
+                  for n in range(8)]
+        barrier = threading.Barrier(8)
+
+        def approve(token: str) -> int:
+            client = live.client(Authorization=f"Bearer {token}")
+            barrier.wait()
+            return client.post(f"/api/v1/instances/{iid}/approve",
+                               json={"comment": "同意"}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = sorted(pool.map(approve, tokens))
+        assert codes == [200] + [409] * 7, codes
+        final = live.client("DD001").get(f"/api/v1/instances/{iid}").json()
+        assert (final["state"], final["ledger_verified"]) == ("applied", True)
+        assert sum(e["action"] == "approve" for e in final["ledger"]) == 1

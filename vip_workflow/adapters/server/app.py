@@ -39,10 +39,10 @@ def _workspace(source: str | Path | Workspace) -> Workspace:
     return source
 
 
-def open_tokens(workspace: Workspace) -> TokenStore:
+def open_tokens(workspace: Workspace, *, cache_seconds: float = 0.0) -> TokenStore:
     """The token store in the workspace's database (in memory for ``memory://``)."""
     instances = getattr(workspace.store, "instances", None)
-    return TokenStore(getattr(instances, "engine", None))
+    return TokenStore(getattr(instances, "engine", None), cache_seconds=cache_seconds)
 
 
 def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
@@ -53,7 +53,7 @@ def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
 
     ws = _workspace(workspace)
     settings = settings or settings_from(ws.config.server)
-    tokens = open_tokens(ws)
+    tokens = open_tokens(ws, cache_seconds=settings.token_cache_seconds)
     service = Service(workspace=ws, settings=settings, tokens=tokens,
                       auth=Authenticator(tokens, settings.oidc), jobs=Jobs())
 

@@ -42,7 +42,7 @@ class Service:
         return engine
 
 
-def _service(request: Request) -> Service:
+async def _service(request: Request) -> Service:  # async: no thread hop for a look-up
     service: Service = request.app.state.service
     return service
 

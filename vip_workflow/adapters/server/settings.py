@@ -5,6 +5,7 @@
     server:
       max_body_mb: 20               # larger request bodies get 413
       page_size: 50                 # default page of the inbox and other lists (max 500)
+      token_cache_seconds: 5        # a worker trusts a checked API token this long
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -52,6 +53,9 @@ class ServerSettings(_Strict):
 
     max_body_mb: float = Field(default=20.0, gt=0)
     page_size: int = Field(default=50, ge=1, le=500)
+    token_cache_seconds: float = Field(default=5.0, ge=0, description=(
+        "How long a worker trusts an API token it has checked (a revoked token stops "
+        "working within this time; 0: check the database on every request)."))
     oidc: OidcSettings | None = None
 
     @property

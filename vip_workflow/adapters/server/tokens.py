@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -68,8 +69,12 @@ class TokenStore:
     """Tokens in the ``vw_api_token`` table of a SQL database, or in memory (``engine=None``:
     a ``memory://`` workspace; its tokens live as long as the process)."""
 
-    def __init__(self, engine: sa.Engine | None) -> None:
+    def __init__(self, engine: sa.Engine | None, *, cache_seconds: float = 0.0) -> None:
         self._engine = engine
+        #: how long a found live token is trusted without asking the database again (a
+        #: revocation takes effect within this time; 0: ask every time)
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Actor]] = {}  # hash -> (trusted until, actor)
         self._memory: dict[str, tuple[str, TokenInfo]] = {}  # id -> (hash, info)
         self._lock = threading.Lock()
 
@@ -112,6 +117,7 @@ class TokenStore:
                 hashed, info = self._memory[token_id]
                 info = attrs.evolve(info, revoked_at=info.revoked_at or when)
                 self._memory[token_id] = (hashed, info)
+                self._cache.clear()
                 return info
         with self._engine.begin() as c:
             c.execute(api_tokens.update().where(
@@ -120,11 +126,23 @@ class TokenStore:
             row = c.execute(api_tokens.select().where(api_tokens.c.id == token_id)).first()
         if row is None:
             raise NotFoundError(f"no API token with id {token_id!r}")
+        self._cache.clear()  # this process forgets at once; others within cache_seconds
         return _info(row)
 
     def actor(self, token: str) -> Actor | None:
         """The actor a live token stands for, or ``None``."""
         hashed = digest(token)
+        cached = self._cache.get(hashed)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = self._lookup(hashed)
+        if found is not None and self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[hashed] = (time.monotonic() + self.cache_seconds, found)
+        return found
+
+    def _lookup(self, hashed: str) -> Actor | None:
         info: TokenInfo | None = None
         if self._engine is None:
             info = next((i for h, i in self._memory.values() if secrets.compare_digest(h, hashed)),

@@ -117,7 +117,7 @@ def token_list(workspace: WorkspaceOption = Path("vip.yaml")) -> None:
 @token_app.command(name="revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The id token list shows.")],
                  workspace: WorkspaceOption = Path("vip.yaml")) -> None:
-    """Revoke a token by its id; requests with it get 401 from now on."""
+    """Revoke a token by its id; requests with it get 401 (within the token cache time)."""
     try:
         info = _tokens(workspace).revoke(token_id)
     except vw.NotFoundError as exc:

@@ -136,3 +136,40 @@ class TestBooks:
                            files={"file": ("c.csv", csv, "text/csv")},
                            data={"old": version, "new": version}).json()
         assert body["total"] == 1 and body["changed"] == []
+
+
+class TestUploads:
+    def test_a_parquet_upload_is_judged(self, sqlite_live: LiveServer) -> None:
+        """Parquet files are read as such and may come back as Parquet."""
+        buffer = io.BytesIO()
+        pl.DataFrame([CUSTOMER]).write_parquet(buffer)
+        response = sqlite_live.client("AM001").post(
+            "/api/v1/books/hubei-2006/judge-file",
+            files={"file": ("c.parquet", buffer.getvalue())}, data={"output": "parquet"})
+        assert response.status_code == 200, response.text
+        assert pl.read_parquet(io.BytesIO(response.content))["customer_id"].to_list() == ["G1"]
+
+    def test_an_unknown_format_and_an_empty_file_are_400(self, sqlite_live: LiveServer
+                                                         ) -> None:
+        """Files the service cannot read are named in a 400 problem."""
+        client = sqlite_live.client("AM001")
+        body = is_problem(client.post("/api/v1/books/hubei-2006/judge-file",
+                                      files={"file": ("c.xlsx", b"PK\x03\x04")}), 400)
+        assert "c.xlsx" in body["detail"]
+        is_problem(client.post("/api/v1/books/hubei-2006/judge-file",
+                               files={"file": ("c.csv", b"")}), 400)
+
+
+class TestMissingExtra:
+    def test_without_fastapi_the_server_names_its_extra(self) -> None:
+        """Importing the service without the server extra is a MissingExtraError."""
+        import subprocess
+        import sys
+
+        code = ("import sys; sys.modules['fastapi'] = None\n"
+                "from vip_workflow.errors import MissingExtraError\n"
+                "try:\n    import vip_workflow.adapters.server\n"
+                "except MissingExtraError as e:\n    print(e.extra)\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        assert done.stdout.strip() == "server"

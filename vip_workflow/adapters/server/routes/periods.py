@@ -71,7 +71,9 @@ def run_period(period: str, service: ServiceDep, actor: CurrentActor, response: 
     def work() -> dict[str, Any]:
         result = service.workspace.run_cycle(period, frame, **extra)
         return {"summary": result.summary(), "reviews": list(result.reviews),
-                "rules": result.rules, "customers": result.judged.height}
+                "rules": result.rules, "customers": result.judged.height,
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+                "warnings": list(result.warnings)}
 
     job = service.jobs.submit(period, raw, work)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"

@@ -23,6 +23,10 @@ EXTRAS: dict[str, str] = {
     "fastexcel": "excel",
     "xlsxwriter": "excel",
     "openpyxl": "excel",
+    "fastapi": "server",
+    "uvicorn": "server",
+    "multipart": "server",
+    "jwt": "server",
 }
 
 

@@ -546,10 +546,21 @@ def _mount_processes() -> None:
     app.add_typer(import_module("vip_workflow.cli.processes").process_app, name="process")
 
 
+def _mount_server() -> None:
+    from importlib import import_module, util
+
+    if util.find_spec("vip_workflow.cli.server") is None:
+        return
+    module = import_module("vip_workflow.cli.server")
+    app.command(name="serve")(module.serve_command)
+    app.add_typer(module.token_app, name="token")
+
+
 _mount_processes()
 _mount_triggers()
 _mount_adapters()
 _mount_excel()
+_mount_server()
 
 
 def main() -> None:

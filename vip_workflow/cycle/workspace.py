@@ -105,6 +105,8 @@ class WorkspaceConfig(_Config):
     notifiers: list[str | dict[str, Any]] = Field(default_factory=list, description=(
         "Where notices go: notifier URLs (log://, https://…, smtp://…, amqp://…, nats://…) "
         "or notifier settings; none: the engine keeps them in memory."))
+    server: dict[str, Any] | None = Field(default=None, description=(
+        "Settings of the HTTP service, vip-workflow serve (see docs/service.md)."))
 
 
 @attrs.frozen

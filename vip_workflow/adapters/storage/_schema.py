@@ -14,13 +14,13 @@ import sqlalchemy as sa
 
 from vip_workflow.ports import TASK_FIELDS, TIER_FIELDS
 
-__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "cycle_runs", "instance", "ledger", "outbox",
-           "signals", "tasks", "tier_history", "work"]
+__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "api_tokens", "cycle_runs", "instance", "ledger",
+           "outbox", "signals", "tasks", "tier_history", "work"]
 
 #: Alembic's bookkeeping table (prefixed, so a host application's own Alembic is not disturbed).
 VERSION_TABLE = "vw_alembic_version"
 #: The newest revision this release knows (kept equal to the migrations' head by a test).
-HEAD = "0005_work"
+HEAD = "0006_tokens"
 #: Tables whose presence marks a vip_workflow database.
 OWN_TABLES = frozenset({"vw_instance", "vw_ledger", "vw_outbox", VERSION_TABLE})
 #: Tables the monthly cycle's store of earlier releases made itself (``create_all``) before any
@@ -132,4 +132,15 @@ signals = sa.Table(
     sa.Column("action", sa.Text),
     sa.Column("evidence", sa.Text),
     sa.Index("vw_signals_customer", "customer", "period"),
+)
+
+api_tokens = sa.Table(  # the HTTP service's API tokens: SHA-256 hashes only (0006_tokens)
+    "vw_api_token", METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40)),
+    sa.Column("revoked_at", sa.String(40)),
 )

@@ -1,0 +1,77 @@
+"""The service's settings: the ``server:`` section of the workspace's ``vip.yaml``.
+
+::
+
+    server:
+      max_body_mb: 20               # larger request bodies get 413
+      page_size: 50                 # default page of the inbox and other lists (max 500)
+      token_cache_seconds: 5        # a worker trusts a checked API token this long
+      oidc:                         # bearer JWTs of this issuer (optional)
+        issuer: https://login.example.com/realms/crm
+        jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
+        audience: vip-workflow
+        user_claim: preferred_username
+        roles_claim: groups
+        role_map: {"/crm/key-account": account_manager}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["OidcSettings", "ServerSettings", "settings_from"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OidcSettings(_Strict):
+    """Bearer JWTs signed by an OpenID Connect issuer, checked against its JWKS."""
+
+    issuer: str
+    jwks_url: str | None = Field(default=None, description=(
+        "Where the issuer's signing keys are (default: ISSUER/.well-known/jwks.json)."))
+    audience: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    user_claim: str = "sub"
+    roles_claim: str = "roles"
+    role_map: dict[str, str] | None = Field(default=None, description=(
+        "Claim value -> role; values not in the map are dropped. None: roles as given."))
+    leeway_seconds: int = 30
+
+    @property
+    def keys_url(self) -> str:
+        """The JWKS address."""
+        return self.jwks_url or self.issuer.rstrip("/") + "/.well-known/jwks.json"
+
+
+class ServerSettings(_Strict):
+    """What ``vip-workflow serve`` reads from ``vip.yaml``'s ``server:`` section."""
+
+    max_body_mb: float = Field(default=20.0, gt=0)
+    page_size: int = Field(default=50, ge=1, le=500)
+    token_cache_seconds: float = Field(default=5.0, ge=0, description=(
+        "How long a worker trusts an API token it has checked (a revoked token stops "
+        "working within this time; 0: check the database on every request)."))
+    oidc: OidcSettings | None = None
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+
+def settings_from(section: dict[str, Any] | None) -> ServerSettings:
+    """The settings of a ``server:`` section (``ConfigError`` naming the bad field)."""
+    from pydantic import ValidationError
+
+    from vip_workflow.errors import ConfigError
+
+    try:
+        return ServerSettings.model_validate(section or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"server.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigError(f"vip.yaml: {problems}") from None

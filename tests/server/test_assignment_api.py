@@ -1,25 +1,21 @@
-"""Per-user work over HTTP: claim, release, reassign (issue 11 part 1's engine commands).
+"""Per-user work over HTTP: claim, release, reassign, and the inbox that follows them.
 
-Skipped until the per-user engine (``ProcessEngine.claim``) is merged; the coordinator
-removes the skip then.
+A retention case started without ``account_manager_id`` is pool work of the account managers
+(the step's ``assignee: {context: account_manager_id}`` finds nobody); with it, the case
+belongs to that manager from the start.
 """
 
 from __future__ import annotations
 
-import pytest
-
 from tests.server.conftest import LiveServer, is_problem
-from vip_workflow import ProcessEngine
 
-pytestmark = pytest.mark.skipif(not hasattr(ProcessEngine, "claim"),
-                                reason="engine without claim")
-
-CASE = {"customer_id": "G1", "account_manager_id": "AM001", "trigger": "arpu_drop"}
+POOL_CASE = {"customer_id": "G1", "trigger": "arpu_drop"}
+CASE = {**POOL_CASE, "account_manager_id": "AM001"}
 
 
-def _case(live: LiveServer) -> str:
+def _case(live: LiveServer, context: dict[str, str] = POOL_CASE) -> str:
     response = live.client("AM001").post("/api/v1/instances", json={
-        "process": "retention_case", "context": CASE})
+        "process": "retention_case", "context": context})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -30,9 +26,9 @@ class TestClaims:
         """Claim makes me the assignee; a second claim by another is 409; after release
         the other may claim."""
         iid = _case(live)
+        assert live.client("AM001").get(f"/api/v1/instances/{iid}").json()["assignee"] is None
         mine = live.client("AM001").post(f"/api/v1/instances/{iid}/claim")
-        if mine.json().get("assignee") != "AM001":  # the definition assigned it already
-            pytest.skip("this definition assigns the step to a person on start")
+        assert mine.status_code == 200 and mine.json()["assignee"] == "AM001", mine.text
         taken = live.client("AM002").post(f"/api/v1/instances/{iid}/claim")
         assert is_problem(taken, 409)["code"] == "already_claimed"
         released = live.client("AM001").post(f"/api/v1/instances/{iid}/release",
@@ -43,7 +39,7 @@ class TestClaims:
 
     def test_reassign_needs_a_supervisor_and_a_reason(self, live: LiveServer) -> None:
         """An account manager may not reassign (403, nothing changes); an admin may."""
-        iid = _case(live)
+        iid = _case(live, CASE)
         before = live.client("ADMIN").get(f"/api/v1/instances/{iid}").json()
         refused = live.client("AM002").post(f"/api/v1/instances/{iid}/reassign",
                                             json={"to": "AM002", "reason": "想要"})
@@ -64,3 +60,13 @@ class TestClaims:
         mine = [i["id"] for i in live.client("AM001").get("/api/v1/inbox").json()["items"]]
         theirs = [i["id"] for i in live.client("AM002").get("/api/v1/inbox").json()["items"]]
         assert iid in mine and iid not in theirs
+
+    def test_a_case_with_its_manager_is_theirs_from_the_start(self, live: LiveServer) -> None:
+        """Assigned on start: in AM001's inbox, not AM002's, and AM002 may not act on it."""
+        iid = _case(live, CASE)
+        assert live.client("AM001").get(f"/api/v1/instances/{iid}").json()["assignee"] == \
+            "AM001"
+        theirs = [i["id"] for i in live.client("AM002").get("/api/v1/inbox").json()["items"]]
+        assert iid not in theirs
+        is_problem(live.client("AM002").post(f"/api/v1/instances/{iid}/events/dismiss",
+                                             json={"comment": "不是我的"}), 403)

@@ -231,6 +231,21 @@ class ProcessEngine:
             store.rewrite_work(items)
         return len(ids)
 
+    def may_decide(self, instance_id: str, actor: Actor) -> bool:
+        """Whether ``actor`` may approve or reject the open level of the instance's gate now
+        (as its assignee, an approver of the level, a live delegate or a supervisor)."""
+        inst = self.store.get(instance_id)
+        gate = self._registry.of(inst).states[inst.state].gate
+        if inst.final or inst.gate is None or gate is None:
+            return False
+        try:
+            gates.choose_authority(actor=_actor(actor), gate=gate, round_=inst.gate,
+                                   instance=inst, resolvers=self.resolvers, now=self.clock(),
+                                   action="approve")
+        except (ApprovalError, PermissionDenied):
+            return False
+        return True
+
     def _is_task_of(self, actor: Actor, inst: ProcessInstance, now: datetime) -> bool:
         if inst.final or inst.waiting_for:
             return False

@@ -49,6 +49,7 @@ def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
                settings: ServerSettings | None = None) -> Any:
     """The ASGI app of a workspace (a ``vip.yaml`` path or a ``Workspace``); ``settings``
     default to the ``server:`` section of its ``vip.yaml``."""
+    from vip_workflow.adapters.server import web
     from vip_workflow.adapters.server.routes import books, periods, processes, work
 
     ws = _workspace(workspace)
@@ -70,6 +71,7 @@ def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
     problems.install(app)
     for module in (books, processes, work, periods):
         app.include_router(module.router, prefix="/api/v1")
+    web.install(app)  # the workbench's pages at /web
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -6,6 +6,8 @@
       max_body_mb: 20               # larger request bodies get 413
       page_size: 50                 # default page of the inbox and other lists (max 500)
       token_cache_seconds: 5        # a worker trusts a checked API token this long
+      session_secret: "…"           # signs the workbench's cookies (needed with --workers > 1)
+      session_hours: 12             # how long a workbench sign-in lasts
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -57,6 +59,12 @@ class ServerSettings(_Strict):
         "How long a worker trusts an API token it has checked (a revoked token stops "
         "working within this time; 0: check the database on every request)."))
     oidc: OidcSettings | None = None
+    session_secret: str | None = Field(default=None, min_length=32, description=(
+        "The key that signs the workbench's session and CSRF cookies (at least 32 "
+        "characters; also VIP_WORKFLOW_SESSION_SECRET). Unset: a random key per process, so "
+        "sessions end when the service restarts; set it when serving with --workers > 1."))
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description=(
+        "How long a workbench sign-in lasts."))
 
     @property
     def max_body_bytes(self) -> int:

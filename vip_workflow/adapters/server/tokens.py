@@ -131,7 +131,11 @@ class TokenStore:
 
     def actor(self, token: str) -> Actor | None:
         """The actor a live token stands for, or ``None``."""
-        hashed = digest(token)
+        return self.actor_of_digest(digest(token))
+
+    def actor_of_digest(self, hashed: str) -> Actor | None:
+        """The actor of the live token whose SHA-256 is ``hashed`` (a web session keeps the
+        digest, never the token), or ``None``."""
         cached = self._cache.get(hashed)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]

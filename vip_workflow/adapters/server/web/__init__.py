@@ -1,0 +1,31 @@
+"""The workbench: server-rendered pages for account managers, approvers and analysts.
+
+Jinja2 templates, gettext catalogs (Simplified Chinese by default, English) and browser
+files (htmx, Apache ECharts, Mermaid) vendored in the package: nothing is fetched from the
+internet at run time. Sign-in with an API token makes a session cookie; every form carries a
+CSRF token. The pages act through the same engine and stores as ``/api/v1``: the engine
+decides what the signed-in user may do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STATIC_DIR", "install"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def install(app: Any) -> None:
+    """Serve the workbench on ``app`` (at ``/web``, and ``/`` leading there)."""
+    from fastapi.staticfiles import StaticFiles
+
+    from vip_workflow.adapters.server.web import auth_pages, cycle_pages, work_pages
+    from vip_workflow.adapters.server.web.deps import Web
+    from vip_workflow.adapters.server.web.session import signer_for
+
+    app.state.web = Web(signer=signer_for(app.state.service.settings))
+    app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
+    for module in (auth_pages, work_pages, cycle_pages):
+        app.include_router(module.router)

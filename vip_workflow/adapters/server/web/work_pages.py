@@ -1,0 +1,132 @@
+"""People's work: my inbox, and one instance with the actions I may take."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from vip_workflow.adapters.server.deps import Service, ServiceDep, check_if_match, etag
+from vip_workflow.adapters.server.problems import Problem
+from vip_workflow.adapters.server.web.deps import CheckedForm, HtmlRoute, WebActor, form_text
+from vip_workflow.adapters.server.web.render import duration, gettext_for, page
+from vip_workflow.domain.instances import Actor
+
+router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
+
+
+def _titles(service: Service, inst: Any) -> tuple[str, str]:
+    """The process's title and the current state's title."""
+    definition = service.engine.definition(inst.definition, inst.definition_version)
+    spec = next((s for s in definition.states if s.name == inst.state), None)
+    state = (spec.title or spec.name) if spec is not None else inst.state
+    return definition.title or definition.name, state
+
+
+def _clock(inst: Any, now: datetime, gettext: Any) -> dict[str, Any] | None:
+    if inst.next_due is None:
+        return None
+    left = (inst.next_due - now).total_seconds()
+    if left < 0:
+        return {"overdue": True, "text": gettext("overdue by %(time)s") % {
+            "time": duration(left, gettext)}}
+    return {"overdue": False, "text": gettext("due in %(time)s") % {
+        "time": duration(left, gettext)}}
+
+
+def _row(service: Service, inst: Any, now: datetime, gettext: Any) -> dict[str, Any]:
+    process, state = _titles(service, inst)
+    context = dict(inst.context)
+    return {"id": inst.id, "process": process, "state": state, "assignee": inst.assignee,
+            "customer": context.get("customer_id"),
+            "customer_name": context.get("customer_name"), "due": inst.next_due,
+            "clock": _clock(inst, now, gettext), "gate": inst.gate is not None}
+
+
+@router.get("/inbox")
+def inbox(request: Request, service: ServiceDep, actor: WebActor,
+          page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
+    now = datetime.now(UTC)
+    found = service.engine.tasks_for(actor)
+    far = datetime.max.replace(tzinfo=UTC)
+    found.sort(key=lambda i: (i.next_due or far, i.id))  # the most overdue first
+    size = service.settings.page_size
+    chosen = found[(page_no - 1) * size: page_no * size]
+    gettext = gettext_for(request)
+    rows = [_row(service, inst, now, gettext) for inst in chosen]
+    template = "inbox_rows.html" if request.headers.get("hx-request") else "inbox.html"
+    return page(request, template, actor=actor, rows=rows, total=len(found), page_no=page_no,
+                pages=max(1, -(-len(found) // size)))
+
+
+def _mermaid(service: Service, inst: Any) -> str:
+    from vip_workflow.processes.graphs import to_mermaid
+
+    text = to_mermaid(service.engine.definition(inst.definition, inst.definition_version))
+    return text + ("    classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px\n"
+                   f"    class {inst.state} current\n")
+
+
+def _actions(service: Service, inst: Any, actor: Actor) -> dict[str, Any]:
+    """What the actor may do now: events to fire, a decision, claim or release."""
+    engine: Any = service.engine
+    if inst.final:
+        return {"events": [], "decide": False, "claim": False, "release": False,
+                "reason_needed": False}
+    events = engine.available_events(inst.id, actor)
+    decide = inst.gate is not None and engine.may_decide(inst.id, actor)
+    may_act = bool(events) or decide
+    return {"events": events, "decide": decide,
+            "claim": inst.assignee is None and may_act,
+            "release": inst.assignee is not None and (inst.assignee == actor.id or may_act),
+            "reason_needed": inst.assignee not in (None, actor.id)}
+
+
+def _ledger(inst: Any) -> list[dict[str, Any]]:
+    return [{"seq": e.seq, "at": e.at, "actor": e.actor, "on_behalf_of": e.on_behalf_of,
+             "action": e.action, "source": e.source, "dest": e.dest, "comment": e.comment,
+             "data": dict(e.data) if e.data else None} for e in reversed(inst.history)]
+
+
+@router.get("/instances/{instance_id}")
+def instance(instance_id: str, request: Request, service: ServiceDep,
+             actor: WebActor) -> Response:
+    inst = service.engine.get(instance_id)
+    process, state = _titles(service, inst)
+    now = datetime.now(UTC)
+    return page(request, "instance.html", actor=actor, inst=inst, process=process,
+                state=state, context=dict(inst.context), mermaid=_mermaid(service, inst),
+                ledger=_ledger(inst), verified=inst.verify_ledger(),
+                actions=_actions(service, inst, actor),
+                clock=_clock(inst, now, gettext_for(request)))
+
+
+def _act(service: Service, instance_id: str, form: Any, actor: Actor, what: str) -> None:
+    """Run one command of the form on the instance, after checking it was not changed."""
+    engine: Any = service.engine
+    check_if_match(etag(int(form_text(form, "version") or 0)),
+                   engine.get(instance_id).version)
+    comment = form_text(form, "comment")
+    if what == "fire":
+        engine.fire(instance_id, form_text(form, "event"), actor=actor, comment=comment)
+    elif what == "approve":
+        engine.approve(instance_id, actor=actor, comment=comment)
+    elif what == "reject":
+        engine.reject(instance_id, actor=actor, comment=comment)
+    elif what == "claim":
+        engine.claim(instance_id, actor=actor)
+    elif what == "release":
+        engine.release(instance_id, actor=actor, comment=comment)
+    else:
+        raise Problem(404, "not_found", f"no action {what!r}")
+
+
+@router.post("/instances/{instance_id}/{what}")
+def act(instance_id: str, what: str, service: ServiceDep, actor: WebActor,
+        form: CheckedForm) -> Response:
+    if what not in ("fire", "approve", "reject", "claim", "release"):
+        raise Problem(404, "not_found", f"no action {what!r}")
+    _act(service, instance_id, form, actor, what)
+    return RedirectResponse(f"/web/instances/{instance_id}", status_code=303)

@@ -28,8 +28,7 @@ def _run_cycles(ws: Any) -> None:
     )
 
     portfolio = sample_portfolio(60).with_columns(
-        pl.col("name").replace(NAMES), pl.col("account_manager").replace(
-            {"AM001": "AM001"}))
+        pl.col("customer_id").replace_strict(NAMES, default=pl.col("name")).alias("name"))
     history = sample_history(months=14, start="2025-08", seed=3, portfolio=portfolio,
                              portfolio_month="2026-09")
     months = monthly_portfolios(portfolio, start="2026-09", months=2, history=history)
@@ -52,6 +51,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                                "reference_shares: {A+: 0.05, A: 0.10, B+: 0.10, B: 0.05, "
                                "C: 0.70}\nreports: reports\n")
     server = start_server(vip_yaml)
+    server.tokens["BM001"] = server.service.tokens.create("BM001", ("business_manager",))[1]
     try:
         _run_cycles(server.service.workspace)
         yield server

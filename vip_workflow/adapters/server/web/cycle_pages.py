@@ -1,9 +1,150 @@
-"""Customers, the monthly cycle's dashboard and the rule books."""
+"""Customers, the monthly cycle's dashboard per period, and the rule books."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from vip_workflow.adapters.server.web.deps import HtmlRoute
+import polars as pl
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from vip_workflow.adapters.server.deps import Service, ServiceDep
+from vip_workflow.adapters.server.problems import Problem
+from vip_workflow.adapters.server.web import charts, dashboard
+from vip_workflow.adapters.server.web.deps import HtmlRoute, WebActor
+from vip_workflow.adapters.server.web.render import environment, gettext_for, language, page
+from vip_workflow.adapters.server.web.tables import download
 
 router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
+
+_PERIOD = re.compile(r"^\d{4}-\d{2}$")
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String)).to_dicts()
+
+
+@router.get("/customers")
+def find_customer(actor: WebActor, customer_id: Annotated[str, Query(alias="id")]
+                  ) -> Response:
+    return RedirectResponse(f"/web/customers/{quote(customer_id.strip(), safe='')}",
+                            status_code=303)
+
+
+def _cases(service: Service, case_ids: list[str]) -> list[Any]:
+    from vip_workflow.errors import NotFoundError
+
+    found = []
+    for case_id in case_ids:
+        try:
+            found.append(service.engine.get(case_id))
+        except NotFoundError:
+            continue
+    return found
+
+
+def _explanation(service: Service, period: str, record: dict[str, Any] | None) -> str | None:
+    if record is None:
+        return None
+    book = service.workspace.tier_book(period)
+    given = {k: v for k, v in record.items() if k not in ("tier", "rule", "reason")}
+    text: str = book.judge(given).explain()
+    return text
+
+
+@router.get("/customers/{customer_id}")
+def customer(customer_id: str, request: Request, service: ServiceDep,
+             actor: WebActor) -> Response:
+    ws = service.workspace
+    history = _rows(ws.store.history(customer_id))
+    tasks = ws.store.tasks()
+    tasks = tasks.filter(pl.col("customer") == customer_id) if "customer" in tasks.columns \
+        else tasks.clear()
+    signals = ws.store.signals(customer=customer_id)
+    if not history and tasks.is_empty() and signals.is_empty():
+        raise Problem(404, "not_found", f"no customer {customer_id!r} in any period")
+    current = history[-1] if history else None
+    record = dashboard.customer_record(ws, current["period"], customer_id) if current else None
+    name = str((record or {}).get("name") or customer_id)
+    _ = gettext_for(request)
+    number = environment(language(request)).filters["number"]
+    tiers = list(ws.tier_book(current["period"]).tiers) if current else []
+    case_ids = sorted({c for c in tasks.get_column("case_id").to_list() if c})
+    return page(request, "customer.html", actor=actor, customer_id=customer_id, name=name,
+                current=current, record=record, history=history,
+                explanation=_explanation(service, current["period"], record)
+                if current else None,
+                history_chart=charts.tier_history_chart(name, history, tiers, _),
+                signals=[s | {"evidence_text": dashboard.evidence_text(s["evidence"], number)}
+                         for s in _rows(signals)],
+                tasks=_rows(tasks), cases=_cases(service, case_ids))
+
+
+@router.get("/periods")
+def periods(request: Request, service: ServiceDep, actor: WebActor) -> Response:
+    store = service.workspace.store
+    return page(request, "periods.html", actor=actor, periods=list(reversed(store.periods())),
+                runs=list(reversed(store.runs()))[:20])
+
+
+def _period(service: Service, period: str) -> str:
+    if not _PERIOD.match(period) or period not in service.workspace.store.periods():
+        raise Problem(404, "not_found", f"no recorded period {period!r}")
+    return period
+
+
+@router.get("/periods/{period}")
+def period_page(period: str, request: Request, service: ServiceDep,
+                actor: WebActor) -> Response:
+    period = _period(service, period)
+    tables = dashboard.period_tables(service.workspace, period)
+    _ = gettext_for(request)
+    specs = {"tiers": charts.tier_chart(tables["tiers"], _),
+             "signals": charts.signal_chart(tables["signals"], _),
+             "tasks": charts.task_chart(tables["tasks"], _),
+             "kpis": charts.kpi_chart(tables["kpis"], _)}
+    all_periods = service.workspace.store.periods()
+    return page(request, "period.html", actor=actor, period=period, periods=all_periods,
+                tables={k: _rows(v) for k, v in tables.items()},
+                columns={k: v.columns for k, v in tables.items()},
+                charts={k: v for k, v in specs.items() if v is not None},
+                value_field=service.workspace.config.value_field)
+
+
+@router.get("/periods/{period}/tables/{name}.{fmt}")
+def period_table(period: str, name: str, fmt: str, service: ServiceDep,
+                 actor: WebActor) -> Response:
+    period = _period(service, period)
+    tables = dashboard.period_tables(service.workspace, period)
+    if name not in tables:
+        raise Problem(404, "not_found", f"no table {name!r} (one of {', '.join(tables)})")
+    return download(tables[name], fmt, f"{period}-{name}")
+
+
+def _versions(service: Service) -> list[Any]:
+    ws = service.workspace
+    return [v for v in (ws.tier_versions, ws.trigger_versions, ws.kpi_versions) if v]
+
+
+@router.get("/books")
+def books(request: Request, service: ServiceDep, actor: WebActor) -> Response:
+    return page(request, "books.html", actor=actor, books=_versions(service))
+
+
+@router.get("/books/{name}")
+def book(name: str, request: Request, service: ServiceDep, actor: WebActor,
+         version: str | None = None) -> Response:
+    from vip_workflow.adapters.server.web.rulebook import rule_tables
+
+    versions = next((v for v in _versions(service) if v.name == name), None)
+    if versions is None:
+        raise Problem(404, "not_found", f"no rule book named {name!r}")
+    chosen = next((b for b in versions if b.version == version), None) if version \
+        else versions.latest
+    if chosen is None:
+        raise Problem(404, "not_found", f"{name} has no version {version!r}")
+    document = chosen.rules.model_dump(mode="json", exclude_none=True)
+    return page(request, "book.html", actor=actor, versions=versions, book=chosen,
+                document=document, sections=rule_tables(document))

@@ -108,7 +108,7 @@ def page(request: Request, template: str, *, status: int = 200, actor: Any = Non
     lang = language(request)
     body = environment(lang).get_template(template).render(
         request=request, actor=actor, csrf=csrf, path=request.url.path,
-        current=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context)
     response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
     response.headers["Content-Language"] = "zh-CN" if lang == "zh_CN" else lang

@@ -70,9 +70,18 @@ class TestEscaping:
 
 class TestDashboard:
     def test_tier_changes_name_the_customers(self, web: LiveServer) -> None:
-        text = signed_in(web, "AM001", "en").get("/web/periods/2026-10").text
+        client = signed_in(web, "AM001", "en")
+        text = client.get("/web/periods/2026-10").text
         assert "武汉长江钢铁集团" in text and "70,000" in text
-        assert 'data-chart="spec-tiers"' in text and 'data-chart="spec-signals"' in text
+        assert 'data-chart="spec-tiers"' in text
+        assert 'data-chart="spec-signals"' not in text  # no signals that month: no chart
+        earlier = client.get("/web/periods/2026-09").text
+        assert 'data-chart="spec-signals"' in earlier and 'data-chart="spec-tasks"' in earlier
+
+    def test_kpis_show_percentages_as_percentages(self, web: LiveServer) -> None:
+        text = signed_in(web, "AM001", "zh_CN").get("/web/periods/2026-09").text
+        assert "&gt;= 27.0%" in text  # member coverage: target 0.27 percent
+        assert "未达标" in text and "<th scope=\"col\" class=\"num\">实际值</th>" in text
 
     @pytest.mark.parametrize("name", ["tiers", "changes", "signals", "tasks", "kpis"])
     def test_every_table_downloads_as_csv_and_xlsx(self, web: LiveServer, name: str) -> None:

@@ -13,9 +13,11 @@ _FONT = {"fontFamily": "system-ui, 'Noto Sans CJK SC', 'PingFang SC', 'Microsoft
 
 
 def _base(title: str) -> dict[str, Any]:
-    return {"title": {"text": title, "textStyle": _FONT | {"fontSize": 14}},
-            "textStyle": _FONT, "tooltip": {"trigger": "axis"}, "legend": {"top": 24},
-            "grid": {"top": 64, "left": 48, "right": 16, "bottom": 48, "containLabel": True},
+    return {"title": {"text": title, "left": 8, "top": 4,
+                      "textStyle": _FONT | {"fontSize": 14}},
+            "textStyle": _FONT, "tooltip": {"trigger": "axis"},
+            "legend": {"top": 30, "left": 8},
+            "grid": {"top": 72, "left": 16, "right": 16, "bottom": 16, "containLabel": True},
             "aria": {"enabled": True}, "animation": False}
 
 

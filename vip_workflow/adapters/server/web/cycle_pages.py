@@ -14,6 +14,7 @@ from vip_workflow.adapters.server.deps import Service, ServiceDep
 from vip_workflow.adapters.server.problems import Problem
 from vip_workflow.adapters.server.web import charts, dashboard
 from vip_workflow.adapters.server.web.deps import HtmlRoute, WebActor
+from vip_workflow.adapters.server.web.labels import column_labels
 from vip_workflow.adapters.server.web.render import environment, gettext_for, language, page
 from vip_workflow.adapters.server.web.tables import download
 
@@ -79,7 +80,8 @@ def customer(customer_id: str, request: Request, service: ServiceDep,
                 history_chart=charts.tier_history_chart(name, history, tiers, _),
                 signals=[s | {"evidence_text": dashboard.evidence_text(s["evidence"], number)}
                          for s in _rows(signals)],
-                tasks=_rows(tasks), cases=_cases(service, case_ids))
+                tasks=_rows(tasks), cases=_cases(service, case_ids),
+                labels=column_labels(_, ws.config.value_field))
 
 
 @router.get("/periods")
@@ -106,11 +108,20 @@ def period_page(period: str, request: Request, service: ServiceDep,
              "tasks": charts.task_chart(tables["tasks"], _),
              "kpis": charts.kpi_chart(tables["kpis"], _)}
     all_periods = service.workspace.store.periods()
+    rows = {k: _rows(v) for k, v in tables.items()}
+    rows["kpis"] = [r | {"target_number": _float(r.get("target"))} for r in rows["kpis"]]
     return page(request, "period.html", actor=actor, period=period, periods=all_periods,
-                tables={k: _rows(v) for k, v in tables.items()},
+                tables=rows, labels=column_labels(_, service.workspace.config.value_field),
                 columns={k: v.columns for k, v in tables.items()},
                 charts={k: v for k, v in specs.items() if v is not None},
                 value_field=service.workspace.config.value_field)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @router.get("/periods/{period}/tables/{name}.{fmt}")

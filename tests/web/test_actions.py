@@ -122,3 +122,21 @@ class TestActions:
             "csrf": csrf_of(page), "version": str(before[1]), "comment": "同意"})
         assert approved.status_code == 303
         assert _state(web, iid)[0] == "contact_customer"
+
+    def test_a_form_without_the_version_is_refused(self, web: LiveServer) -> None:
+        iid = start_case(web, "G0000002", "AM001")
+        client = signed_in(web, "AM001", "en")
+        page = client.get(f"/web/instances/{iid}")
+        before = _state(web, iid)
+        answer = client.post(f"/web/instances/{iid}/fire", data={
+            "csrf": csrf_of(page), "version": "x", "event": "dismiss"})
+        assert answer.status_code == 400 and "reload the page" in answer.text
+        assert _state(web, iid) == before
+
+    def test_an_unknown_action_is_404(self, web: LiveServer) -> None:
+        iid = start_case(web, "G0000002", "AM001")
+        client = signed_in(web, "AM001", "en")
+        page = client.get(f"/web/instances/{iid}")
+        answer = client.post(f"/web/instances/{iid}/delete", data={
+            "csrf": csrf_of(page), "version": _version(page.text)})
+        assert answer.status_code == 404

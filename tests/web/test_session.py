@@ -55,6 +55,22 @@ class TestSignIn:
         assert client.post("/web/logout", data={"csrf": csrf_of(page)}).status_code == 303
         assert client.get("/web/inbox").status_code == 303
 
+    def test_a_post_without_a_session_goes_to_sign_in_then_the_inbox(
+            self, web: LiveServer) -> None:
+        client = browser(web)
+        page = client.get("/web/login")
+        answer = client.post("/web/instances/x/fire", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/web/login?next=/web/inbox"
+
+    def test_a_revoked_token_ends_its_sessions(self, web: LiveServer) -> None:
+        info, token = web.service.tokens.create("AM009", ("account_manager",))
+        web.tokens["AM009"] = token
+        client = signed_in(web, "AM009")
+        assert client.get("/web/inbox").status_code == 200
+        web.service.tokens.revoke(info.id)
+        assert client.get("/web/inbox").status_code == 303
+
     def test_a_forged_session_cookie_is_not_a_session(self, web: LiveServer) -> None:
         client = signed_in(web, "AM001")
         value = client.cookies["vw_session"]

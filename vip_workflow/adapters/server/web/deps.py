@@ -95,6 +95,8 @@ class HtmlRoute(APIRoute):
             except SignInNeeded:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query
                                              else "")
+                if request.method != "GET":  # back to the form's page is unknown: the inbox
+                    target = "/web/inbox"
                 return RedirectResponse(f"/web/login?next={quote(target)}", status_code=303)
             except CsrfRefused:
                 _ = gettext_for(request)

@@ -106,8 +106,10 @@ def instance(instance_id: str, request: Request, service: ServiceDep,
 def _act(service: Service, instance_id: str, form: Any, actor: Actor, what: str) -> None:
     """Run one command of the form on the instance, after checking it was not changed."""
     engine: Any = service.engine
-    check_if_match(etag(int(form_text(form, "version") or 0)),
-                   engine.get(instance_id).version)
+    version = form_text(form, "version")
+    if not version.isdigit():
+        raise Problem(400, "bad_form", "the form has no instance version: reload the page")
+    check_if_match(etag(int(version)), engine.get(instance_id).version)
     comment = form_text(form, "comment")
     if what == "fire":
         engine.fire(instance_id, form_text(form, "event"), actor=actor, comment=comment)

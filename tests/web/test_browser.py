@@ -141,12 +141,22 @@ def test_chinese_names_and_titles_are_text_in_the_charts(web: LiveServer, chromi
     page.wait_for_selector("[data-testid=chart-history][data-drawn=true] svg")
     texts = page.locator("[data-testid=chart-history] svg text").all_text_contents()
     assert any("武汉长江钢铁集团" in t for t in texts), texts
+    tasks = web.service.workspace.store.tasks()
+    with_case = tasks.filter(tasks["case_id"].is_not_null())["customer"][0]
+    page.goto(f"{web.url}/web/customers/{with_case}")  # one with signals, tasks and a case
+    page.wait_for_selector("[data-testid=chart-history][data-drawn=true] svg")
+    assert page.locator("[data-testid=signals] li").count() >= 1
     shots(page, "customer")
     page.goto(f"{web.url}/web/periods/2026-10")
     page.wait_for_selector("[data-testid=chart-tiers][data-drawn=true] svg")
     titles = page.locator("[data-testid=chart-tiers] svg text").all_text_contents()
     assert "级别分布与参考比例" in titles, titles
     assert page.locator("#changes").get_by_text("武汉长江钢铁集团").count() == 1
+    first = page.locator("#changes tbody tr").first
+    page.locator("#changes th button", has_text="名称").click()  # sort by name
+    assert first.locator("td").nth(1).inner_text() == "<script>alert(1)</script>"
+    page.locator("#changes th button", has_text="名称").press("Enter")  # and back
+    assert first.locator("td").nth(1).inner_text() == "武汉长江钢铁集团"
     page.goto(f"{web.url}/web/periods/2026-09")  # the month with signals and tasks
     page.wait_for_selector("[data-testid=chart-signals][data-drawn=true] svg")
     page.wait_for_selector("[data-testid=chart-tasks][data-drawn=true] svg")

@@ -30,4 +30,6 @@ def test_the_inbox_pages_and_answers_htmx_with_rows_only(web: LiveServer) -> Non
     assert "<html" in whole.text
     rows = client.get("/web/inbox?page=1", headers={"HX-Request": "true"})
     assert rows.status_code == 200 and "<html" not in rows.text and "<table" in rows.text
-    assert client.get("/web/inbox?page=0").status_code == 422
+    bad = client.get("/web/inbox?page=0")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert "query.page" in bad.text

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import attrs
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
@@ -104,6 +105,10 @@ class HtmlRoute(APIRoute):
                                               "has expired: reload the page and try again."))
             except Problem as exc:
                 return _error(request, exc.status, exc.detail)
+            except RequestValidationError as exc:
+                where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                  for e in exc.errors())
+                return _error(request, 422, where)
             except VipWorkflowError as exc:
                 return _error(request, status_of(exc), str(exc))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.server.conftest import LiveServer
 from tests.web.conftest import browser, csrf_of, signed_in
 
@@ -120,3 +122,30 @@ class TestLanguage:
         answer = client.post("/web/language", data={"csrf": csrf_of(page), "lang": "en",
                                                      "next": "https://evil.example/"})
         assert answer.headers["location"] == "/web/inbox"
+
+
+def test_workers_share_the_key_of_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers (two signers) given the key vip-workflow serve put in the environment
+    accept each other's sessions; without a key each draws its own; vip.yaml's wins."""
+    from vip_workflow.adapters.server.settings import ServerSettings
+    from vip_workflow.adapters.server.web.session import ENV_SECRET, signer_for
+
+    monkeypatch.delenv(ENV_SECRET, raising=False)
+    alone = signer_for(ServerSettings()).session("d" * 64, 1)
+    assert signer_for(ServerSettings()).session_digest(alone) is None
+    monkeypatch.setenv(ENV_SECRET, "k" * 43)
+    shared = signer_for(ServerSettings()).session("d" * 64, 1)
+    assert signer_for(ServerSettings()).session_digest(shared) == "d" * 64
+    own = ServerSettings(session_secret="s" * 32)
+    assert signer_for(own).session_digest(shared) is None
+    assert signer_for(own).session_digest(signer_for(own).session("e" * 64, 1)) == "e" * 64
+
+
+def test_an_expired_session_is_no_session() -> None:
+    from vip_workflow.adapters.server.web.session import Signer
+
+    signer = Signer(b"k" * 32)
+    assert signer.session_digest(signer.session("d" * 64, -0.01)) is None
+    assert signer.session_digest(signer.session("d" * 64, 0.01)) == "d" * 64
+    assert signer.session_digest("not.a-cookie") is None
+    assert not signer.csrf_ok(signer.session("d" * 64, 1))  # a session is not a CSRF token

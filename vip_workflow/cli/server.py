@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -62,6 +63,8 @@ def serve_command(
     import uvicorn
 
     os.environ["VIP_WORKFLOW_WORKSPACE"] = str(workspace.resolve())
+    # the workers share one key for the workbench's cookies unless vip.yaml names one
+    os.environ.setdefault("VIP_WORKFLOW_SESSION_SECRET", secrets.token_urlsafe(32))
     uvicorn.run("vip_workflow.adapters.server:create_app_from_env", factory=True, host=host,
                 port=port, workers=workers, log_level=log_level)
 

@@ -6,7 +6,7 @@
       max_body_mb: 20               # larger request bodies get 413
       page_size: 50                 # default page of the inbox and other lists (max 500)
       token_cache_seconds: 5        # a worker trusts a checked API token this long
-      session_secret: "…"           # signs the workbench's cookies (needed with --workers > 1)
+      session_secret: "…"           # signs the workbench's cookies (default: drawn at start)
       session_hours: 12             # how long a workbench sign-in lasts
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
@@ -61,8 +61,8 @@ class ServerSettings(_Strict):
     oidc: OidcSettings | None = None
     session_secret: str | None = Field(default=None, min_length=32, description=(
         "The key that signs the workbench's session and CSRF cookies (at least 32 "
-        "characters; also VIP_WORKFLOW_SESSION_SECRET). Unset: a random key per process, so "
-        "sessions end when the service restarts; set it when serving with --workers > 1."))
+        "characters; also VIP_WORKFLOW_SESSION_SECRET). Unset: vip-workflow serve draws a "
+        "random key for all its workers, so sessions end when the service restarts."))
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description=(
         "How long a workbench sign-in lasts."))
 

@@ -54,6 +54,9 @@ def _suites(paths: list[Path], preset: str | None, all_presets: bool) -> tuple[l
             suites.append(preset_scenarios(name))
         except vw.UnknownPresetError as exc:
             fail(f"{exc} (presets with scenarios: {', '.join(exc.known)})", 2)
+        except vw.RuleFileError as exc:
+            print_problems(exc)
+            failed = True
     for path in _files(paths):
         try:
             suites.append(load_scenarios(path))

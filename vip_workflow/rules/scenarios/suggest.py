@@ -28,18 +28,38 @@ def _number(value: float) -> int | float:
     return int(value) if value == int(value) and abs(value) < 1e15 else value
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block YAML without anchors or aliases (rule files refuse them)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _closest(result: SuiteResult, target: Target, value: float) -> dict[str, Any]:
-    """The case whose trace read ``target`` nearest ``value`` (else the first case)."""
-    best: tuple[float, int] | None = None
+    """The template of a suggested case: the case closest to ``value`` among those that
+    ``target`` decided, else the file's ``defaults``, else the closest case that read it."""
+    deciding: tuple[float, int] | None = None
+    reading: tuple[float, int] | None = None
     for i, decision in enumerate(result.decisions):
         for step in decision.trace:
             read = step.value
-            if step.factor == target.label and isinstance(read, int | float) \
-                    and not isinstance(read, bool):
-                distance = abs(float(read) - value)
-                if best is None or distance < best[0]:
-                    best = (distance, i)
+            if step.factor != target.label or not isinstance(read, int | float) \
+                    or isinstance(read, bool):
+                continue
+            distance = (abs(float(read) - value), i)
+            reading = min(reading or distance, distance)
+            if step.outcome == "match" and step.rule == decision.rule:
+                deciding = min(deciding or distance, distance)
+    defaults = result.suite.spec.defaults
+    if deciding is None and defaults:
+        return dict(defaults)
+    best = deciding or reading
     return dict(result.records[best[1] if best else 0]) if result.records else {}
+
+
+def _shown_input(record: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a suggested case that differ from the file's ``defaults``."""
+    return {k: v for k, v in record.items() if k not in defaults or defaults[k] != v}
 
 
 def _representative(matcher: Any) -> Any:
@@ -87,8 +107,9 @@ def suggest_cases(result: SuiteResult) -> list[dict[str, Any]]:
                 name = f"{target.label} {_WORDS[check]} {show_value(bound.value)}"
                 proposed.append((name, record))
     decisions = book.judge_rows([record for _, record in proposed])
+    defaults = result.suite.spec.defaults or {}
     return [
-        {"name": name, "input": record,
+        {"name": name, "input": _shown_input(record, defaults),
          "expect": {"tier": d.tier, "rule": d.rule} if d.tier is not None else {"tier": None}}
         for (name, record), d in zip(proposed, decisions, strict=True)
     ]
@@ -102,6 +123,6 @@ def suggestions_yaml(result: SuiteResult) -> str:
     head = (f"# {result.suite.path}: {len(cases)} boundary case(s) missing. The tier is the "
             "one the current rule file gives:\n# check each is the tier you mean, then paste "
             "them under cases:\n")
-    text = yaml.safe_dump(cases, sort_keys=False, allow_unicode=True, default_flow_style=None,
-                          width=100)
+    text = yaml.dump(cases, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=None, width=100)
     return head + text

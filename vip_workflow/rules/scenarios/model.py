@@ -305,7 +305,8 @@ def _kpi_problems(case: Case, at: Where, book: Any) -> Iterable[tuple[Where, str
     if case.expect.kpis is None:
         yield (*at, "expect"), "say which KPIs the case expects to pass or fail (expect: {kpis: …})"
         return
+    known = list(book.ids())
     for kpi in case.expect.kpis:
-        if kpi not in book.ids:
+        if kpi not in known:
             yield (*at, "expect", "kpis", kpi), (
-                f"unknown KPI {kpi!r}{_did_you_mean(kpi, book.ids)}")
+                f"unknown KPI {kpi!r}{_did_you_mean(kpi, known)}")

@@ -119,7 +119,7 @@ class TestLoading:
     def test_a_missing_book_is_located_at_book(self, folder: Path) -> None:
         """book: names a file that is not there."""
         text = SCENARIOS.replace("name: cards\n", "name: cards\nbook: nowhere.yaml\n")
-        with pytest.raises(vw.RuleFileError, match="nowhere.yaml") as caught:
+        with pytest.raises(vw.RuleFileError, match=r"nowhere\.yaml") as caught:
             load_scenarios(_write(folder, text))
         assert (caught.value.line, caught.value.field) == (3, "book")
 
@@ -131,7 +131,7 @@ class TestLoading:
 
     def test_unknown_trigger_and_kpi_ids(self) -> None:
         """Trigger and KPI cases name ids their book has."""
-        with pytest.raises(vw.RuleFileError, match="unknown trigger 'risk.data_anomaly'"):
+        with pytest.raises(vw.RuleFileError, match=r"unknown trigger 'risk\.data_anomaly'"):
             loads_scenarios("kind: scenarios\nname: t\nbook: preset:seed-001-triggers\ncases:\n"
                             "  - name: a\n    history: [{period: 2026-01, data_anomalies: 1}]\n"
                             "    expect: {signals: {2026-01: [risk.data_anomaly]}}\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,10 @@ from rich.table import Table
 import vip_workflow as vw
 from vip_workflow.cli.common import err, fail, out, print_problems
 from vip_workflow.cli.io import located
+
+if TYPE_CHECKING:
+    from vip_workflow.rules.scenarios.coverage import Coverage
+    from vip_workflow.rules.scenarios.run import SuiteResult
 
 __all__ = ["load_rule_file", "test_command"]
 
@@ -66,6 +70,12 @@ def _suites(paths: list[Path], preset: str | None, all_presets: bool) -> tuple[l
     return suites, failed
 
 
+def _coverage(result: SuiteResult) -> Coverage:
+    if result.coverage is None:  # run_suite measures it unless told not to
+        raise AssertionError("no coverage measured")
+    return result.coverage
+
+
 def _print_failures(result: Any) -> None:
     for case in result.failed:
         out.print(case.message(), markup=False, highlight=False)
@@ -118,6 +128,7 @@ def test_command(
     if not suites and not failed:
         fail("name scenario files or folders, --preset NAME or --all-presets", 2)
     results = [run_suite(suite) for suite in suites]
+    coverages = [_coverage(r) for r in results]
     for result in results:
         _print_failures(result)
         failed = failed or not result.ok
@@ -136,12 +147,13 @@ def test_command(
                 typer.echo(text)
     if coverage_json is not None:
         data = {"files": [{"path": r.suite.path, "cases": len(r.results),
-                           "failed": len(r.failed), **r.coverage.to_dict()} for r in results]}
+                           "failed": len(r.failed), **c.to_dict()}
+                          for r, c in zip(results, coverages, strict=True)]}
         coverage_json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                                  encoding="utf-8")
     if fail_under is not None:
-        for r in results:
-            low = min(r.coverage.rules_percent, r.coverage.boundary_percent)
+        for r, c in zip(results, coverages, strict=True):
+            low = min(c.rules_percent, c.boundary_percent)
             if low < fail_under:
                 err.print(located(r.suite.path, f"coverage {low:.1f} % is under "
                                   f"--fail-under {fail_under:g} %"), markup=False,

@@ -69,14 +69,13 @@ class ScenarioFileNode(pytest.File):
             self._result = run_suite(self._suite, coverage=False)
         return self._result
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         from vip_workflow.errors import RuleFileError
 
         error = excinfo.value
         if isinstance(error, RuleFileError):
             return "\n".join(str(problem) for problem in error.problems)
-        return str(super().repr_failure(excinfo, style=style))
+        return str(super().repr_failure(excinfo))
 
 
 class ScenarioItem(pytest.Item):

@@ -14,10 +14,11 @@ under it, and a bound no total can equal needs no case *at* it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vip_workflow.domain.decisions import Decision
@@ -62,8 +63,8 @@ class Target:
     #: the totals the score can take (interval scoring), else None
     reachable: list[float] | None = None
     #: one choice of band per factor reaching each total (for --suggest)
-    combos: dict[float, tuple[int, ...]] = field(default_factory=dict)
-    values: set[float] = field(default_factory=set)
+    combos: dict[float, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    values: set[float] = dataclasses.field(default_factory=set)
 
 
 @dataclass
@@ -94,7 +95,7 @@ class Coverage:
     book: str
     kind: str
     items: list[Item]
-    bounds: list[Bound] = field(default_factory=list)
+    bounds: list[Bound] = dataclasses.field(default_factory=list)
 
     @property
     def rules_percent(self) -> float:
@@ -184,7 +185,7 @@ def tier_targets(plan: Plan) -> dict[str, Target]:
 
     scheme = plan.scheme
     if isinstance(scheme, Quota) and scheme.score is not None:
-        scheme = scheme.score  # type: ignore[assignment]
+        scheme = scheme.score
     if isinstance(scheme, Chain | Scoring):
         for factor in scheme.factors:
             add(_factor_target(factor))

@@ -14,6 +14,7 @@ under it, and a bound no total can equal needs no case *at* it.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import math
@@ -65,6 +66,13 @@ class Target:
     #: one choice of band per factor reaching each total (for --suggest)
     combos: dict[float, tuple[int, ...]] = dataclasses.field(default_factory=dict)
     values: set[float] = dataclasses.field(default_factory=set)
+    _sorted: list[float] | None = None
+
+    def sorted_values(self) -> list[float]:
+        """The values read, in order (computed once)."""
+        if self._sorted is None or len(self._sorted) != len(self.values):
+            self._sorted = sorted(self.values)
+        return self._sorted
 
 
 @dataclass
@@ -268,35 +276,38 @@ def tier_coverage(name: str, plan: Plan, decisions: Sequence[Decision],
     items = tier_items(plan)
     by_id = {(i.kind, i.id): i for i in items}
     targets = tier_targets(plan)
+    factor_items = {label: by_id.get(("factor", t.factor_id or ""))
+                    for label, t in targets.items()}
     splits = dict(plan.subtiers)
     for decision in decisions:
-        matched = {s.rule for s in decision.trace if s.outcome == "match"}
-        if decision.rule is not None and decision.rule not in matched:
-            _hit(by_id, decision.rule)
+        decided = decision.rule
         for step in decision.trace:
+            outcome = step.outcome
             target = targets.get(step.factor)
-            if target is not None and step.outcome in ("match", "miss", "note") \
-                    and isinstance(step.value, int | float) and not isinstance(step.value, bool):
-                target.values.add(float(step.value))
-            if step.outcome == "match" and step.rule is not None:
-                _hit(by_id, step.rule)
-            if step.outcome in ("match", "miss") and target is not None and target.factor_id:
-                item = by_id.get(("factor", target.factor_id))
-                if item is not None:
+            if target is not None:
+                value = step.value
+                if type(value) is int or type(value) is float:
+                    target.values.add(float(value))
+                item = factor_items[step.factor]
+                if item is not None and outcome != "note":
                     item.hits += 1
-            if step.outcome == "miss" and step.note and step.note.startswith("sub-tier of "):
+            if outcome == "match" and step.rule is not None:
+                _hit(by_id, step.rule)
+                if step.rule == decided:
+                    decided = None
+            elif outcome == "miss" and step.note and step.note.startswith("sub-tier of "):
                 tier = step.note.removeprefix("sub-tier of ").partition(" ")[0]
                 if tier in splits:
-                    item = by_id.get(("sub-tier default", f"{tier}:{splits[tier].default}"))
-                    if item is not None:
-                        item.hits += 1
+                    _hit(by_id, f"{tier}:{splits[tier].default}", "sub-tier default")
+        if decided is not None:
+            _hit(by_id, decided)
     bounds = [_bound(t, b, (steps or {}).get(t.field or "score"))
               for t in targets.values() for b in t.bounds]
     return Coverage(name, plan.name, "tiers", items, bounds), targets
 
 
-def _hit(by_id: dict[tuple[str, str], Item], rule: str) -> None:
-    for kind in ("band", "default"):
+def _hit(by_id: dict[tuple[str, str], Item], rule: str, *kinds: str) -> None:
+    for kind in kinds or ("band", "default"):
         item = by_id.get((kind, rule))
         if item is not None:
             item.hits += 1
@@ -314,10 +325,15 @@ def _bound(target: Target, bound: float, step: float | None) -> Bound:
         return Bound(target.label, target.field, bound, wanted, tested)
     size = step_of(bound, step)
     slack = size * 1e-9
+    ordered = target.sorted_values()
+    under = ordered[bisect.bisect_left(ordered, bound) - 1] if ordered and \
+        ordered[0] < bound else None
+    over_at = bisect.bisect_right(ordered, bound)
+    over = ordered[over_at] if over_at < len(ordered) else None
     wanted = {"below": bound - size, "at": bound, "above": bound + size}
     tested = {
-        "below": any(bound - size - slack <= v < bound for v in values),
+        "below": under is not None and under >= bound - size - slack,
         "at": bound in values,
-        "above": any(bound < v <= bound + size + slack for v in values),
+        "above": over is not None and over <= bound + size + slack,
     }
     return Bound(target.label, target.field, bound, wanted, tested)

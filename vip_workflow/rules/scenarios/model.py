@@ -223,6 +223,8 @@ def _did_you_mean(value: str, options: Iterable[str]) -> str:
 def _problems(spec: ScenarioFile, book: Any) -> Iterable[tuple[Where, str]]:
     kind = str(getattr(book.rules, "kind", "tiers"))
     data_key = {"tiers": "input", "triggers": "history", "kpis": "rows"}[kind]
+    known = _tier_fields(book) if kind == "tiers" else set()
+    rules = set(book.plan.rule_ids) if kind == "tiers" else set()
     seen: set[str] = set()
     for i, case in enumerate(spec.cases):
         at: Where = ("cases", i)
@@ -234,7 +236,7 @@ def _problems(spec: ScenarioFile, book: Any) -> Iterable[tuple[Where, str]]:
                 yield (*at, other), (f"a case for the {kind} book {book.name!r} gives "
                                      f"{data_key}, not {other}")
         if kind == "tiers":
-            yield from _tier_problems(case, at, book, spec.defaults or {})
+            yield from _tier_problems(case, at, book, spec.defaults or {}, known, rules)
         elif kind == "triggers":
             yield from _trigger_problems(case, at, book)
         else:
@@ -244,8 +246,19 @@ def _problems(spec: ScenarioFile, book: Any) -> Iterable[tuple[Where, str]]:
             yield ("steps", field), "a step is a positive number"
 
 
-def _tier_problems(case: Case, at: Where, book: Any,
-                   defaults: dict[str, Any]) -> Iterable[tuple[Where, str]]:
+def _tier_fields(book: Any) -> set[str]:
+    """The fields a tier case may give: those the book reads, its override and id fields."""
+    known = set(book.fields)
+    override = book.plan.override
+    if override is not None:
+        known |= {override.tier, override.by, override.reason}
+    if book.plan.id_field:
+        known.add(book.plan.id_field)
+    return known
+
+
+def _tier_problems(case: Case, at: Where, book: Any, defaults: dict[str, Any],
+                   known: set[str], rules: set[str]) -> Iterable[tuple[Where, str]]:
     expect = case.expect
     if "tier" not in expect.model_fields_set:
         yield (*at, "expect"), "say which tier the case expects (expect: {tier: …})"
@@ -253,22 +266,16 @@ def _tier_problems(case: Case, at: Where, book: Any,
         yield (*at, "expect", "tier"), (f"unknown tier {expect.tier!r}; the book declares: "
                                         f"{', '.join(book.tiers)}"
                                         f"{_did_you_mean(expect.tier, book.tiers)}")
-    rules = [r for r in book.plan.rule_ids]
     if expect.rule is not None and expect.rule not in rules:
+        ids = book.plan.rule_ids
         yield (*at, "expect", "rule"), (f"unknown rule {expect.rule!r}; the book's rules: "
-                                        f"{', '.join(rules)}"
-                                        f"{_did_you_mean(expect.rule, rules)}")
+                                        f"{', '.join(ids)}{_did_you_mean(expect.rule, ids)}")
     if expect.signals is not None or expect.kpis is not None:
         yield (*at, "expect"), "a tier case expects a tier (and rule), not signals or kpis"
-    known = set(book.fields)
-    override = book.plan.override
-    if override is not None:
-        known |= {override.tier, override.by, override.reason}
-    if book.plan.id_field:
-        known.add(book.plan.id_field)
-    for field in {**defaults, **(case.input or {})}:
+    given = case.input or {}
+    for field in [*given, *(f for f in defaults if f not in given)] if defaults else given:
         if field not in known:
-            where = (*at, "input", field) if field in (case.input or {}) else ("defaults", field)
+            where = (*at, "input", field) if field in given else ("defaults", field)
             yield where, (f"the book {book.name!r} reads no field {field!r}"
                           f"{_did_you_mean(field, sorted(known))}")
 

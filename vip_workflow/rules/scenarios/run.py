@@ -31,6 +31,7 @@ class CaseResult:
     expected: str
     got: str
     trace: str
+    #: ``file:line:column`` of the case's name (of a failed case; the file for a passed one)
     location: str
 
     def message(self) -> str:
@@ -106,7 +107,8 @@ def _run_tiers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
             got += f" ({decision.reason})"
         results.append(CaseResult(
             case.name, passed, _tier_text(expect.tier, expect.rule), got,
-            "" if passed else decision.explain(), suite.locate("cases", i, "name")))
+            "" if passed else decision.explain(),
+            suite.path if passed else suite.locate("cases", i, "name")))
     result = SuiteResult(suite, results, records=records, decisions=decisions)
     if coverage:
         result.coverage, result.targets = tier_coverage(

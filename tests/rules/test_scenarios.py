@@ -327,3 +327,48 @@ class TestCommand:
         assert runner.invoke(app, ["test"]).exit_code == 2
         result = runner.invoke(app, ["test", "--preset", "nope"])
         assert result.exit_code == 2 and "no preset named 'nope'" in result.stderr
+
+
+class TestTheDocs:
+    """docs/scenarios.md tells the truth about its example."""
+
+    PAGE = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+    def _example(self, tmp_path: Path) -> tuple[Path, str, str]:
+        text = self.PAGE.read_text(encoding="utf-8")
+        blocks = [b for b in text.split("```yaml\n")[1:3]]
+        tiers, scenarios = (b.split("```")[0] for b in blocks)
+        (tmp_path / "cards.yaml").write_text(tiers, encoding="utf-8")
+        return _write(tmp_path, scenarios), scenarios, text
+
+    def test_the_example_passes_with_the_coverage_shown(self, tmp_path: Path) -> None:
+        """The example's cases pass; its coverage and suggestions are the page's."""
+        path, _, text = self._example(tmp_path)
+        result = run_suite(load_scenarios(path))
+        assert result.ok and result.coverage is not None
+        assert result.coverage.rules_percent == 100.0
+        assert f'"boundary_percent": {round(result.coverage.boundary_percent, 2)}' in text
+        for case in suggest_cases(result)[:2]:
+            assert f"- name: {case['name']}\n  input: {{arpu: {case['input']['arpu']}}}\n" \
+                   f"  expect: {{tier: {case['expect']['tier']}, rule: {case['expect']['rule']}}}" \
+                   in text
+
+    @pytest.mark.parametrize(("old", "new"), [("tier: silver}", "tier: silvr}"),
+                                              ("input: {arpu: 1000}", "input: {arpuu: 1000}")])
+    def test_the_errors_shown_are_the_real_ones(self, tmp_path: Path, old: str,
+                                                new: str) -> None:
+        """The located errors on the page are what loading the changed example says."""
+        path, scenarios, text = self._example(tmp_path)
+        _write(tmp_path, scenarios.replace(old, new))
+        with pytest.raises(vw.RuleFileError) as caught:
+            load_scenarios(path)
+        error = caught.value
+        shown = f"cards.scenarios.yaml:{error.line}:{error.column}: {error.field}: {error.reason}"
+        assert shown in text
+
+    def test_the_failure_shown_is_the_real_one(self, tmp_path: Path) -> None:
+        """Expecting gold for 999 prints what the page shows."""
+        path, scenarios, text = self._example(tmp_path)
+        _write(tmp_path, scenarios.replace("expect: {tier: silver}", "expect: {tier: gold}"))
+        message = run_suite(load_scenarios(path)).failed[0].message()
+        assert message.replace(str(tmp_path) + "/", "") in text

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
+import vip_workflow.rules.presets
+
 # imported here, not first inside an in-process run (pytester drops what a run imported)
-import vip_workflow.testing.pytest_plugin  # noqa: F401
+import vip_workflow.testing.pytest_plugin
 
 pytest_plugins = ["pytester"]
 
@@ -67,3 +70,13 @@ def test_other_files_are_left_alone(pytester: pytest.Pytester) -> None:
     pytester.makefile(".yaml", other="kind: tiers\n")
     result = pytester.runpytest(*_args())
     result.assert_outcomes(passed=1)
+
+
+def test_the_presets_scenarios_pass_under_pytest(pytester: pytest.Pytester) -> None:
+    """pytest collects the scenario files shipped beside the presets: every case passes."""
+    from vip_workflow.rules.scenarios import preset_scenarios, shipped_presets
+
+    folder = Path(vip_workflow.rules.presets.__file__).parent
+    total = sum(len(preset_scenarios(name).cases) for name in shipped_presets())
+    result = pytester.runpytest(str(folder), *_args())
+    result.assert_outcomes(passed=total)

@@ -372,3 +372,24 @@ class TestTheDocs:
         _write(tmp_path, scenarios.replace("expect: {tier: silver}", "expect: {tier: gold}"))
         message = run_suite(load_scenarios(path)).failed[0].message()
         assert message.replace(str(tmp_path) + "/", "") in text
+
+
+def test_the_batch_path_gives_the_row_paths_results(tmp_path: Path) -> None:
+    """Without coverage, many cases are judged column-wise: the same passes and failures,
+    and a failure still explains itself."""
+    book = vw.preset("hubei-2006", kind="tiers")
+    inputs = [{"importance": ["none", "county_gov", "provincal_gov"][i % 3],
+               "revenue": (i * 97) % 70_000, "headcount": (i * 13) % 900} for i in range(1_200)]
+    cases = [{"name": f"c{i}", "input": record,
+              "expect": {"tier": d.tier, "rule": d.rule}}
+             for i, (record, d) in enumerate(zip(inputs, book.judge_rows(inputs), strict=True))]
+    cases[7]["expect"] = {"tier": "C"}
+    data = {"kind": "scenarios", "name": "many", "book": "preset:hubei-2006", "cases": cases}
+    path = tmp_path / "many.scenarios.yaml"
+    path.write_text(yaml.safe_dump(data, default_flow_style=None), encoding="utf-8")
+    suite = load_scenarios(path)
+    batch, rows = run_suite(suite, coverage=False), run_suite(suite)
+    assert [r.passed for r in batch.results] == [r.passed for r in rows.results]
+    assert [r.name for r in batch.failed] == ["c7"]
+    assert batch.failed[0].message() == rows.failed[0].message()
+    assert any(c["expect"]["tier"] is None for c in cases)  # unjudgeable cases are compared too

@@ -19,7 +19,10 @@ from vip_workflow.domain.decisions import Decision
 from vip_workflow.rules.scenarios.coverage import Coverage, Item, Target, tier_coverage
 from vip_workflow.rules.scenarios.model import Case, ScenarioSuite
 
-__all__ = ["CaseResult", "SuiteResult", "run_suite"]
+__all__ = ["BATCH", "CaseResult", "SuiteResult", "run_suite"]
+
+#: from this many tier cases on, a run without coverage judges them column-wise
+BATCH = 1_000
 
 
 @dataclass(frozen=True)
@@ -93,22 +96,41 @@ def _tier_text(tier: str | None, rule: str | None) -> str:
     return f"tier {tier}" + (f" (rule {rule})" if rule else "")
 
 
+def _answers(book: Any, records: list[dict[str, Any]],
+             coverage: bool) -> tuple[list[tuple[str | None, str | None]], list[Decision]]:
+    """Each case's (tier, rule), and the decisions with their traces when they were made.
+
+    With coverage (which reads the traces), for a quota scheme and for few cases, every case
+    is judged with its trace; else the cases are judged column-wise (``judge_many``: the same
+    answers) and only a failed case is judged again, for its explanation."""
+    if coverage or book.needs_portfolio or len(records) < BATCH:
+        decisions: list[Decision] = book.judge_rows(records)
+        return [(d.tier, d.rule) for d in decisions], decisions
+    frame = book.judge_many(records)
+    tiers, rules = frame["tier"].tolist(), frame["rule"].tolist()
+    return [(t if isinstance(t, str) else None, r if isinstance(r, str) else None)
+            for t, r in zip(tiers, rules, strict=True)], []
+
+
 def _run_tiers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
     book = suite.book
     records = tier_records(suite)
-    decisions: list[Decision] = book.judge_rows(records)
+    answers, decisions = _answers(book, records, coverage)
     results = []
-    for i, (case, decision) in enumerate(zip(suite.cases, decisions, strict=True)):
+    for i, (case, (tier, rule)) in enumerate(zip(suite.cases, answers, strict=True)):
         expect = case.expect
-        passed = decision.tier == expect.tier and (
-            expect.rule is None or decision.rule == expect.rule)
+        passed = tier == expect.tier and (expect.rule is None or rule == expect.rule)
+        if passed:
+            results.append(CaseResult(case.name, True, _tier_text(expect.tier, expect.rule),
+                                      _tier_text(tier, rule if expect.rule else None), "",
+                                      suite.path))
+            continue
+        decision = decisions[i] if decisions else book.judge(records[i])
         got = _tier_text(decision.tier, decision.rule if expect.rule else None)
         if decision.tier is None:
             got += f" ({decision.reason})"
-        results.append(CaseResult(
-            case.name, passed, _tier_text(expect.tier, expect.rule), got,
-            "" if passed else decision.explain(),
-            suite.path if passed else suite.locate("cases", i, "name")))
+        results.append(CaseResult(case.name, False, _tier_text(expect.tier, expect.rule), got,
+                                  decision.explain(), suite.locate("cases", i, "name")))
     result = SuiteResult(suite, results, records=records, decisions=decisions)
     if coverage:
         result.coverage, result.targets = tier_coverage(

@@ -177,6 +177,25 @@ class TestRunning:
         assert failed[0].got == "2026-01: risk.data_anomalies; 2026-02: none"
         assert "risk.data_anomalies did not fire: it needs data_anomalies" in failed[0].trace
 
+    def test_a_month_that_is_not_a_month_is_located(self) -> None:
+        """A history's period is YYYY-MM."""
+        with pytest.raises(vw.RuleFileError, match="'2026-13' is not a month") as caught:
+            loads_scenarios("kind: scenarios\nname: t\nbook: preset:seed-001-triggers\n"
+                            "cases:\n  - name: a\n    history: [{period: 2026-13}]\n"
+                            "    expect: {signals: {}}\n")
+        assert (caught.value.line, caught.value.field) == (6, "cases[0].history[0].period")
+
+    def test_data_the_book_cannot_read_is_reported_by_the_command(self, tmp_path: Path) -> None:
+        """A KPI case whose rows the book cannot sum fails the command with the file named."""
+        path = tmp_path / "k.scenarios.yaml"
+        path.write_text("kind: scenarios\nname: k\nbook: preset:china-mobile-2006-kpis\n"
+                        "cases:\n  - name: a\n"
+                        "    rows: [{kind: group, members: many, employees: 100}]\n"
+                        "    expect: {kpis: {member_coverage: pass}}\n", encoding="utf-8")
+        result = runner.invoke(app, ["test", str(path)])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"{path}: ")
+
     def test_a_kpi_mismatch_shows_value_and_target(self) -> None:
         """A KPI expected to pass that fails shows its value against the target."""
         suite = loads_scenarios(

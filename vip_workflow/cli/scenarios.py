@@ -127,7 +127,15 @@ def test_command(
     suites, failed = _suites(list(paths or []), preset, all_presets)
     if not suites and not failed:
         fail("name scenario files or folders, --preset NAME or --all-presets", 2)
-    results = [run_suite(suite) for suite in suites]
+    results = []
+    for suite in suites:
+        try:
+            results.append(run_suite(suite))
+        except vw.VipWorkflowError as exc:  # data the book cannot read, e.g. a text in a sum
+            text = str(exc)
+            err.print(text if text.startswith(suite.path) else located(suite.path, text),
+                      markup=False, highlight=False)
+            failed = True
     coverages = [_coverage(r) for r in results]
     for result in results:
         _print_failures(result)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -299,6 +300,9 @@ def _trigger_problems(case: Case, at: Where, book: Any) -> Iterable[tuple[Where,
     for j, row in enumerate(case.history):
         if "period" not in row:
             yield (*at, "history", j), "each month of a history gives its period (YYYY-MM)"
+        elif not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(row["period"])):
+            yield (*at, "history", j, "period"), (
+                f"{row['period']!r} is not a month: write it YYYY-MM, e.g. 2026-01")
         for field in row:
             if field not in ("period", *book.fields):
                 yield (*at, "history", j, field), (

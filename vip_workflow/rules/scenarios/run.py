@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from vip_workflow.domain.decisions import Decision
+from vip_workflow.errors import EvaluationError
 from vip_workflow.rules.scenarios.coverage import Coverage, Item, Target, tier_coverage
 from vip_workflow.rules.scenarios.model import Case, ScenarioSuite
 
@@ -201,8 +202,12 @@ def _kpi_case(suite: ScenarioSuite, i: int, case: Case,
               seen: dict[tuple[str, str], int]) -> CaseResult:
     book = suite.book
     wanted = case.expect.kpis or {}
-    frame = book.check(pl.DataFrame(case.rows or [], infer_schema_length=None),
-                       kpis=list(wanted))
+    try:
+        frame = book.check(pl.DataFrame(case.rows or [], infer_schema_length=None),
+                           kpis=list(wanted))
+    except pl.exceptions.PolarsError as exc:  # e.g. a text in a column a KPI sums
+        raise EvaluationError(f"{suite.locate('cases', i, 'rows')}: case {case.name!r}: its "
+                              f"rows cannot be checked: {exc}") from None
     got = _statuses(frame)
     wrong: list[tuple[str, str, str]] = []
     for kpi, expect in wanted.items():

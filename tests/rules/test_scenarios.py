@@ -194,7 +194,7 @@ class TestRunning:
                         "    expect: {kpis: {member_coverage: pass}}\n", encoding="utf-8")
         result = runner.invoke(app, ["test", str(path)])
         assert result.exit_code == 1
-        assert result.stderr.startswith(f"{path}: ")
+        assert result.stderr.startswith(f"{path}:6:11: case 'a': its rows cannot be checked")
 
     def test_a_kpi_mismatch_shows_value_and_target(self) -> None:
         """A KPI expected to pass that fails shows its value against the target."""

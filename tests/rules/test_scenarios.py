@@ -210,6 +210,22 @@ class TestRunning:
         assert result.coverage is not None
         hit = {i.id for i in result.coverage.items if i.hits}
         assert hit == {"member_coverage:fail"}
+        bound = next(b for b in result.coverage.bounds if b.target == "member_coverage")
+        assert (bound.value, bound.wanted["below"]) == (0.27, pytest.approx(0.26))
+        assert not any(bound.tested.values())
+
+    def test_kpi_targets_tested_at_and_around(self) -> None:
+        """A KPI value at its target, one step below and one above."""
+        rows = "".join(
+            f"  - name: coverage {m}\n    rows: [{{kind: group, members: {m}, employees: 100}}]\n"
+            f"    expect: {{kpis: {{member_coverage: {'pass' if m >= 27 else 'fail'}}}}}\n"
+            for m in (26, 27, 28))
+        suite = loads_scenarios("kind: scenarios\nname: k\nbook: preset:china-mobile-2006-kpis\n"
+                                "cases:\n" + rows)
+        result = run_suite(suite)
+        assert result.ok and result.coverage is not None
+        bound = next(b for b in result.coverage.bounds if b.target == "member_coverage")
+        assert bound.tested == {"below": True, "at": True, "above": True}
 
 
 class TestCoverage:

@@ -35,7 +35,7 @@ from vip_workflow.rules.tiers.compiled import (
 )
 from vip_workflow.rules.tiers.evaluate import aggregate_label
 
-__all__ = ["Bound", "Coverage", "Item", "Target", "step_of", "tier_targets"]
+__all__ = ["Bound", "Coverage", "Item", "Target", "kpi_bounds", "step_of", "tier_targets"]
 
 #: the most combinations of bands enumerated to find a scoring model's reachable totals
 MAX_COMBINATIONS = 200_000
@@ -337,3 +337,24 @@ def _bound(target: Target, bound: float, step: float | None) -> Bound:
         "above": over is not None and over <= bound + size + slack,
     }
     return Bound(target.label, target.field, bound, wanted, tested)
+
+
+# -- KPI books --------------------------------------------------------------------------------
+
+def kpi_bounds(kpis: Iterable[Any], values: Mapping[str, set[float]],
+               steps: Mapping[str, float] | None = None) -> list[Bound]:
+    """Each KPI target (per group where the KPI has targets per group; both ends of a
+    ``between``) tested at, just below and just above by the KPI values the cases gave.
+    ``steps`` may set a KPI's step by its id."""
+    bounds: list[Bound] = []
+    for kpi in kpis:
+        groups: dict[str | None, Any] = dict(kpi.targets or {})
+        if kpi.target is not None and not groups:
+            groups[None] = kpi.target
+        for group, target in groups.items():
+            label = kpi.id if group is None else f"{kpi.id}[{group}]"
+            ends = target if isinstance(target, list) else [target]
+            found = Target(label, None, sorted(float(t) for t in ends))
+            found.values = set(values.get(label, set()))
+            bounds += [_bound(found, b, (steps or {}).get(kpi.id)) for b in found.bounds]
+    return bounds

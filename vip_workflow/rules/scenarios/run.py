@@ -17,7 +17,13 @@ import polars as pl
 
 from vip_workflow.domain.decisions import Decision
 from vip_workflow.errors import EvaluationError
-from vip_workflow.rules.scenarios.coverage import Coverage, Item, Target, tier_coverage
+from vip_workflow.rules.scenarios.coverage import (
+    Coverage,
+    Item,
+    Target,
+    kpi_bounds,
+    tier_coverage,
+)
 from vip_workflow.rules.scenarios.model import Case, ScenarioSuite
 
 __all__ = ["BATCH", "CaseResult", "SuiteResult", "run_suite"]
@@ -198,8 +204,8 @@ def _statuses(frame: pl.DataFrame) -> dict[str, dict[str | None, str]]:
     return found
 
 
-def _kpi_case(suite: ScenarioSuite, i: int, case: Case,
-              seen: dict[tuple[str, str], int]) -> CaseResult:
+def _kpi_case(suite: ScenarioSuite, i: int, case: Case, seen: dict[tuple[str, str], int],
+              values: dict[str, set[float]]) -> CaseResult:
     book = suite.book
     wanted = case.expect.kpis or {}
     try:
@@ -209,6 +215,9 @@ def _kpi_case(suite: ScenarioSuite, i: int, case: Case,
         raise EvaluationError(f"{suite.locate('cases', i, 'rows')}: case {case.name!r}: its "
                               f"rows cannot be checked: {exc}") from None
     got = _statuses(frame)
+    for kpi, group, value in frame.select("kpi", "segment", "value").iter_rows():
+        if value is not None:
+            values.setdefault(kpi if group is None else f"{kpi}[{group}]", set()).add(value)
     wrong: list[tuple[str, str, str]] = []
     for kpi, expect in wanted.items():
         groups = expect if isinstance(expect, dict) else {None: expect}
@@ -232,13 +241,15 @@ def _kpi_case(suite: ScenarioSuite, i: int, case: Case,
 
 def _run_kpis(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
     seen: dict[tuple[str, str], int] = {}
-    results = [_kpi_case(suite, i, case, seen) for i, case in enumerate(suite.cases)]
+    values: dict[str, set[float]] = {}
+    results = [_kpi_case(suite, i, case, seen, values) for i, case in enumerate(suite.cases)]
     result = SuiteResult(suite, results)
     if coverage:
         items = [Item("kpi", f"{k.id}:{status}", f"{k.title or k.id} {status}",
                       seen.get((k.id, status), 0))
                  for k in suite.book.kpis for status in ("pass", "fail")]
-        result.coverage = Coverage(suite.name, suite.book.name, "kpis", items)
+        result.coverage = Coverage(suite.name, suite.book.name, "kpis", items,
+                                   kpi_bounds(suite.book.kpis, values, suite.spec.steps))
     return result
 
 

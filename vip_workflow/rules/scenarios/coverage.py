@@ -35,7 +35,8 @@ from vip_workflow.rules.tiers.compiled import (
 )
 from vip_workflow.rules.tiers.evaluate import aggregate_label
 
-__all__ = ["Bound", "Coverage", "Item", "Target", "kpi_bounds", "step_of", "tier_targets"]
+__all__ = ["Bound", "Coverage", "Item", "Target", "kpi_bounds", "step_of", "tier_targets",
+           "trigger_bounds"]
 
 #: the most combinations of bands enumerated to find a scoring model's reachable totals
 MAX_COMBINATIONS = 200_000
@@ -357,4 +358,34 @@ def kpi_bounds(kpis: Iterable[Any], values: Mapping[str, set[float]],
             found = Target(label, None, sorted(float(t) for t in ends))
             found.values = set(values.get(label, set()))
             bounds += [_bound(found, b, (steps or {}).get(kpi.id)) for b in found.bounds]
+    return bounds
+
+
+# -- trigger books ----------------------------------------------------------------------------
+
+def trigger_bounds(plans: Iterable[Any], histories: Iterable[Iterable[Mapping[str, Any]]],
+                   steps: Mapping[str, float] | None = None) -> list[Bound]:
+    """The thresholds of the triggers' month-value conditions (``{field: revenue, op: ">=",
+    value: 18000}``) tested at, just below and just above by the months of the histories.
+    Conditions over several months (sums, counts, changes, runs, anomalies) are not measured."""
+    seen: dict[str, set[float]] = {}
+    for history in histories:
+        for month in history:
+            for name, value in month.items():
+                if type(value) is int or type(value) is float:
+                    seen.setdefault(name, set()).add(float(value))
+    bounds: list[Bound] = []
+    for plan in plans:
+        if not plan.trigger.enabled:
+            continue
+        for leaf in plan.leaves:
+            spec = leaf.spec
+            ends = spec.value if isinstance(spec.value, list | tuple) else [spec.value]
+            if leaf.kind != "field" or not all(
+                    type(v) is int or type(v) is float for v in ends):
+                continue
+            target = Target(f"{plan.trigger.id}: {leaf.field}", leaf.field,
+                            sorted({float(v) for v in ends}))
+            target.values = seen.get(leaf.field, set())
+            bounds += [_bound(target, b, (steps or {}).get(leaf.field)) for b in target.bounds]
     return bounds

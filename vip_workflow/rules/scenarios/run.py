@@ -23,6 +23,7 @@ from vip_workflow.rules.scenarios.coverage import (
     Target,
     kpi_bounds,
     tier_coverage,
+    trigger_bounds,
 )
 from vip_workflow.rules.scenarios.model import Case, ScenarioSuite
 
@@ -191,7 +192,8 @@ def _run_triggers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
         hits = dict(counts.iter_rows())
         items = [Item("trigger", t.id, t.title or t.id, int(hits.get(t.id, 0)))
                  for t in book.triggers if t.enabled]
-        result.coverage = Coverage(suite.name, book.name, "triggers", items)
+        result.coverage = Coverage(suite.name, book.name, "triggers", items, trigger_bounds(
+            book.plans, (case.history or [] for case in suite.cases), suite.spec.steps))
     return result
 
 

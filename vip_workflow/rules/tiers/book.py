@@ -418,7 +418,7 @@ def presets(kind: str | None = None) -> list[str]:
     """Names of the bundled rule books; ``kind`` keeps one kind (tiers, triggers, kpis)."""
     folder = resources.files(_PRESETS)
     names = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
-                   if p.name.endswith(".yaml"))
+                   if p.name.endswith(".yaml") and not p.name.endswith(".scenarios.yaml"))
     if kind is None:
         return names
     return [n for n in names if _preset_kind(n) == kind]

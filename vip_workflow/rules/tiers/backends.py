@@ -45,7 +45,10 @@ class Lowering(Protocol):
 
 
 # the built-in back ends, imported on first use: name -> "module:attribute"
-_BUILT_IN: dict[str, str] = {}
+_BUILT_IN = {
+    "duckdb": "vip_workflow.rules.tiers._duckdb:LOWERING",
+    "sqlalchemy": "vip_workflow.rules.tiers._sqlalchemy:LOWERING",
+}
 _REGISTERED: dict[str, Lowering] = {}
 
 

@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 import vip_workflow as vw
-from vip_workflow.rules.tiers import backends, expressions as ex
+from vip_workflow.rules.tiers import backends
+from vip_workflow.rules.tiers import expressions as ex
 from vip_workflow.rules.tiers._sqlglot import Column, judgement_sql
 from vip_workflow.testing.tier_agreement import (
     assert_backend_agrees,

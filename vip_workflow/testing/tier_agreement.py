@@ -60,7 +60,7 @@ def assert_backend_agrees(run: Runner, *, examples: int = 300, lists: bool = Tru
               suppress_health_check=list(HealthCheck))
     @given(data=st.data(), rules=rule_files(portfolio=True))
     def agree(data: st.DataObject, rules: dict[str, Any]) -> None:
-        book = vw.load_rules(rules)
+        book = vw.load_rules(rules, kind="tiers")
         frame = data.draw(portfolios(rules["tiers"]))
         if not lists:
             assume(MONTHS_FIELD not in book.fields)
@@ -95,8 +95,9 @@ def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None =
     """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted."""
     import sqlalchemy as sa
 
-    columns = [sa.Column(c, getattr(sa, _TYPES[t])()) for c, t in frame.schema.items()
-               if t in _TYPES]
+    types = {str(k): v for k, v in _TYPES.items()}
+    columns = [sa.Column(c, getattr(sa, types[str(t)])()) for c, t in frame.schema.items()
+               if str(t) in types]
     table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
     with engine.begin() as connection:
         table.create(connection)
@@ -138,7 +139,7 @@ def _flip(node: Any, done: list[bool]) -> Any:
 def flip_a_closed_bound(run: Runner) -> Runner:
     """``run`` on a mutated query: its first closed lower bound made open."""
     def mutated(book: vw.RuleBook, frame: pl.DataFrame) -> pl.DataFrame:
-        twin = vw.load_rules(book.to_dict())
+        twin = vw.load_rules(book.to_dict(), kind="tiers")
         twin._query = _flip(book.query, [False])
         return run(twin, frame)
 

@@ -62,7 +62,9 @@ def judge_relation(book: RuleBook, relation: duckdb.DuckDBPyRelation) -> duckdb.
     keep = [c for c in relation.columns if c not in answers]
     sql = judgement_sql(book.plan, book.query, columns_of(relation), _INPUT,
                         dialect="duckdb", keep=keep)
-    return relation.query(_INPUT, sql)
+    judged = relation.query(_INPUT, sql)
+    assert judged is not None  # a SELECT always gives a relation
+    return judged
 
 
 def judge_table(book: RuleBook, connection: duckdb.DuckDBPyConnection, table: str, *,
@@ -106,7 +108,7 @@ def raw_connection(bind: object) -> duckdb.DuckDBPyConnection | None:
         raw = bind.raw_connection().driver_connection
     else:
         raw = bind.connection.driver_connection  # type: ignore[attr-defined]
-    return getattr(raw, "_ConnectionWrapper__c", raw)  # type: ignore[no-any-return]
+    return getattr(raw, "_ConnectionWrapper__c", raw)
 
 
 class DuckDBLowering:

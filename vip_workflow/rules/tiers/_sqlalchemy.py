@@ -94,7 +94,7 @@ def _fetch_postgres(bind: sa.Engine | sa.Connection, sql: str) -> pl.DataFrame:
     import polars as pl
 
     try:
-        from adbc_driver_postgresql import dbapi
+        from adbc_driver_postgresql import dbapi  # type: ignore[import-untyped]
     except ImportError:
         return _copy_postgres(bind, sql)
     url = bind.engine.url if hasattr(bind, "engine") else bind.url  # type: ignore[union-attr]
@@ -111,7 +111,7 @@ def _copy_postgres(bind: sa.Engine | sa.Connection, sql: str) -> pl.DataFrame:
 
     buffer = io.BytesIO()
     raw = bind.raw_connection() if hasattr(bind, "raw_connection") else \
-        bind.connection  # type: ignore[union-attr]
+        bind.connection
     try:
         cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
@@ -128,7 +128,7 @@ def _fetch_rows(bind: sa.Engine | sa.Connection, sql: str) -> pl.DataFrame:
     import polars as pl
     import sqlalchemy as sa
 
-    with bind.connect() if isinstance(bind, sa.Engine) else bind as connection:  # type: ignore[attr-defined]
+    with bind.connect() if isinstance(bind, sa.Engine) else bind as connection:
         result = connection.exec_driver_sql(sql)
         names = list(result.keys())
         rows = result.fetchall()

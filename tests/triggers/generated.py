@@ -76,8 +76,9 @@ def trigger_book(seed: int) -> TriggerBook:
     triggers = [{"id": f"g{i}", "family": "risk", "action": "look",
                  "emit": r.choice(["every", "onset"]), "when": condition(r)}
                 for i in range(r.randint(1, 4))]
-    book: TriggerBook = rules_book.load_rules(
+    book = rules_book.load_rules(
         {"kind": "triggers", "name": f"generated-{seed}", "triggers": triggers})
+    assert isinstance(book, TriggerBook)
     return book
 
 
@@ -189,7 +190,8 @@ def kpi_book(seed: int) -> KpiBook:
             if r.random() < 0.5:
                 kpi["targets"] = {"A": target, "Z": target}
         kpis.append(kpi)
-    book: KpiBook = rules_book.load_rules({"kind": "kpis", "name": f"k-{seed}", "kpis": kpis})
+    book = rules_book.load_rules({"kind": "kpis", "name": f"k-{seed}", "kpis": kpis})
+    assert isinstance(book, KpiBook)
     return book
 
 
@@ -259,6 +261,7 @@ def preset_outputs() -> dict[str, Any]:
 
     triggers = vw.preset("seed-001-triggers")
     kpis = vw.preset("china-mobile-2006-kpis")
+    assert isinstance(triggers, TriggerBook) and isinstance(kpis, KpiBook)
     return {
         "triggers": _run(lambda: triggers.scan(
             sample_history(200, 24, seed=5, missing=0.02)).to_dicts()),

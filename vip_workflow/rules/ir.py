@@ -24,6 +24,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from types import MappingProxyType
 from typing import Any, Literal
 
 import polars as pl
@@ -430,6 +431,9 @@ def run_group_aggregate(query: GroupAggregate, frame: pl.DataFrame,
 
 
 # == plain Python ============================================================================
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 class PyEnv:
     """What a Python closure reads: ``values[field]`` — the field's values oldest first, the
     last being the row's month — the row's ``period``, named ``refs`` and a ``row`` mapping
@@ -437,13 +441,13 @@ class PyEnv:
 
     __slots__ = ("lets", "period", "refs", "row", "values")
 
-    def __init__(self, values: Mapping[str, Sequence[Any]] | None = None,
-                 period: date | None = None, refs: Mapping[str, Any] | None = None,
-                 row: Mapping[str, Any] | None = None) -> None:
-        self.values = values or {}
+    def __init__(self, values: Mapping[str, Sequence[Any]] = _EMPTY,
+                 period: date | None = None, refs: Mapping[str, Any] = _EMPTY,
+                 row: Mapping[str, Any] = _EMPTY) -> None:
+        self.values = values
         self.period = period
-        self.refs = refs or {}
-        self.row = row or {}
+        self.refs = refs
+        self.row = row
         self.lets: dict[str, Any] = {}
 
 
@@ -467,9 +471,23 @@ def safe_div(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def _total_order(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """``op`` with NaN equal to itself and above every number (+inf included), as polars,
+    PostgreSQL, DuckDB and Spark compare; plain Python says False to every NaN test."""
+
+    def compare(a: Any, b: Any) -> bool:
+        a_nan, b_nan = a != a, b != b
+        if a_nan or b_nan:
+            return op(a_nan, b_nan)
+        return op(a, b)
+
+    return compare
+
+
 _PY_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-    ">": operator.gt, ">=": operator.ge,
+    name: _total_order(op) for name, op in {
+        "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+        ">": operator.gt, ">=": operator.ge}.items()
 }
 _PY_MATH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": ieee_div,
@@ -509,7 +527,16 @@ def _py_let(node: Let) -> PyFn:
 
 
 def _py_math(node: Math) -> PyFn:
-    op, left, right = _PY_MATH[node.op], to_python(node.left), to_python(node.right)
+    op, left = _PY_MATH[node.op], to_python(node.left)
+    if isinstance(node.right, Const) and node.right.value is not None:
+        constant = node.right.value
+
+        def math_const(env: PyEnv) -> Any:
+            a = left(env)
+            return None if a is None else op(a, constant)
+
+        return math_const
+    right = to_python(node.right)
 
     def math_(env: PyEnv) -> Any:
         a = left(env)
@@ -570,7 +597,16 @@ def _py_days(node: DaysBetween) -> PyFn:
 
 
 def _py_cmp(node: Cmp) -> PyFn:
-    op, left, right = _PY_CMP[node.op], to_python(node.left), to_python(node.right)
+    op, left = _PY_CMP[node.op], to_python(node.left)
+    if isinstance(node.right, Const) and node.right.value is not None:
+        constant = node.right.value
+
+        def cmp_const(env: PyEnv) -> Any:
+            a = left(env)
+            return None if a is None else op(a, constant)
+
+        return cmp_const
+    right = to_python(node.right)
 
     def cmp(env: PyEnv) -> Any:
         a = left(env)
@@ -624,6 +660,13 @@ def _py_in(node: InList) -> PyFn:
 def _py_when(node: When) -> PyFn:
     cases = [(to_python(cond), to_python(value)) for cond, value in node.cases]
     otherwise = to_python(node.otherwise)
+    if len(cases) == 1:
+        (only, then), = cases
+
+        def when_one(env: PyEnv) -> Any:
+            return then(env) if only(env) else otherwise(env)
+
+        return when_one
 
     def when(env: PyEnv) -> Any:
         for cond, value in cases:
@@ -639,11 +682,16 @@ def _py_count(node: CountKnown) -> PyFn:
     return lambda env: sum(1 for item in items if item(env) is not None)
 
 
+def _nan_last(x: float) -> tuple[bool, float]:
+    return (True, 0.0) if x != x else (False, x)
+
+
 def _py_median(node: ListMedian) -> PyFn:
     items = [to_python(i) for i in node.items]
 
     def median(env: PyEnv) -> Any:
-        ordered = sorted(x for item in items if (x := item(env)) is not None)
+        ordered = sorted((x for item in items if (x := item(env)) is not None),
+                         key=_nan_last)
         n = len(ordered)
         return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0 if n else None
 
@@ -694,6 +742,16 @@ def to_python(node: Node) -> PyFn:
     return rule(node)
 
 
+def _sum(values: list[float]) -> float:
+    """Exactly rounded (``math.fsum``) when every value is finite; else IEEE (NaN, ±inf)."""
+    if all(math.isfinite(v) for v in values):
+        return math.fsum(values)
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 def _aggregate_rows(agg: Aggregate, rows: Sequence[Mapping[str, Any]]) -> float | None:
     if agg.fn == "len":
         return float(len(rows))
@@ -714,8 +772,10 @@ def _aggregate_rows(agg: Aggregate, rows: Sequence[Mapping[str, Any]]) -> float 
         return float(len({("nan",) if x != x else x for x in known}))
     if not known:
         return 0.0 if agg.fn == "sum" else None
+    numbers = [x for x in known if x == x] or known  # min/max skip NaN unless all are NaN
     reducers: dict[str, Callable[[list[Any]], Any]] = {
-        "sum": math.fsum, "mean": lambda v: math.fsum(v) / len(v), "min": min, "max": max}
+        "sum": _sum, "mean": lambda v: _sum(v) / len(v),
+        "min": lambda v: min(numbers), "max": lambda v: max(numbers)}
     if agg.fn not in reducers:
         raise UnknownNode("python", agg)
     return float(reducers[agg.fn](known))

@@ -24,6 +24,7 @@ import polars as pl
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
+from vip_workflow.rules import ir
 from vip_workflow.rules.files.conditions import Condition, upgrade_where
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.files.findings import Finding, LintReport
@@ -272,51 +273,62 @@ def check_filter_types(kpi: Kpi, schema: pl.Schema) -> None:
                     rule=kpi.id, field=label)
 
 
-# -- evaluation ----------------------------------------------------------------------------
-def _leaf_expr(w: Condition) -> pl.Expr:
-    """One comparison as a polars expression; a null value makes it false (except is_null)."""
-    column = pl.col(w.field or "")
+# -- evaluation: every filter and aggregate is a rule-IR tree (vip_workflow.rules.ir) --------
+def _leaf_ir(w: Condition) -> ir.Node:
+    """One comparison; a null value makes it false (except is_null)."""
+    column = ir.Column(w.field or "")
     if w.op in ("is_null", "not_null"):
-        return column.is_null() if w.op == "is_null" else column.is_not_null()
+        return ir.IsNull(column) if w.op == "is_null" else ir.Known(column)
+    no = ir.Const(False)
     if w.op in ("in", "not_in"):
         values = _values(w)
-        if values and all(_value_kind(v) == "number" for v in values):
-            # an int column and a float in the list (or the reverse) compare as floats
-            found = column.cast(pl.Float64).is_in([float(v) for v in values])
-        else:
-            found = column.is_in(values)
-        expr = found if w.op == "in" else ~found
-        return pl.when(column.is_null()).then(False).otherwise(expr.fill_null(False))
+        # an int column and a float in the list (or the reverse) compare as floats
+        numeric = bool(values) and all(_value_kind(v) == "number" for v in values)
+        found: ir.Node = ir.InList(column, tuple(values), numeric=numeric)
+        expr = found if w.op == "in" else ir.Logic("not", (found,))
+        return ir.When(((ir.IsNull(column), no),), ir.FillNull(expr, no))
     if w.op == "between":
         low, high = w.value
-        within: pl.Expr = ((column >= low) & (column <= high)).fill_null(False)
-        return within
-    return {
-        "==": column.__eq__, "!=": column.__ne__, ">": column.__gt__,
-        ">=": column.__ge__, "<": column.__lt__, "<=": column.__le__,
-    }[w.op or "=="](w.value).fill_null(False)
+        return ir.FillNull(ir.Logic("and", (ir.Cmp(">=", column, ir.Const(low)),
+                                            ir.Cmp("<=", column, ir.Const(high)))), no)
+    return ir.FillNull(ir.Cmp(w.op or "==", column, ir.Const(w.value)), no)  # type: ignore[arg-type]
 
 
-def _condition(where: Condition | None) -> pl.Expr:
-    """A filter as one boolean expression (no filter keeps every row)."""
+def condition_ir(where: Condition | None) -> ir.Node:
+    """A filter as one boolean IR tree (no filter keeps every row)."""
     if where is None:
-        return pl.lit(True)
+        return ir.Const(True)
     if where.kind == "field":
-        return _leaf_expr(where)
+        return _leaf_ir(where)
     if where.kind == "not":
-        return ~_condition(where.not_)
-    parts = [_condition(child) for child in where.children]
-    return pl.all_horizontal(parts) if where.kind == "all" else pl.any_horizontal(parts)
+        return ir.Logic("not", (condition_ir(where.not_),))
+    return ir.Logic("and" if where.kind == "all" else "or",
+                    tuple(condition_ir(child) for child in where.children))
 
 
-def _aggregate(agg: str, field: str | None, where: Condition | None) -> pl.Expr:
-    keep = _condition(where)
+def _aggregate_ir(agg: str, field: str | None, where: Condition | None) -> ir.Aggregate:
     if agg == "count":
-        return (keep.sum() if where is not None else pl.len()).cast(pl.Float64)
-    column = pl.col(field).filter(keep)  # type: ignore[arg-type]
-    expr = {"sum": column.sum(), "mean": column.mean(), "n_unique": column.drop_nulls()
-            .n_unique(), "min": column.min(), "max": column.max()}[agg]
-    return expr.cast(pl.Float64)
+        return (ir.Aggregate("count_true", condition_ir(where)) if where is not None
+                else ir.Aggregate("len"))
+    return ir.Aggregate(agg, ir.Filter(ir.Column(field or ""),  # type: ignore[arg-type]
+                                       condition_ir(where)))
+
+
+def query_ir(kpi: Kpi) -> ir.GroupAggregate:
+    """The KPI's population, groups and aggregates (``numerator``, and ``denominator`` for a
+    ratio) as one group-aggregate of the rule IR."""
+    m = kpi.measure
+    aggregates: tuple[tuple[str, ir.Aggregate], ...]
+    if m.type == "ratio":
+        assert m.numerator is not None and m.denominator is not None
+        aggregates = (
+            ("numerator", _aggregate_ir(m.numerator.agg, m.numerator.field, m.numerator.where)),
+            ("denominator", _aggregate_ir(m.denominator.agg, m.denominator.field,
+                                          m.denominator.where)))
+    else:
+        aggregates = (("numerator", _aggregate_ir(m.type, m.field, m.where)),)
+    where = condition_ir(kpi.where) if kpi.where is not None else None
+    return ir.GroupAggregate(where, kpi.by, aggregates)
 
 
 def _columns(kpi: Kpi) -> set[str]:
@@ -329,16 +341,6 @@ def _columns(kpi: Kpi) -> set[str]:
             fields |= {part.field} if part.field else set()
     read = set().union(*(w.fields() for w in wheres if w is not None))
     return read | fields | ({kpi.by} if kpi.by else set())
-
-
-def _measure(kpi: Kpi) -> tuple[pl.Expr, pl.Expr]:
-    m = kpi.measure
-    if m.type == "ratio":
-        assert m.numerator is not None and m.denominator is not None
-        num = _aggregate(m.numerator.agg, m.numerator.field, m.numerator.where)
-        den = _aggregate(m.denominator.agg, m.denominator.field, m.denominator.where)
-        return num, den
-    return _aggregate(m.type, m.field, m.where), pl.lit(None, pl.Float64)
 
 
 def _judge(value: float | None, compare: str, target: Any) -> tuple[str, float | None]:
@@ -370,29 +372,12 @@ def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
         raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
                               rule=kpi.id, field=missing[0])
     check_filter_types(kpi, frame.schema)
-    rows = frame.filter(_condition(kpi.where)) if kpi.where is not None else frame
-    num, den = _measure(kpi)
-    aggs = [num.alias("numerator"), den.alias("denominator"), pl.len().alias("rows")]
-    if kpi.by:
-        table = rows.group_by(pl.col(kpi.by).cast(pl.String).alias("segment")).agg(aggs)
-        table = table.sort("segment", nulls_last=True)
-        known = set(table["segment"].to_list())
-        extra = [g for g in (kpi.targets or {}) if g not in known]
-        if extra:
-            table = pl.concat([table, pl.DataFrame(
-                {"segment": extra, "numerator": [None] * len(extra),
-                 "denominator": [None] * len(extra), "rows": [0] * len(extra)},
-                schema=table.schema)])
-    else:
-        table = rows.select(aggs).with_columns(pl.lit(None, pl.String).alias("segment"))
+    table = ir.run_group_aggregate(query_ir(kpi), frame, extra_groups=list(kpi.targets or {}))
     results = []
     for row in table.iter_rows(named=True):
-        numerator, denominator = row["numerator"], row["denominator"]
-        if kpi.measure.type == "ratio":
-            value = (numerator / denominator if numerator is not None and denominator
-                     else None)
-        else:
-            value = numerator
+        numerator, denominator = row["numerator"], row.get("denominator")
+        ratio = kpi.measure.type == "ratio"
+        value = ir.safe_div(numerator, denominator) if ratio else numerator
         if row["rows"] == 0:
             value = None
         target = (kpi.targets or {}).get(row["segment"], kpi.target) \

@@ -1,70 +1,35 @@
-"""Compiled conditions: each leaf computes one *fact* per customer-month, two ways.
+"""Compiled conditions: each leaf is one definition in the rule IR (:mod:`vip_workflow.rules.ir`).
 
-A leaf knows how to compute its fact column-wise (a polars expression over a history sorted by
-customer and month, with a ``lag`` helper) and one customer at a time (plain Python over the
-customer's last months), with the same arithmetic in the same order so both give bit-identical
-numbers. It also knows the test on its fact, as a polars expression, a Python predicate and a
-durable_rules condition (JSON), and the evidence it shows when its trigger fires.
+A leaf kind (``field``, ``consecutive``, ``change_pct`` …) is written once, as three IR trees:
+its *fact* per customer-month (over ``Lag(field, k)``, the field k calendar months back), the
+*test* on that fact (over ``Ref(key)``) and the *evidence* it shows when its trigger fires. Every
+form the library runs is generated from them: the polars expressions of the batch scan, the
+plain-Python closures of the live engine (the same arithmetic in the same order, so both give
+bit-identical numbers) and the durable_rules JSON condition of the live ruleset.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
+from attrs import field as attr
 from attrs import frozen
 
+from vip_workflow.rules import ir
 from vip_workflow.rules.files.conditions import Condition
 from vip_workflow.rules.triggers import schema as s
 
-__all__ = ["Lag", "Leaf", "Node", "TriggerPlan", "compile_condition"]
+__all__ = ["Lag", "Leaf", "LeafIR", "Node", "TriggerPlan", "compile_condition"]
 
 Lag = Callable[[str, int], pl.Expr]
 Stash = Callable[[str, pl.Expr], pl.Expr]
-
-
-def _keep(name: str, expr: pl.Expr) -> pl.Expr:
-    """The default stash: compute in place (the batch path stores intermediates as columns)."""
-    del name
-    return expr
 Value = float | None
 Evidence = list[tuple[str, Value]]
-
-_PY_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-    "==": operator.eq, "!=": operator.ne,
-}
-_DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
 MAD_SCALE = 1.4826
-
-
-def _pl_op(expr: pl.Expr, op: str, value: Any) -> pl.Expr:
-    if op == "between":
-        within: pl.Expr = (expr >= value[0]) & (expr <= value[1])
-        return within
-    result: pl.Expr = {
-        ">": expr.__gt__, ">=": expr.__ge__, "<": expr.__lt__, "<=": expr.__le__,
-        "==": expr.__eq__, "!=": expr.__ne__,
-    }[op](value)
-    return result
-
-
-def _py_op(fact: float, op: str, value: Any) -> bool:
-    if op == "between":
-        return bool(value[0] <= fact <= value[1])
-    return _PY_OPS[op](fact, value)
-
-
-def _durable_op(key: str, op: str, value: Any) -> dict[str, Any]:
-    if op == "between":
-        return {"$and": [{"$gte": {key: value[0]}}, {"$lte": {key: value[1]}}]}
-    if op == "==":
-        return {key: value}
-    return {_DURABLE_OPS[op]: {key: value}}
 
 
 def _as_float(value: Any) -> Any:
@@ -96,12 +61,159 @@ def _lag_name(field: str, k: int) -> str:
     return f"{field}[-{k}]" if k else field
 
 
+# -- the one definition of each leaf kind -------------------------------------------------------
+@frozen
+class LeafIR:
+    """A leaf as IR: ``fact`` per customer-month, ``test`` over ``Ref(key)`` (the fact), and
+    the named ``evidence`` values (which may read the fact as ``Ref(key)``)."""
+
+    fact: ir.Node
+    test: ir.Node
+    evidence: tuple[tuple[str, ir.Node], ...]
+
+
+def _test(value: ir.Node, op: str, against: Any) -> ir.Node:
+    """``value op against`` (``between``: both bounds included)."""
+    if op == "between":
+        low, high = against
+        return ir.Logic("and", (ir.Cmp(">=", value, ir.Const(low)),
+                                ir.Cmp("<=", value, ir.Const(high))))
+    return ir.Cmp(op, value, ir.Const(against))  # type: ignore[arg-type]
+
+
+def _spec_test(spec: Condition, fact: ir.Ref) -> ir.Node:
+    return _test(fact, spec.op or "==", _as_float(spec.value))
+
+
+def _where(spec: Condition) -> tuple[str, Any]:
+    """The month test of a count (``{op: ">", value: 0}`` unless given)."""
+    if spec.where is None:
+        return ">", 0.0
+    return spec.where.op, _as_float(spec.where.value)
+
+
+def _field_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f = spec.subject or ""
+    return LeafIR(ir.Lag(f, 0), _spec_test(spec, fact), ((f, fact),))
+
+
+def _consecutive_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f, n = spec.subject or "", spec.span
+    op: Literal["<", ">"] = "<" if spec.direction == "decline" else ">"
+    steps = tuple(ir.Cmp(op, ir.Lag(f, k), ir.Lag(f, k + 1)) for k in range(n))
+    value = ir.When(((ir.Logic("and", steps), ir.Const(1.0)),), ir.Const(0.0))
+    evidence = tuple((_lag_name(f, k), ir.Lag(f, k)) for k in range(n, -1, -1))
+    return LeafIR(value, ir.Cmp("==", fact, ir.Const(1.0)), evidence)
+
+
+def _change_pct_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f, n = spec.subject or "", spec.span
+    x, base = ir.Lag(f, 0), ir.Lag(f, n)
+    value = ir.SafeDiv(ir.Math("*", ir.Math("-", x, base), ir.Const(100.0)), ir.Abs(base))
+    evidence = ((_lag_name(f, n), base), (f, x), (f"{f}.change_pct[{n}]", fact))
+    return LeafIR(value, _spec_test(spec, fact), evidence)
+
+
+def _center_spread(prev: tuple[ir.Node, ...], n: ir.Node, method: str
+                   ) -> tuple[ir.Node, ir.Node]:
+    """(mean, sample std) or (median, scaled MAD) of the known ``prev`` months."""
+    if method == "zscore":
+        total = ir.fold("+", [ir.FillNull(p, ir.Const(0.0)) for p in prev])
+        center = ir.Let("center", ir.Math("/", total, n))
+        squares = [ir.When(((ir.Known(p), ir.Math("*", ir.Math("-", p, center),
+                                                   ir.Math("-", p, center))),), ir.Const(0.0))
+                   for p in prev]
+        spread = ir.Sqrt(ir.Math("/", ir.fold("+", squares), ir.Math("-", n, ir.Const(1))))
+        return center, ir.Let("spread", spread)
+    center = ir.Let("center", ir.ListMedian(prev))
+    deviations = ir.ListMedian(tuple(ir.Abs(ir.Math("-", p, center)) for p in prev))
+    return center, ir.Let("spread", ir.Math("*", deviations, ir.Const(MAD_SCALE)))
+
+
+def _anomaly_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f, window = spec.subject or "", int(spec.anomaly_param("window"))
+    x = ir.Lag(f, 0)
+    prev = tuple(ir.Lag(f, k) for k in range(window, 0, -1))
+    n = ir.Let("n", ir.CountKnown(prev))
+    center, spread = _center_spread(prev, n, str(spec.anomaly_param("method")))
+    enough = ir.Logic("and", (ir.Cmp(">=", n, ir.Const(int(spec.anomaly_param("min_periods")))),
+                              ir.Known(x)))
+    diff = ir.Math("-", x, center)
+    score = ir.When(((ir.Cmp("!=", spread, ir.Const(0)), ir.Math("/", diff, spread)),
+                     (ir.Cmp(">", diff, ir.Const(0)), ir.Const(math.inf)),
+                     (ir.Cmp("<", diff, ir.Const(0)), ir.Const(-math.inf))))
+    limit = float(spec.anomaly_param("threshold"))
+    up, down = ir.Cmp(">=", fact, ir.Const(limit)), ir.Cmp("<=", fact, ir.Const(-limit))
+    test = {"both": ir.Logic("or", (up, down)), "up": up, "down": down}[
+        str(spec.anomaly_param("direction"))]
+    shown = (x, ir.When(((enough, center),)), ir.When(((enough, spread),)), fact)
+    return LeafIR(ir.When(((enough, score),)), test,
+                  tuple(zip(_anomaly_names(spec), shown, strict=True)))
+
+
+def _days_until_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f = spec.subject or ""
+    return LeafIR(ir.DaysBetween(ir.Lag(f, 0), ir.Period()), _spec_test(spec, fact),
+                  ((f"{f}.days_left", fact),))
+
+
+def _sum_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f, n = spec.subject or "", spec.span
+    values = [ir.Lag(f, k) for k in range(n - 1, -1, -1)]
+    known = ir.Logic("and", tuple(ir.Known(v) for v in values))
+    return LeafIR(ir.When(((known, ir.fold("+", values)),)), _spec_test(spec, fact),
+                  ((f"{f}.sum[{n}]", fact),))
+
+
+def _count_ir(spec: Condition, fact: ir.Ref) -> LeafIR:
+    f, n = spec.subject or "", spec.span
+    op, against = _where(spec)
+    hits = [ir.AsFloat(ir.FillNull(_test(ir.Lag(f, k), op, against), ir.Const(False)))
+            for k in range(n - 1, -1, -1)]
+    return LeafIR(ir.fold("+", hits), _spec_test(spec, fact), ((f"{f}.count[{n}]", fact),))
+
+
+_LEAF_KINDS: dict[str, Callable[[Condition, ir.Ref], LeafIR]] = {
+    "field": _field_ir, "consecutive": _consecutive_ir, "change_pct": _change_pct_ir,
+    "anomaly": _anomaly_ir, "days_until": _days_until_ir, "sum": _sum_ir, "count": _count_ir,
+}
+
+
+def leaf_ir(spec: Condition, key: str) -> LeafIR:
+    """The IR of one trigger condition; the fact is ``Ref(key)`` in its test and evidence."""
+    build = _LEAF_KINDS.get(spec.kind)
+    if build is None:
+        raise TypeError(f"a trigger condition has no rule for {spec.kind!r}")
+    return build(spec, ir.Ref(key))
+
+
+@frozen
+class _LeafPy:
+    """A leaf's plain-Python closures (compiled once from its IR)."""
+
+    fact: ir.PyFn
+    test: ir.PyFn
+    evidence: tuple[tuple[str, ir.PyFn], ...]
+
+
+def _compiled(definition: LeafIR) -> _LeafPy:
+    return _LeafPy(ir.to_python(definition.fact), ir.to_python(definition.test),
+                   tuple((name, ir.to_python(node)) for name, node in definition.evidence))
+
+
 @frozen
 class Leaf:
     """One condition of a trigger; ``key`` names its fact (``f0``, ``f1`` …)."""
 
     spec: Condition
     key: str
+    definition: LeafIR = attr(eq=False, repr=False)
+    _py: _LeafPy = attr(eq=False, repr=False)
+
+    @classmethod
+    def of(cls, spec: Condition, key: str) -> Leaf:
+        definition = leaf_ir(spec, key)
+        return cls(spec, key, definition, _compiled(definition))
 
     @property
     def field(self) -> str:
@@ -123,137 +235,38 @@ class Leaf:
             return spec.span - 1
         return 0
 
-    @property
-    def _test(self) -> tuple[str, Any]:
-        return self.spec.op or "==", _as_float(self.spec.value)
-
-    # -- column-wise ---------------------------------------------------------------------
-    def fact_expr(self, lag: Lag, period: pl.Expr, stash: Stash = _keep) -> pl.Expr:
-        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
-        if kind == "field":
-            return lag(f, 0)
-        if kind == "consecutive":
-            steps = [_step(lag(f, k), lag(f, k + 1), spec.direction or "") for k in range(n)]
-            return pl.when(pl.all_horizontal(steps)).then(1.0).otherwise(0.0)
-        if kind == "change_pct":
-            x, base = lag(f, 0), lag(f, n)
-            return pl.when(base != 0).then((x - base) * 100.0 / base.abs())
-        if kind == "anomaly":
-            return _anomaly_exprs(spec, lag, stash)[0]
-        if kind == "days_until":
-            return (lag(f, 0) - period).dt.total_days().cast(pl.Float64)
-        if kind == "sum":
-            values = [lag(f, k) for k in range(n - 1, -1, -1)]
-            known = pl.all_horizontal([v.is_not_null() for v in values])
-            return pl.when(known).then(_fold_sum(values))
-        if kind == "count":
-            where = _where(spec)
-            hits = [_pl_op(lag(f, k), where[0], where[1]).fill_null(False)
-                    for k in range(n - 1, -1, -1)]
-            return _fold_sum([h.cast(pl.Float64) for h in hits])
-        raise TypeError(spec)
+    # -- polars ----------------------------------------------------------------------------
+    def fact_expr(self, lag: Lag, period: pl.Expr, stash: Stash | None = None) -> pl.Expr:
+        """The fact column-wise; ``stash`` may compute a named intermediate once."""
+        return ir.to_polars(self.definition.fact, ir.PolarsContext(lag, period, stash=stash))
 
     def test_expr(self, fact: pl.Expr) -> pl.Expr:
-        spec, kind = self.spec, self.kind
-        if kind == "consecutive":
-            return fact == 1.0
-        if kind == "anomaly":
-            limit = float(spec.anomaly_param("threshold"))
-            up, down = fact >= limit, fact <= -limit
-            return {"both": up | down, "up": up, "down": down}[spec.anomaly_param("direction")]
-        return _pl_op(fact, *self._test)
+        return ir.to_polars(self.definition.test, ir.PolarsContext(refs={self.key: fact}))
 
-    def evidence_exprs(self, lag: Lag, fact: pl.Expr, stash: Stash = _keep
+    def evidence_exprs(self, lag: Lag, fact: pl.Expr, stash: Stash | None = None
                        ) -> list[tuple[str, pl.Expr]]:
-        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
-        if kind == "field":
-            return [(f, fact)]
-        if kind == "consecutive":
-            return [(_lag_name(f, k), lag(f, k)) for k in range(n, -1, -1)]
-        if kind == "change_pct":
-            return [(_lag_name(f, n), lag(f, n)), (f, lag(f, 0)), (f"{f}.change_pct[{n}]", fact)]
-        if kind == "anomaly":
-            _, center, spread = _anomaly_exprs(spec, lag, stash)
-            names = _anomaly_names(spec)
-            return list(zip(names, (lag(f, 0), center, spread, fact), strict=True))
-        if kind == "days_until":
-            return [(f"{f}.days_left", fact)]
-        if kind == "sum":
-            return [(f"{f}.sum[{n}]", fact)]
-        return [(f"{f}.count[{n}]", fact)]
+        ctx = ir.PolarsContext(lag, refs={self.key: fact}, stash=stash)
+        return [(name, ir.to_polars(node, ctx)) for name, node in self.definition.evidence]
 
-    # -- one customer at a time ----------------------------------------------------------
+    # -- one customer at a time -------------------------------------------------------------
     def fact_py(self, series: Sequence[Any], period: date, *,
                 numeric: bool = False) -> tuple[Value, Evidence]:
         """The fact and its evidence; ``series`` holds the field's values for the months
         t−lookback … t (None where unknown; ``numeric``: already floats or None)."""
-        spec, kind, f, n = self.spec, self.kind, self.field, self.spec.span
-        xs = series if numeric or kind == "days_until" else [_num(v) for v in series]
-
-        def lag(k: int) -> float | None:
-            value: float | None = xs[len(xs) - 1 - k]
-            return value
-        if kind == "field":
-            return lag(0), [(f, lag(0))]
-        if kind == "consecutive":
-            evidence = [(_lag_name(f, k), lag(k)) for k in range(n, -1, -1)]
-            ok = all((now := lag(k)) is not None and (before := lag(k + 1)) is not None
-                     and _step_py(now, before, spec.direction or "")
-                     for k in range(n))
-            return (1.0 if ok else 0.0), evidence
-        if kind == "change_pct":
-            x, base = lag(0), lag(n)
-            fact = None if x is None or base is None or base == 0 else \
-                (x - base) * 100.0 / abs(base)
-            return fact, [(_lag_name(f, n), base), (f, x), (f"{f}.change_pct[{n}]", fact)]
-        if kind == "anomaly":
-            window = int(spec.anomaly_param("window"))
-            fact, center, spread = _anomaly_py(spec, [lag(k) for k in range(window, 0, -1)],
-                                               lag(0))
-            return fact, list(zip(_anomaly_names(spec), (lag(0), center, spread, fact),
-                                  strict=True))
-        if kind == "days_until":
-            end = series[-1]
-            fact = None if not isinstance(end, date) else float((end - period).days)
-            return fact, [(f"{f}.days_left", fact)]
-        if kind == "sum":
-            values = [lag(k) for k in range(n - 1, -1, -1)]
-            known = [v for v in values if v is not None]
-            fact = None if len(known) < len(values) else _py_sum(known)
-            return fact, [(f"{f}.sum[{n}]", fact)]
-        where_op, where_value = _where(spec)
-        hits = [1.0 if (v := lag(k)) is not None and _py_op(v, where_op, where_value) else 0.0
-                for k in range(n - 1, -1, -1)]
-        fact = _py_sum(hits)
-        return fact, [(f"{f}.count[{n}]", fact)]
+        xs = series if numeric or self.kind == "days_until" else [_num(v) for v in series]
+        env = ir.PyEnv({self.field: xs}, period)
+        py = self._py
+        fact: Value = py.fact(env)
+        env.refs = {self.key: fact}
+        return fact, [(name, value(env)) for name, value in py.evidence]
 
     def test_py(self, fact: Value) -> bool:
-        if fact is None:
-            return False
-        spec, kind = self.spec, self.kind
-        if kind == "consecutive":
-            return fact == 1.0
-        if kind == "anomaly":
-            limit = float(spec.anomaly_param("threshold"))
-            up, down = fact >= limit, fact <= -limit
-            return bool({"both": up or down, "up": up, "down": down}[
-                spec.anomaly_param("direction")])
-        return _py_op(fact, *self._test)
+        return bool(self._py.test(ir.PyEnv(refs={self.key: fact})))
 
-    # -- durable_rules -------------------------------------------------------------------
+    # -- durable_rules ----------------------------------------------------------------------
     def durable(self) -> dict[str, Any]:
         """The test as a durable_rules condition on the posted fact ``self.key``."""
-        spec, key, kind = self.spec, self.key, self.kind
-        if kind == "consecutive":
-            return {key: 1.0}
-        if kind == "anomaly":
-            limit = float(spec.anomaly_param("threshold"))
-            up = {"$gte": {key: limit}}
-            down = {"$lte": {key: -limit}}
-            shapes: dict[str, dict[str, Any]] = {"both": {"$or": [up, down]}, "up": up,
-                                                 "down": down}
-            return shapes[str(spec.anomaly_param("direction"))]
-        return _durable_op(key, *self._test)
+        return ir.to_durable(self.definition.test)
 
 
 @frozen
@@ -269,7 +282,7 @@ def compile_condition(spec: Condition, leaves: list[Leaf]) -> Leaf | Node:
     if spec.kind in ("all", "any"):
         children = tuple(compile_condition(c, leaves) for c in spec.children)
         return Node(spec.kind, children)
-    leaf = Leaf(spec, f"f{len(leaves)}")
+    leaf = Leaf.of(spec, f"f{len(leaves)}")
     leaves.append(leaf)
     return leaf
 
@@ -295,66 +308,27 @@ class TriggerPlan:
     def fields(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(leaf.field for leaf in self.leaves))
 
+    @property
+    def condition_ir(self) -> ir.Node:
+        """The whole condition over the leaves' facts (``Ref(f0)`` …)."""
+        return _tree_ir(self.root)
+
     def holds_expr(self, facts: dict[str, pl.Expr]) -> pl.Expr:
-        return _tree_expr(self.root, facts).fill_null(False)
+        return ir.to_polars(self.condition_ir, ir.PolarsContext(refs=facts)).fill_null(False)
 
     def holds_py(self, facts: dict[str, Value]) -> bool:
-        return _tree_py(self.root, facts)
+        return bool(ir.to_python(self.condition_ir)(ir.PyEnv(refs=facts)))
 
     def durable(self) -> dict[str, Any]:
         """The whole condition as one durable_rules expression, keyed on ``t`` = index."""
-        return {"$and": [{"t": self.index}, _tree_durable(self.root)]}
+        return {"$and": [{"t": self.index}, ir.to_durable(self.condition_ir)]}
 
 
-def _tree_expr(node: Leaf | Node, facts: dict[str, pl.Expr]) -> pl.Expr:
+def _tree_ir(node: Leaf | Node) -> ir.Node:
     if isinstance(node, Leaf):
-        return node.test_expr(facts[node.key])
-    parts = [_tree_expr(c, facts) for c in node.children]
-    return pl.all_horizontal(parts) if node.kind == "all" else pl.any_horizontal(parts)
-
-
-def _tree_py(node: Leaf | Node, facts: dict[str, Value]) -> bool:
-    if isinstance(node, Leaf):
-        return node.test_py(facts[node.key])
-    parts = (_tree_py(c, facts) for c in node.children)
-    return all(parts) if node.kind == "all" else any(parts)
-
-
-def _tree_durable(node: Leaf | Node) -> dict[str, Any]:
-    if isinstance(node, Leaf):
-        return node.durable()
-    return {"$and" if node.kind == "all" else "$or": [_tree_durable(c) for c in node.children]}
-
-
-def _where(spec: Condition) -> tuple[str, Any]:
-    """The month test of a count (``{op: ">", value: 0}`` unless given)."""
-    if spec.where is None:
-        return ">", 0.0
-    return spec.where.op, _as_float(spec.where.value)
-
-
-# -- arithmetic shared in spirit by both paths ---------------------------------------------
-def _step(now: pl.Expr, before: pl.Expr, direction: str) -> pl.Expr:
-    return now < before if direction == "decline" else now > before
-
-
-def _step_py(now: float, before: float, direction: str) -> bool:
-    return now < before if direction == "decline" else now > before
-
-
-def _fold_sum(values: Sequence[pl.Expr]) -> pl.Expr:
-    """Left-to-right sum (the order the Python path adds in)."""
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
-
-
-def _py_sum(values: Sequence[float]) -> float:
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
+        return node.definition.test
+    return ir.Logic("and" if node.kind == "all" else "or",
+                    tuple(_tree_ir(c) for c in node.children))
 
 
 def _anomaly_names(spec: Condition) -> tuple[str, str, str, str]:
@@ -362,72 +336,3 @@ def _anomaly_names(spec: Condition) -> tuple[str, str, str, str]:
     if spec.anomaly_param("method") == "zscore":
         return f, f"{f}.mean[{w}]", f"{f}.std[{w}]", f"{f}.zscore"
     return f, f"{f}.median[{w}]", f"{f}.mad[{w}]", f"{f}.robust_score"
-
-
-def _anomaly_exprs(spec: Condition, lag: Lag, stash: Stash) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(score, center, spread) over the previous ``window`` months, oldest first.
-
-    ``stash`` may turn an intermediate (count, center, spread) into a column computed once.
-    """
-    field, window = spec.subject or "", int(spec.anomaly_param("window"))
-    min_periods = int(spec.anomaly_param("min_periods"))
-    x = lag(field, 0)
-    prev = [lag(field, k) for k in range(window, 0, -1)]
-    n = stash("n", pl.sum_horizontal([p.is_not_null().cast(pl.Int32) for p in prev]))
-    if spec.anomaly_param("method") == "zscore":
-        center = stash("center", _fold_sum([p.fill_null(0.0) for p in prev]) / n)
-        squares = [pl.when(p.is_not_null()).then((p - center) * (p - center)).otherwise(0.0)
-                   for p in prev]
-        spread = stash("spread", (_fold_sum(squares) / (n - 1)).sqrt())
-    else:
-        center = stash("center", _median(pl.concat_list(prev).list.drop_nulls()))
-        deviations = pl.concat_list([(p - center).abs() for p in prev]).list.drop_nulls()
-        spread = stash("spread", _median(deviations) * MAD_SCALE)
-    enough = (n >= min_periods) & x.is_not_null()
-    diff = x - center
-    score = (pl.when(spread != 0).then(diff / spread)
-             .when(diff > 0).then(float("inf"))
-             .when(diff < 0).then(float("-inf")))
-    return (pl.when(enough).then(score), pl.when(enough).then(center),
-            pl.when(enough).then(spread))
-
-
-def _median(values: pl.Expr) -> pl.Expr:
-    ordered = values.list.sort()
-    n = ordered.list.len()
-    low = ordered.list.get((n - 1) // 2, null_on_oob=True)
-    high = ordered.list.get(n // 2, null_on_oob=True)
-    return (low + high) / 2.0
-
-
-def _median_py(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0
-
-
-def _anomaly_py(spec: Condition, prev: Sequence[Value], x: Value) -> tuple[Value, Value, Value]:
-    known = [p for p in prev if p is not None]
-    n = len(known)
-    if n < int(spec.anomaly_param("min_periods")) or x is None:
-        return None, None, None
-    if spec.anomaly_param("method") == "zscore":
-        total = 0.0
-        for p in prev:
-            total = total + (p if p is not None else 0.0)
-        center = total / n
-        squares = 0.0
-        for p in prev:
-            squares = squares + ((p - center) * (p - center) if p is not None else 0.0)
-        spread = math.sqrt(squares / (n - 1))
-    else:
-        center = _median_py(known)
-        spread = _median_py([abs(p - center) for p in known]) * MAD_SCALE
-    diff = x - center
-    if spread != 0:
-        return diff / spread, center, spread
-    if diff > 0:
-        return math.inf, center, spread
-    if diff < 0:
-        return -math.inf, center, spread
-    return None, center, spread

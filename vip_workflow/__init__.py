@@ -89,6 +89,7 @@ _ERRORS = (
     "StorageUnavailableError",
     "TransitionNotAllowedError",
     "UnknownPresetError",
+    "UnsupportedExpressionError",
     "VipWorkflowError",
     "DataError",
     "CustomerIdError",
@@ -211,6 +212,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing here runs
         StorageUnavailableError,
         TransitionNotAllowedError,
         UnknownPresetError,
+        UnsupportedExpressionError,
         VipWorkflowError,
     )
     from vip_workflow.outbox import retry_on_conflict
@@ -277,6 +279,7 @@ __all__ = [
     "TransitionNotAllowedError",
     "TriggerBook",
     "UnknownPresetError",
+    "UnsupportedExpressionError",
     "VipWorkflowError",
     "Workspace",
     "WorkspaceConfig",

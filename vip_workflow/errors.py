@@ -6,7 +6,8 @@
     │   ├── ProcessDefinitionError    path, line, column, field, reason, limit
     │   ├── UnknownPresetError        name, known
     │   ├── AdapterNotFoundError      name, group, hint
-    │   └── MissingExtraError         feature, module, extra (also ImportError)
+    │   ├── MissingExtraError         feature, module, extra (also ImportError)
+    │   └── UnsupportedExpressionError  backend, node (also TypeError)
     ├── DataError (also ValueError)   source, reason: input data a run cannot use
     │   ├── CustomerIdError           source, column, rows, ids (empty or repeated ids)
     │   └── MissingColumnsError       source, columns, rule_file
@@ -63,6 +64,7 @@ __all__ = [
     "StorageUnavailableError",
     "TransitionNotAllowedError",
     "UnknownPresetError",
+    "UnsupportedExpressionError",
     "VipWorkflowError",
 ]
 
@@ -172,6 +174,19 @@ class MissingExtraError(ConfigError, ImportError):
         self.extra = extra
         super().__init__(f"{feature} needs {module!r}, which is not installed; "
                          f"install it with: pip install 'vip_workflow[{extra}]'")
+
+
+class UnsupportedExpressionError(ConfigError, TypeError):
+    """A back end has no translation for a node of the portfolio query; it never falls back
+    to another engine."""
+
+    code = "unsupported_expression"
+
+    def __init__(self, backend: str, node: str, hint: str = "") -> None:
+        self.backend = backend
+        self.node = node
+        message = f"the {backend} back end cannot run {node}"
+        super().__init__(f"{message}: {hint}" if hint else message)
 
 
 class DataError(VipWorkflowError, ValueError):

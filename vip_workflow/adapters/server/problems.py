@@ -43,6 +43,7 @@ STATUS: dict[str, int] = {
     "data_error": 400,
     "config_error": 400,
     "missing_extra": 501,
+    "unsupported_expression": 501,
     "storage_unavailable": 503,
     "storage_error": 500,
     "notification_error": 502,

@@ -112,11 +112,16 @@ class RuleBook:
     @overload
     def judge_many(self, data: pd.DataFrame | Records) -> pd.DataFrame: ...
 
+    @overload
+    def judge_many(self, data: object) -> Any: ...
+
     def judge_many(
-        self, data: pl.DataFrame | pl.LazyFrame | pd.DataFrame | Records
-    ) -> pl.DataFrame | pd.DataFrame:
+        self, data: pl.DataFrame | pl.LazyFrame | pd.DataFrame | Records | object
+    ) -> Any:
         """Judge a portfolio column-wise; returns a DataFrame of the input's library (polars
         for a polars DataFrame or LazyFrame, pandas for a pandas DataFrame or records).
+        Other inputs go to the back end registered for them (``backends.py``): a DuckDB
+        relation stays a relation, a SQLAlchemy ``Table`` gives a polars frame.
 
         Every row gets exactly ``judge``'s answer: a column whose values polars would coerce
         (booleans among numbers, integers beyond 64 bits, object columns mixing kinds) is read
@@ -128,7 +133,12 @@ class RuleBook:
             return self._judge_polars(data)
         if _is_pandas(data):
             return self._judge_pandas(data)
-        return self._judge_records(data)
+        from vip_workflow.rules.tiers.backends import backend_for
+
+        lowering = backend_for(data)
+        if lowering is not None:
+            return lowering.judge(self, data)
+        return self._judge_records(data)  # type: ignore[arg-type]
 
     @property
     def _reads(self) -> dict[str, set[str]]:

@@ -57,6 +57,7 @@ PUBLIC = [
     "TransitionNotAllowedError",
     "TriggerBook",
     "UnknownPresetError",
+    "UnsupportedExpressionError",
     "VipWorkflowError",
     "Workspace",
     "WorkspaceConfig",

@@ -88,7 +88,7 @@ class TestPublicSurface:
     def test_all_is_the_pinned_list(self) -> None:
         """__all__ is the curated list (about 60 names; ruff RUF022 keeps it sorted)."""
         assert sorted(vw.__all__) == sorted(PUBLIC)
-        assert len(PUBLIC) <= 63
+        assert len(PUBLIC) <= 64  # 64: UnsupportedExpressionError (back ends never fall back)
 
     def test_every_name_in_all_resolves(self) -> None:
         """Every public name imports, once."""

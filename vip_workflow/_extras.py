@@ -27,6 +27,8 @@ EXTRAS: dict[str, str] = {
     "uvicorn": "server",
     "multipart": "server",
     "jwt": "server",
+    "pyspark": "spark",
+    "py4j": "spark",
 }
 
 

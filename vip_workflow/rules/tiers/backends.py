@@ -45,7 +45,7 @@ class Lowering(Protocol):
 
 
 # the built-in back ends, imported on first use: name -> "module:attribute"
-_BUILT_IN: dict[str, str] = {}
+_BUILT_IN: dict[str, str] = {"spark": "vip_workflow.rules.tiers._spark:LOWERING"}
 _REGISTERED: dict[str, Lowering] = {}
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import vip_workflow as vw
@@ -105,7 +105,8 @@ def _disagreements(spark: SparkSession, books: list[vw.RuleBook],
 
 
 class TestAgreement:
-    @settings(max_examples=6, deadline=None, database=None,
+    # no shrinking: each example is a Spark job, and a failure prints its rule file anyway
+    @settings(max_examples=6, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(data=st.data(), files=st.lists(rule_files(portfolio=True), min_size=50,
                                           max_size=50))

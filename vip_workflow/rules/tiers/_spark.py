@@ -120,7 +120,7 @@ def float_text(value: Column) -> Column:
     pattern = r"^(-?)(\d+)\.(\d+)(?:E(-?\d+))?$"
     sign = F.regexp_extract(java, pattern, 1)
     whole, fraction = F.regexp_extract(java, pattern, 2), F.regexp_extract(java, pattern, 3)
-    exponent = F.coalesce(F.regexp_extract(java, pattern, 4).cast("int"), F.lit(0))
+    exponent = F.coalesce(F.regexp_extract(java, pattern, 4).try_cast("int"), F.lit(0))
     digits = F.concat(whole, fraction)
     # significant digits: strip leading and trailing zeros; ``point`` = digits before the point
     stripped_left = F.regexp_replace(digits, r"^0+", "")

@@ -27,6 +27,10 @@ EXTRAS: dict[str, str] = {
     "uvicorn": "server",
     "multipart": "server",
     "jwt": "server",
+    "duckdb": "duckdb",
+    "duckdb_engine": "duckdb",
+    "sqlglot": "duckdb",
+    "adbc_driver_postgresql": "duckdb",
     "pyspark": "spark",
     "py4j": "spark",
 }

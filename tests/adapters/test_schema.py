@@ -373,9 +373,10 @@ class TestWorkMigration:
         assert upgrade(url, "0004_repair") == "0004_repair"
         _old_instance_row(url, "escalated", "director")
         _old_instance_row(url, "plain", None)
-        assert upgrade(url) == _schema.HEAD == "0005_work"
+        assert upgrade(url, "0005_work") == "0005_work"
         assert _columns(url, "select id, assignee, escalated_to from vw_instance order by id") \
             == [("escalated", None, "director"), ("plain", None, None)]
+        assert upgrade(url) == _schema.HEAD
         assert _differences(url) == []
         with SQLInstanceStore(url) as store:
             assert store.get("escalated").escalated_to == "director"
@@ -402,3 +403,43 @@ class TestWorkMigration:
         assert current_revision(url) == "0004_repair"
         assert _columns(url, "select id, assignee from vw_instance") == [("escalated", "director")]
         assert upgrade(url) == _schema.HEAD
+
+    def test_db_upgrade_across_0005_fills_the_work_index(self, url, tmp_path) -> None:
+        """A running retention case of a 0004 database (which had no assigned person: the
+        downgrade drops AM001 as 0004 would never have had it) is pool work of account
+        managers after `vip-workflow db upgrade` — the migration cannot compute keys; the
+        command does — and an instance of a definition the command does not know is left as
+        it is."""
+        from alembic import command
+        from typer.testing import CliRunner
+
+        from vip_workflow.adapters.storage.sql.migrate import _alembic_config
+        from vip_workflow.cli.main import app
+        from vip_workflow.domain.instances import Actor
+        from vip_workflow.processes.engine import ProcessEngine
+
+        upgrade(url)
+        with SQLInstanceStore(url) as store:
+            engine = ProcessEngine(store=store)
+            case = engine.start("retention_case", {"customer_id": "G1",
+                                                   "account_manager_id": "AM001"},
+                                actor=Actor("AM001", roles={"account_manager"}))
+            assert store.find_work(["user:AM001"]) == [case.id]
+        _old_instance_row(url, "of-an-unknown-process", None)  # definition "sales" v1: known
+        engine_ = sa.create_engine(url)
+        with engine_.begin() as c:
+            c.exec_driver_sql("update vw_instance set definition = 'gone' "
+                              "where id = 'of-an-unknown-process'")
+            command.downgrade(_alembic_config(c), "0004_repair")
+        engine_.dispose()
+        result = CliRunner().invoke(app, ["db", "upgrade", url])
+        assert result.exit_code == 0, result.output
+        assert "work index filled for 2 running instance(s)" in result.output
+        with SQLInstanceStore(url) as store:
+            assert store.get(case.id).assignee is None
+            assert store.find_work(["user:AM001"]) == []
+            assert store.find_work(["role:account_manager"]) == [case.id]
+            assert store.get(case.id).work == {"role:account_manager"}
+            assert store.get("of-an-unknown-process").work == frozenset()
+        again = CliRunner().invoke(app, ["db", "upgrade", url])
+        assert again.exit_code == 0 and "work index" not in again.output

@@ -172,6 +172,7 @@ class TestSketchSQLiteStore(StorageContract):
     test_get_many_gives_instances_in_the_order_asked = None
     test_get_many_reads_more_than_one_chunk = None
     test_rewrite_work_replaces_keys_without_a_new_version = None
+    test_find_work_order_follows_a_new_due_time = None
 
     @pytest.fixture
     def store(self):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,20 +24,52 @@ def db_upgrade_command(
     url: Annotated[str, typer.Argument(help="Database URL, e.g. sqlite:///vip.db or "
                                             "postgresql+psycopg://user@host/db.")],
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    definitions: Annotated[list[Path] | None, typer.Option(
+        "--definitions", "-d", help="Process definition files or folders deployed besides the "
+        "bundled ones, for indexing the work of their running instances.")] = None,
 ) -> None:
-    """Create or upgrade the vip_workflow tables in the database at URL."""
+    """Create or upgrade the vip_workflow tables in the database at URL.
+
+    An upgrade across 0005_work also fills the work index of the running instances (who may
+    pick each up: the keys tasks_for reads), from the bundled definitions and --definitions.
+    """
     from vip_workflow.adapters.storage.sql import current_revision, upgrade
-    from vip_workflow.errors import StorageError
+    from vip_workflow.errors import VipWorkflowError
 
     try:
         before = current_revision(url)
         after = upgrade(url, revision)
-    except StorageError as exc:
+        if before is not None and before < _WORK_INDEX <= after:
+            typer.echo(f"work index filled for {_reindex(url, definitions or [])} running "
+                       "instance(s)")
+    except VipWorkflowError as exc:
         fail(str(exc))
     if before == after:
         typer.echo(f"schema already at {after}")
     else:
         typer.echo(f"schema upgraded: {before or '(empty)'} -> {after}")
+
+
+#: The revision that brought the work index (``vw_work``), which a migration cannot fill.
+_WORK_INDEX = "0005_work"
+
+
+def _reindex(url: str, definitions: list[Path]) -> int:
+    """Compute and store the work keys of the running instances at ``url``."""
+    from vip_workflow.processes.engine import ProcessEngine
+    from vip_workflow.processes.loader import load_definitions
+    from vip_workflow.registry import open_store
+
+    store = open_store(url)
+    try:
+        deployed = [d for path in definitions
+                    for d in (load_definitions(path) if path.is_dir() else [path])]
+        engine = ProcessEngine(store=store, definitions=deployed)
+        return engine.reindex_work(skip_unknown=True)
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
 
 
 def dispatch_command(

@@ -58,10 +58,12 @@ def _describe_book(book: Any) -> str:
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Rule files to check.")]) -> None:
     """Check that rule files load; print every problem as file:line:column: field: reason."""
+    from vip_workflow.cli.scenarios import load_rule_file
+
     failed = False
     for path in files:
         try:
-            book = vw.load_rules(path)
+            book = load_rule_file(path)
         except vw.RuleFileError as exc:
             print_problems(exc)
             failed = True
@@ -110,11 +112,13 @@ def lint(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info findings.")] = False,
 ) -> None:
     """Find gaps, overlaps, shadowed bands and unreachable tiers; exit 1 on errors."""
+    from vip_workflow.cli.scenarios import load_rule_file
+
     books: list[tuple[str, AnyBook]] = []
     failed = False
     for path in files or []:
         try:
-            books.append((str(path), vw.load_rules(path)))
+            books.append((str(path), load_rule_file(path)))
         except vw.RuleFileError as exc:
             print_problems(exc)
             failed = True
@@ -138,12 +142,13 @@ def lint(
 @app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
-    kind: Annotated[str, typer.Option(help="tiers, triggers or kpis.")] = "tiers",
+    kind: Annotated[str, typer.Option(help="tiers, triggers, kpis or scenarios.")] = "tiers",
 ) -> None:
     """Print the JSON Schema of rule files (for editors' completion and validation)."""
     schemas = {"tiers": ("vip_workflow.rules.tiers.book", "rules_schema"),
                "triggers": ("vip_workflow.rules.triggers", "triggers_schema"),
-               "kpis": ("vip_workflow.rules.kpis.book", "kpis_schema")}
+               "kpis": ("vip_workflow.rules.kpis.book", "kpis_schema"),
+               "scenarios": ("vip_workflow.rules.scenarios.model", "scenarios_schema")}
     if kind not in schemas:
         fail(f"no kind {kind!r}: one of {', '.join(schemas)}", 2)
     from importlib import import_module
@@ -556,11 +561,18 @@ def _mount_server() -> None:
     app.add_typer(module.token_app, name="token")
 
 
+def _mount_scenarios() -> None:
+    from importlib import import_module
+
+    app.command(name="test")(import_module("vip_workflow.cli.scenarios").test_command)
+
+
 _mount_processes()
 _mount_triggers()
 _mount_adapters()
 _mount_excel()
 _mount_server()
+_mount_scenarios()
 
 
 def main() -> None:

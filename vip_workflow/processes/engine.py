@@ -214,10 +214,14 @@ class ProcessEngine:
                 return found if limit is None else found[:limit]
             ask *= 4  # the separation of duties filtered many out: ask for more
 
-    def reindex_work(self, *, batch: int = 1000) -> int:
+    def reindex_work(self, *, batch: int = 1000, skip_unknown: bool = False) -> int:
         """Recompute the work keys of every running instance and store them (after an
-        upgrade: a migration cannot compute them); returns how many were rewritten. Needs a
-        store with a ``WorkIndex``."""
+        upgrade: a migration cannot compute them); returns how many instances were read.
+        Needs a store with a ``WorkIndex``.
+
+        An instance whose definition (name and version) is not deployed here raises
+        ``ProcessError``, or with ``skip_unknown`` keeps its keys (the command line's
+        ``db upgrade`` knows only the bundled definitions and those it is given)."""
         store = self.store
         if not isinstance(store, WorkIndex):
             raise ProcessError(f"{type(store).__name__} keeps no work index to rewrite")
@@ -225,7 +229,13 @@ class ProcessEngine:
         for start in range(0, len(ids), batch):
             items = []
             for inst in store.get_many(ids[start:start + batch]):
-                keys = work_keys(inst, self._registry.of(inst), self.resolvers)
+                try:
+                    compiled = self._registry.of(inst)
+                except ProcessError:
+                    if skip_unknown:
+                        continue
+                    raise
+                keys = work_keys(inst, compiled, self.resolvers)
                 if keys != inst.work:
                     items.append((inst.id, keys))
             store.rewrite_work(items)

@@ -452,6 +452,25 @@ class StorageContract:
         assert index.find_work(["user:u1"]) == []
         assert index.find_work(["role:am"]) == ["b", "c"]
 
+    def test_find_work_order_follows_a_new_due_time(self, store: InstanceStore) -> None:
+        """A commit that keeps an instance's keys but moves its timer moves it in
+        find_work's order (one commit, commit_many and rewrite_work alike)."""
+        index = self._index(store)
+        made = self._work_fixture(store)
+        assert index.find_work(["user:u1", "role:am"]) == ["b", "c", "a"]
+        sooner = [Timer(T0 + timedelta(minutes=5), "overdue")]
+        moved, entries = advance(made["a"], "draft", timers=sooner)
+        store.commit(with_work(moved, "user:u1", "role:am"), 1, entries, [])
+        assert index.find_work(["user:u1", "role:am"]) == ["a", "b", "c"]
+        assert index.find_work(["user:u1", "role:am"], definition="sales") == ["a", "c"]
+        later = [Timer(T0 + timedelta(days=9), "overdue")]
+        again, again_entries = advance(made["b"], "draft", timers=later)
+        self._bulk(store).commit_many([(with_work(again, "role:am"), 1, again_entries, [])])
+        assert index.find_work(["user:u1", "role:am"]) == ["a", "c", "b"]
+        index.rewrite_work([("b", frozenset({"role:am", "user:u9"}))])
+        assert index.find_work(["user:u9"]) == ["b"]
+        assert index.find_work(["user:u1", "role:am"]) == ["a", "c", "b"]
+
     def test_get_many_gives_instances_in_the_order_asked(self, store: InstanceStore) -> None:
         """get_many() returns each known instance as get() does, ledger and keys included, in
         the order asked; unknown ids are skipped."""

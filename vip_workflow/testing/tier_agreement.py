@@ -1,123 +1,146 @@
-"""Agreement of tier back ends: another engine's answers against the polars reference.
+"""Agreement suite for tier back ends: generated rule files and boundary-heavy portfolios judged
+by a back end must give exactly what the polars reference (``judge_many``) gives — tier, rule,
+reason text and computed tier, row by row.
 
-A back end agrees when every row gets the same ``tier``, ``rule``, ``reason`` text and
-``computed_tier`` as ``book.judge_many`` on a polars frame. ``dirty_portfolio`` makes the data
-that finds disagreements: values at, just below and just above every bound the book reads,
-NaN, ±inf, nulls, unknown categories and override rows; ``mismatches`` lists the rows that
-differ::
+A *runner* takes a rule book and a polars frame (with a ``row_no`` column) and returns the back
+end's answers as a polars frame ordered by ``row_no``. Runners for DuckDB, SQLite and PostgreSQL
+are here (``duckdb_runner``, ``sqlalchemy_runner``); another back end brings its own::
 
-    reference = book.judge_many(frame)
-    candidate = pl.from_arrow(book.judge_many(spark.createDataFrame(frame.to_arrow())).toArrow())
-    assert mismatches(reference, candidate, key="customer_id") == []
+    from vip_workflow.testing.tier_agreement import assert_backend_agrees, duckdb_runner
+    def test_duckdb_agrees() -> None:
+        assert_backend_agrees(duckdb_runner(), examples=300)
+
+``flip_a_closed_bound(runner)`` plants a mutation (the first closed bound made open) to show
+the suite catches one.
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import polars as pl
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
 
-from vip_workflow.rules.tiers.compiled import Interval
+import vip_workflow as vw
+from vip_workflow.rules.tiers import expressions as ex
+from vip_workflow.testing.tier_strategies import MONTHS_FIELD, portfolios, rule_files
 
-if TYPE_CHECKING:
-    from vip_workflow.rules.tiers.book import RuleBook
+__all__ = ["Runner", "assert_backend_agrees", "compare", "duckdb_runner",
+           "flip_a_closed_bound", "sqlalchemy_runner"]
 
-__all__ = ["ANSWERS", "bounds", "dirty_portfolio", "mismatches"]
-
-#: The answer columns a back end must give exactly.
-ANSWERS = ("tier", "rule", "reason", "computed_tier")
-_UNKNOWN_TEXTS = ("", "  ", "未知类别", "??")
-
-
-def bounds(book: RuleBook) -> list[float]:
-    """The finite interval bounds anywhere in the book's portfolio query, sorted."""
-    found: set[float] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, Interval):
-            found.update(b for b in (node.low, node.high) if math.isfinite(b))
-        elif isinstance(node, tuple):
-            for item in node:
-                walk(item)
-        elif attrs.has(type(node)):
-            for field in attrs.fields(type(node)):
-                walk(getattr(node, field.name))
-
-    query = book.query
-    walk((query.lets, query.rule, query.reason, query.computed_tier))
-    return sorted(found)
+Runner = Callable[[vw.RuleBook, pl.DataFrame], pl.DataFrame]
+_ANSWERS = ("tier", "rule", "reason", "computed_tier")
 
 
-def _edges(book: RuleBook) -> list[float]:
-    """At, just below and just above every bound; NaN and ±inf."""
-    values: list[float] = []
-    for bound in bounds(book):
-        values += [bound, math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf)]
-    return values + [math.nan, math.inf, -math.inf]
+def compare(book: vw.RuleBook, frame: pl.DataFrame, got: pl.DataFrame) -> None:
+    """Assert the back end's answers ``got`` are the polars reference's for ``frame``."""
+    expected = book.judge_many(frame)
+    assert got.height == expected.height, (got.height, expected.height)
+    for name in _ANSWERS:
+        if name not in expected.columns:
+            continue
+        want = expected.get_column(name).cast(pl.String).to_list()
+        have = got.get_column(name).cast(pl.String).to_list()
+        for i, (w, h) in enumerate(zip(want, have, strict=True)):
+            assert w == h, (f"{name} of row {i}: back end {h!r}, polars {w!r}\n"
+                            f"row: {frame.row(i, named=True)}\nrules: {book.to_dict()}")
 
 
-def dirty_portfolio(book: RuleBook, frame: pl.DataFrame, *, every: int = 7) -> pl.DataFrame:
-    """``frame`` made dirty for ``book``: in every ``every``-th row of each number column a
-    boundary value, NaN, ±inf or null; of each text column an unknown category or null; and,
-    when the book takes overrides, override columns with valid, unknown and half-filled rows."""
-    height = frame.height
-    edges = _edges(book)
-    columns: list[pl.Series] = []
-    for name, dtype in frame.schema.items():
-        series = frame.get_column(name)
-        if dtype.is_float():
-            dirty = [edges[(i // every) % len(edges)] if i % every == 1 else None
-                     if i % (every * 5) == 3 else v for i, v in enumerate(series.to_list())]
-            columns.append(pl.Series(name, dirty, dtype=pl.Float64))
-        elif dtype == pl.String and name != book.plan.id_field:
-            unknown = _UNKNOWN_TEXTS
-            dirty = [unknown[(i // every) % len(unknown)] if i % every == 2 else None
-                     if i % (every * 5) == 4 else v for i, v in enumerate(series.to_list())]
-            columns.append(pl.Series(name, dirty, dtype=pl.String))
-        elif dtype.is_integer():
-            dirty = [None if i % (every * 3) == 5 else v for i, v in enumerate(series.to_list())]
-            columns.append(pl.Series(name, dirty, dtype=dtype))
-        else:
-            columns.append(series)
-    override = book.plan.override
-    if override is not None:
-        tiers = [*book.tiers, "Z", None]
-        who = ["li", "", None, "  ", "王"]
-        columns += [
-            pl.Series(override.tier, [tiers[i % len(tiers)] if i % 3 == 0 else None
-                                      for i in range(height)], dtype=pl.String),
-            pl.Series(override.by, [who[i % len(who)] for i in range(height)], dtype=pl.String),
-            pl.Series(override.reason, [who[(i // 2) % len(who)] for i in range(height)],
-                      dtype=pl.String),
-        ]
-    return pl.DataFrame(columns)
+def assert_backend_agrees(run: Runner, *, examples: int = 300, lists: bool = True,
+                          shrink: bool = True) -> None:
+    """``examples`` generated rule files (quotas included), each on a generated portfolio,
+    judged by ``run`` and by polars. ``lists``: the back end has lists of months."""
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
+
+    @settings(max_examples=examples, deadline=None, database=None, phases=phases,
+              suppress_health_check=list(HealthCheck))
+    @given(data=st.data(), rules=rule_files(portfolio=True))
+    def agree(data: st.DataObject, rules: dict[str, Any]) -> None:
+        book = vw.load_rules(rules, kind="tiers")
+        frame = data.draw(portfolios(rules["tiers"]))
+        if not lists:
+            assume(MONTHS_FIELD not in book.fields)
+            frame = frame.drop(MONTHS_FIELD)
+        frame = frame.with_row_index("row_no").with_columns(pl.col("row_no").cast(pl.Int64))
+        compare(book, frame, run(book, frame))
+
+    agree()
 
 
-def _answers(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    present = [c for c in ANSWERS if c in frame.columns]
-    return frame.select(key, *(pl.col(c).cast(pl.String) for c in present))
+def duckdb_runner() -> Runner:
+    """Judge a frame as a DuckDB relation (``judge_many(relation)``), fetched as Arrow."""
+    import duckdb
+
+    connection = duckdb.connect()
+
+    def run(book: vw.RuleBook, frame: pl.DataFrame) -> pl.DataFrame:
+        relation = connection.from_arrow(frame.to_arrow())
+        judged = book.judge_many(relation).order('"row_no"')
+        result = pl.from_arrow(judged.arrow())
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    return run
 
 
-def mismatches(reference: pl.DataFrame, candidate: pl.DataFrame, *, key: str,
-               limit: int = 10) -> list[str]:
-    """The rows (matched on ``key``) whose answers differ, described; [] when all agree.
-    A row missing from either side, or an answer column only one side has, is a mismatch."""
-    ours, theirs = _answers(reference, key), _answers(candidate, key)
-    problems: list[str] = []
-    if set(ours.columns) != set(theirs.columns):
-        problems.append(f"answer columns differ: {sorted(ours.columns)} vs "
-                        f"{sorted(theirs.columns)}")
-        return problems
-    if ours.height != theirs.height:
-        problems.append(f"row counts differ: {ours.height} vs {theirs.height}")
-    joined = ours.join(theirs, on=key, how="full", suffix="__other", coalesce=True,
-                       nulls_equal=True)
-    names = [c for c in ours.columns if c != key]
-    differs = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c + "__other")) for c in names])
-    for row in joined.filter(differs).head(limit).iter_rows(named=True):
-        pairs = ", ".join(f"{c}: {row[c]!r} vs {row[c + '__other']!r}" for c in names
-                          if row[c] != row[c + "__other"])
-        problems.append(f"{key}={row[key]!r}: {pairs}")
-    return problems
+_TYPES = {pl.Int64: "BigInteger", pl.Float64: "Float", pl.String: "String",
+          pl.Boolean: "Boolean"}
+
+
+def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
+    """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted."""
+    import sqlalchemy as sa
+
+    types = {str(k): v for k, v in _TYPES.items()}
+    columns = [sa.Column(c, getattr(sa, types[str(t)])()) for c, t in frame.schema.items()
+               if str(t) in types]
+    table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
+    with engine.begin() as connection:
+        table.create(connection)
+        rows = frame.select([c.name for c in columns]).to_dicts()
+        if rows:
+            connection.execute(table.insert(), rows)
+    return table
+
+
+def sqlalchemy_runner(engine: Any, schema: str | None = None) -> Runner:
+    """Load each frame into a new table of ``engine`` and judge it there (``judge_sql``)."""
+    def run(book: vw.RuleBook, frame: pl.DataFrame) -> pl.DataFrame:
+        table = load_table(frame, engine, f"t_{uuid.uuid4().hex[:10]}", schema)
+        try:
+            return book.judge_sql(engine, table, order_by="row_no")
+        finally:
+            with engine.begin() as connection:
+                table.drop(connection)
+
+    return run
+
+
+def _flip(node: Any, done: list[bool]) -> Any:
+    """The first interval with a finite closed lower bound, made open."""
+    if done[0]:
+        return node
+    if isinstance(node, ex.InInterval) and node.interval.low_closed \
+            and node.interval.low != float("-inf"):
+        done[0] = True
+        return attrs.evolve(node, interval=attrs.evolve(node.interval, low_closed=False))
+    if isinstance(node, tuple):
+        return tuple(_flip(item, done) for item in node)
+    if attrs.has(type(node)):
+        return attrs.evolve(node, **{f.name: _flip(getattr(node, f.name), done)
+                                     for f in attrs.fields(type(node)) if f.init})
+    return node
+
+
+def flip_a_closed_bound(run: Runner) -> Runner:
+    """``run`` on a mutated query: its first closed lower bound made open."""
+    def mutated(book: vw.RuleBook, frame: pl.DataFrame) -> pl.DataFrame:
+        twin = vw.load_rules(book.to_dict(), kind="tiers")
+        twin._query = _flip(book.query, [False])
+        return run(twin, frame)
+
+    return mutated

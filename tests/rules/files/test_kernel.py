@@ -184,8 +184,8 @@ class TestKinds:
     """One registry and one JSON Schema entry point per kind."""
 
     def test_every_kind_is_registered(self) -> None:
-        """tiers, triggers, kpis and process."""
-        assert set(KINDS) == {"tiers", "triggers", "kpis", "process"}
+        """tiers, triggers, kpis, process and scenarios."""
+        assert set(KINDS) == {"tiers", "triggers", "kpis", "process", "scenarios"}
         assert model_for("process") is ProcessDefinition
 
     @pytest.mark.parametrize(("kind", "wrapper"), [

@@ -54,13 +54,18 @@ instance = sa.Table(
     sa.Index("vw_instance_definition", "definition", "state"),
 )
 
-#: Who may pick up a running instance's work: a lookup by key is a range scan of the primary
-#: key; ``vw_work_instance`` serves the deletes of a commit.
+#: Who may pick up a running instance's work, with the instance's due time and definition
+#: copied beside each key: ``find_work`` reads only ``vw_work_due`` (key, due, id,
+#: definition: an index-only range scan per key, in due order), never the instances;
+#: ``vw_work_instance`` serves the deletes of a commit.
 work = sa.Table(
     "vw_work", METADATA,
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("instance_id", sa.String(200), primary_key=True),
+    sa.Column("due", sa.String(40)),
+    sa.Column("definition", sa.String(200), nullable=False),
     sa.Index("vw_work_instance", "instance_id"),
+    sa.Index("vw_work_due", "key", "due", "instance_id", "definition"),
 )
 
 ledger = sa.Table(

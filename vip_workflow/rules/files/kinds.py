@@ -59,6 +59,9 @@ KINDS: dict[str, Kind] = {
         Kind("process", "vip_workflow.processes.definitions:ProcessDefinition",
              "vip_workflow.processes.loader:definition_from_document",
              "vip_workflow process definition", is_book=False),
+        Kind("scenarios", "vip_workflow.rules.scenarios.model:ScenarioFile",
+             "vip_workflow.rules.scenarios.model:from_document",
+             "vip_workflow scenario file"),
     )
 }
 
@@ -75,7 +78,8 @@ def model_for(kind: str) -> Any:
 
 
 def schema_for(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a kind's files (tiers, triggers, kpis or process), for editors."""
+    """The JSON Schema of a kind's files (tiers, triggers, kpis, process or scenarios), for
+    editors."""
     spec = _kind(kind)
     result: dict[str, Any] = _object(spec.model).model_json_schema(by_alias=True)
     result["$schema"] = _DIALECT

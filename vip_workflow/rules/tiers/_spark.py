@@ -494,8 +494,9 @@ class SparkLowering:
         return kind.__name__ == "DataFrame" and kind.__module__.startswith("pyspark.sql")
 
     def judge(self, book: RuleBook, data: Any, **options: Any) -> DataFrame:
-        if options:
-            raise TypeError(f"the spark back end takes no options: {', '.join(options)}")
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise TypeError(f"the spark back end takes no options: {', '.join(given)}")
         return judge_frame(book.plan, book.query, data)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from vip_workflow.errors import AdapterNotFoundError
+from vip_workflow.errors import AdapterNotFoundError, MissingExtraError
 
 if TYPE_CHECKING:
     from vip_workflow.rules.tiers.book import RuleBook
@@ -44,8 +44,13 @@ class Lowering(Protocol):
         ...
 
 
-# the built-in back ends, imported on first use: name -> "module:attribute"
-_BUILT_IN: dict[str, str] = {"spark": "vip_workflow.rules.tiers._spark:LOWERING"}
+# the built-in back ends, imported on first use: name -> ("module:attribute", the modules
+# of the inputs they take — so a missing extra is reported for those inputs only)
+_BUILT_IN = {
+    "duckdb": ("vip_workflow.rules.tiers._duckdb:LOWERING", ("duckdb", "_duckdb")),
+    "sqlalchemy": ("vip_workflow.rules.tiers._sqlalchemy:LOWERING", ("sqlalchemy",)),
+    "spark": ("vip_workflow.rules.tiers._spark:LOWERING", ("pyspark",)),
+}
 _REGISTERED: dict[str, Lowering] = {}
 
 
@@ -56,11 +61,27 @@ def register(name: str, lowering: Lowering) -> None:
     _REGISTERED[name] = lowering
 
 
+class _Unavailable:
+    """A built-in back end whose extra is missing: it claims its inputs and says so."""
+
+    def __init__(self, modules: tuple[str, ...], error: MissingExtraError) -> None:
+        self.modules, self.error = modules, error
+
+    def accepts(self, data: object) -> bool:
+        return type(data).__module__.startswith(self.modules)
+
+    def judge(self, book: RuleBook, data: Any, **options: Any) -> Any:
+        raise self.error
+
+
 def _load_built_ins() -> None:
-    for name, target in _BUILT_IN.items():
+    for name, (target, modules) in _BUILT_IN.items():
         if name not in _REGISTERED:
             module, attribute = target.split(":")
-            _REGISTERED[name] = getattr(importlib.import_module(module), attribute)
+            try:
+                _REGISTERED[name] = getattr(importlib.import_module(module), attribute)
+            except MissingExtraError as missing:
+                _REGISTERED[name] = _Unavailable(modules, missing)
 
 
 def names() -> list[str]:

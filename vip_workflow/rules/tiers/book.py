@@ -26,9 +26,9 @@ from vip_workflow.rules.tiers.evaluate import RowEvaluator
 from vip_workflow.rules.tiers.expressions import Query, build_query
 
 if TYPE_CHECKING:
+    import duckdb
     import pandas as pd
     import sqlalchemy as sa
-    from polars.expr.whenthen import ChainedThen, Then
     from typing_extensions import TypeIs
 
     from vip_workflow.rules.kpis.book import KpiBook
@@ -113,15 +113,17 @@ class RuleBook:
     def judge_many(self, data: pd.DataFrame | Records) -> pd.DataFrame: ...
 
     @overload
-    def judge_many(self, data: object) -> Any: ...
+    def judge_many(self, data: object, *, bind: Any = None) -> Any: ...
 
     def judge_many(
-        self, data: pl.DataFrame | pl.LazyFrame | pd.DataFrame | Records | object
+        self, data: pl.DataFrame | pl.LazyFrame | pd.DataFrame | Records | object, *,
+        bind: Any = None,
     ) -> Any:
         """Judge a portfolio column-wise; returns a DataFrame of the input's library (polars
         for a polars DataFrame or LazyFrame, pandas for a pandas DataFrame or records).
         Other inputs go to the back end registered for them (``backends.py``): a DuckDB
-        relation stays a relation, a SQLAlchemy ``Table`` gives a polars frame.
+        relation stays a relation, a SQLAlchemy ``Table`` (with ``bind=engine``: a table
+        carries no engine) gives a polars frame fetched as Arrow.
 
         Every row gets exactly ``judge``'s answer: a column whose values polars would coerce
         (booleans among numbers, integers beyond 64 bits, object columns mixing kinds) is read
@@ -137,7 +139,7 @@ class RuleBook:
 
         lowering = backend_for(data)
         if lowering is not None:
-            return lowering.judge(self, data)
+            return lowering.judge(self, data, bind=bind)
         return self._judge_records(data)  # type: ignore[arg-type]
 
     @property
@@ -239,76 +241,46 @@ class RuleBook:
         override = self.plan.override
         return ["computed_tier"] if override is not None and override.tier in columns else []
 
-    def judge_sql(self, bind: sa.Engine | sa.Connection | str, table: sa.Table | str, *,
-                  schema: str | None = None,
+    def judge_sql(self, bind: sa.Engine | sa.Connection | str | duckdb.DuckDBPyConnection,
+                  table: sa.Table | str, *, schema: str | None = None,
                   keep: list[str] | None = None, order_by: str | None = None) -> pl.DataFrame:
         """Judge every row of a database table inside the database (SQLAlchemy engine, connection
-        or URL; a table name or ``sqlalchemy.Table``). Returns a polars DataFrame of the ``keep``
-        columns (default: all) plus ``tier``, ``rule`` and ``reason`` — the answers of
-        ``judge_many``, computed by one SELECT. Rows come ordered by ``order_by`` (default: the
-        rule book's ``id_field`` when the table has it; SQL tables have no order of their
-        own)."""
+        or URL, or a raw ``duckdb`` connection; a table name or ``sqlalchemy.Table``). Returns a
+        polars DataFrame of the ``keep`` columns (default: all) plus ``tier``, ``rule`` and
+        ``reason`` — the answers of ``judge_many``, computed by one SELECT and fetched as Arrow.
+        Rows come ordered by ``order_by`` (default: the rule book's ``id_field`` when the table
+        has it; SQL tables have no order of their own)."""
         import sqlalchemy as sa
 
-        from vip_workflow.rules.tiers._sql import select_judgement
+        from vip_workflow.rules.tiers import _duckdb, _sqlalchemy
 
         engine = sa.create_engine(bind) if isinstance(bind, str) else bind
+        duck = _duckdb.raw_connection(engine)
+        if duck is not None and not isinstance(table, sa.Table):
+            # DuckDB's own catalogue: duckdb_engine cannot reflect every table
+            name = f"{schema}.{table}" if schema else table
+            columns = keep or [c for c in duck.table(name).columns]
+            return _duckdb.judge_table(self, duck, name, keep=columns,
+                                       order_by=order_by or self._id_in(columns))
         if isinstance(table, str):
-            table = sa.Table(table, sa.MetaData(), autoload_with=engine, schema=schema)
+            table = sa.Table(table, sa.MetaData(), autoload_with=engine,  # type: ignore[arg-type]
+                             schema=schema)
         keep = list(keep) if keep is not None else [c.name for c in table.columns]
-        dialect = engine.dialect.name
-        statement = select_judgement(self.query, table, dialect=dialect, keep=keep)
-        order_by = order_by or self.plan.id_field
-        if order_by is not None and order_by in keep:
-            statement = statement.order_by(statement.selected_columns[order_by])
-        with engine.connect() if isinstance(engine, sa.Engine) else engine as connection:
-            result = connection.execute(statement)
-            rows = [tuple(r) for r in result]
-            names = list(result.keys())
-        frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
-        return self._name_codes(frame, keep, table)
+        return _sqlalchemy.judge_table(self, engine, table, keep=keep,  # type: ignore[arg-type]
+                                       order_by=order_by or self._id_in(keep))
+
+    def _id_in(self, columns: list[str]) -> str | None:
+        return self.plan.id_field if self.plan.id_field in columns else None
 
     def sql(self, table: sa.Table | str, *, dialect: str = "postgresql") -> str:
-        """The SELECT that judges ``table`` (a name or ``sqlalchemy.Table``) in ``dialect``."""
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        from vip_workflow.rules.tiers._sql import select_judgement
+        """The SELECT that judges ``table`` (a ``sqlalchemy.Table``) in ``dialect``:
+        ``postgresql``, ``sqlite``, ``duckdb`` or ``spark`` (Spark SQL and Hive)."""
+        from vip_workflow.rules.tiers._sqlalchemy import statement
 
         if isinstance(table, str):
             raise TypeError("pass a sqlalchemy.Table so the column types are known")
-        statement = select_judgement(self.query, table, dialect=dialect,
-                                     keep=[c.name for c in table.columns])
-        # the dialect classes are untyped in sqlalchemy
-        target = {"postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
-                  "sqlite": sqlite.dialect()}.get(dialect)
-        if target is None:
-            raise ValueError(f"no SQL dialect {dialect!r}: postgresql or sqlite")
-        return str(statement.compile(dialect=target, compile_kwargs={"literal_binds": True}))
-
-    def _name_codes(self, frame: pl.DataFrame, keep: list[str], table: sa.Table) -> pl.DataFrame:
-        """Turn the SQL result's rule and tier codes into the names judge_many gives."""
-        tiers = pl.Enum(list(self.plan.tiers))
-        rules = pl.Enum(list(self.plan.rule_ids))
-        tier_names = pl.lit(pl.Series(list(self.plan.tiers), dtype=tiers))
-        rule_names = pl.lit(pl.Series(list(self.plan.rule_ids), dtype=rules))
-        work = frame.with_columns(pl.col("rule_code").cast(pl.UInt32),
-                                  pl.col("computed_code").cast(pl.UInt32))
-        work = work.with_columns(tier_names.gather(pl.col("computed_code")).alias("__computed"))
-        override = self.plan.override
-        given = override.tier if override is not None and override.tier in keep else None
-        tier: Then | ChainedThen = pl.when(pl.col("rule_code").is_null()).then(
-            pl.lit(None, dtype=tiers))
-        if given is not None:
-            tier = tier.when(pl.col("rule_code") == self.plan.rule_ids.index("override")).then(
-                pl.col(given).cast(pl.String).cast(tiers, strict=False))
-        extra = [pl.col("__computed").alias("computed_tier")] if given is not None else []
-        return work.select(
-            *keep,
-            tier.otherwise(pl.col("__computed")).alias("tier"),
-            rule_names.gather(pl.col("rule_code")).alias("rule"),
-            pl.col("reason").cast(pl.String),
-            *extra,
-        )
+        name = {"postgresql": "postgres"}.get(dialect, dialect)
+        return statement(self, table, dialect=name, keep=[c.name for c in table.columns])
 
     @property
     def query(self) -> Query:
@@ -428,7 +400,7 @@ def presets(kind: str | None = None) -> list[str]:
     """Names of the bundled rule books; ``kind`` keeps one kind (tiers, triggers, kpis)."""
     folder = resources.files(_PRESETS)
     names = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
-                   if p.name.endswith(".yaml"))
+                   if p.name.endswith(".yaml") and not p.name.endswith(".scenarios.yaml"))
     if kind is None:
         return names
     return [n for n in names if _preset_kind(n) == kind]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,8 +89,8 @@ def _pg_commit(kind: str, entries: int, notices: int) -> str:
     the stored ledger). The ledger, work-index and outbox rows are written only if the
     instance row was, so a stale version writes nothing; the statement returns the rows
     written. The instance's keys (``w_keys``, a text array) replace its index rows: those it
-    no longer has are deleted, the new ones inserted (the two touch different rows, as the
-    sub-statements of one statement must).
+    no longer has are deleted, the others inserted or given the new due time (the two touch
+    different rows, as the sub-statements of one statement must).
     """
     table, c = s.instance.name, s.instance.c
     if kind == "insert":
@@ -110,9 +110,12 @@ def _pg_commit(kind: str, entries: int, notices: int) -> str:
         parts.append(f"{s.work.name}_gone AS (DELETE FROM {s.work.name} "
                      f"WHERE instance_id = {instance_id} AND key <> ALL({keys}) "
                      "AND EXISTS (SELECT FROM written))")
-    parts.append(f"{s.work.name} AS (INSERT INTO {s.work.name} (key, instance_id) "
-                 f"SELECT k, {instance_id} FROM unnest({keys}) AS k "
-                 "WHERE EXISTS (SELECT FROM written) ON CONFLICT DO NOTHING)")
+    parts.append(f"{s.work.name} AS (INSERT INTO {s.work.name} "
+                 "(key, instance_id, due, definition) "
+                 f"SELECT k, {instance_id}, {_pg_param('next_due', c.next_due)}, "
+                 f"{_pg_param('definition', c.definition)} FROM unnest({keys}) AS k "
+                 "WHERE EXISTS (SELECT FROM written) ON CONFLICT (key, instance_id) DO UPDATE "
+                 "SET due = EXCLUDED.due, definition = EXCLUDED.definition)")
     for prefix, rows_table, count in (("e", s.ledger, entries), ("n", s.outbox, notices)):
         if not count:
             continue
@@ -236,7 +239,7 @@ class SQLInstanceStore(SQLOutbox):
                     self._explain_stale(c, instance.id, expected_version)
                 c.execute(s.work.delete().where(s.work.c.instance_id == instance.id))
             if keys:
-                c.execute(_INSERT_WORK, [{"key": k, "instance_id": instance.id} for k in keys])
+                c.execute(_INSERT_WORK, _work_rows(instance.id, keys, row))
             if entries:
                 c.execute(_INSERT_LEDGER, [serial.entry_to_row(instance.id, e) for e in entries])
             if outbox_rows:
@@ -305,8 +308,8 @@ class SQLInstanceStore(SQLOutbox):
         ledger_rows = [serial.entry_to_row(i, e) for i, _, _, entries, _ in prepared
                        for e in entries]
         outbox_rows = [r for *_, rows in prepared for r in rows]
-        work_rows = [{"key": k, "instance_id": item[0].id} for item in items
-                     for k in _keys(item[0])]
+        work_rows = [w for (instance, *_), (*_, row, _, _) in zip(items, prepared, strict=True)
+                     for w in _work_rows(instance.id, _keys(instance), row)]
         if updates:
             self._update_many(c, updates)
             _delete_work(c, [u[0] for u in updates])
@@ -499,22 +502,18 @@ class SQLInstanceStore(SQLOutbox):
         """Ids of running instances having any of ``keys``, earliest timer first (none last),
         then by id (see ``WorkIndex.find_work``).
 
-        A range scan of ``vw_work``'s primary key per key; each row found reads its instance's
-        due time (and definition) by the instance's id, as a correlated subquery: PostgreSQL
-        keeps that a per-row index lookup, where a join may be planned as a hash join over
-        every instance. Final instances have no rows in ``vw_work``.
+        An index-only range scan of ``vw_work_due`` per key: each index row carries the
+        instance's due time and definition (written with the keys on every commit), so the
+        instances are never read. Final instances have no rows in ``vw_work``.
         """
         keys = sorted(set(keys))
         if not keys or (limit is not None and limit <= 0):
             return []
-        t, w = s.instance.c, s.work.c
-        due = (sa.select(t.next_due).where(t.id == w.instance_id)
-               .scalar_subquery().label("due"))
-        query = (sa.select(w.instance_id, due).distinct().where(w.key.in_(keys))
-                 .order_by(due.asc().nulls_last(), w.instance_id))
+        w = s.work.c
+        query = (sa.select(w.instance_id, w.due).distinct().where(w.key.in_(keys))
+                 .order_by(w.due.asc().nulls_last(), w.instance_id))
         if definition is not None:
-            query = query.where(sa.select(t.definition).where(t.id == w.instance_id)
-                                .scalar_subquery() == definition)
+            query = query.where(w.definition == definition)
         if limit is not None:
             query = query.limit(limit)
         with translated("finding work"), self.engine.connect() as c:
@@ -554,18 +553,19 @@ class SQLInstanceStore(SQLOutbox):
         ids = list(given)
         with translated(f"rewriting the work keys of {len(ids)} instances"), \
                 self._write.begin() as c:
-            final: dict[str, bool] = {}
+            stored: dict[str, Any] = {}
             for start in range(0, len(ids), _IN_CHUNK):
-                final.update(tuple(r) for r in c.execute(sa.select(t.id, t.final).where(
-                    t.id.in_(ids[start:start + _IN_CHUNK]))))
-            missing = [i for i in ids if i not in final]
+                stored.update((r["id"], r) for r in c.execute(
+                    sa.select(t.id, t.final, t.next_due, t.definition).where(
+                        t.id.in_(ids[start:start + _IN_CHUNK]))).mappings())
+            missing = [i for i in ids if i not in stored]
             if missing:
                 raise NotFoundError(f"no instance {missing[0]}"
                                     + (f" (and {len(missing) - 1} more)" if len(missing) > 1
                                        else ""))
             _delete_work(c, ids)
-            rows = [{"key": k, "instance_id": i} for i, keys in given.items() if not final[i]
-                    for k in sorted(set(keys))]
+            rows = [w for i, keys in given.items() if not stored[i]["final"]
+                    for w in _work_rows(i, sorted(set(keys)), stored[i])]
             if rows:
                 c.execute(_INSERT_WORK, rows)
 
@@ -593,6 +593,15 @@ class PostgresInstanceStore(SQLInstanceStore):
 def _keys(instance: ProcessInstance) -> list[str]:
     """The keys an instance keeps in ``vw_work`` (none when it is final)."""
     return [] if instance.final else sorted(instance.work)
+
+
+def _work_rows(instance_id: str, keys: Sequence[str], row: Mapping[str, Any]
+               ) -> list[dict[str, Any]]:
+    """The ``vw_work`` rows of an instance's keys, its due time and definition (from its
+    instance ``row``) beside each."""
+    due, definition = row["next_due"], row["definition"]
+    return [{"key": k, "instance_id": instance_id, "due": due, "definition": definition}
+            for k in keys]
 
 
 def _delete_work(c: sa.Connection, ids: Sequence[str]) -> None:

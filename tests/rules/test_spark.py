@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import vip_workflow as vw
-from vip_workflow.testing.tier_strategies import ALL_TIERS, portfolios, rule_files
 from vip_workflow.rules.tiers import _spark
 from vip_workflow.rules.tiers.backends import backend, backend_for
 from vip_workflow.rules.tiers.compiled import Interval
 from vip_workflow.samples import load_sample_portfolio
 from vip_workflow.testing.tier_dirty import ANSWERS, dirty_portfolio, mismatches
+from vip_workflow.testing.tier_strategies import ALL_TIERS, portfolios, rule_files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

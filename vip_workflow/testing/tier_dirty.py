@@ -56,7 +56,7 @@ def _edges(book: RuleBook) -> list[float]:
     values: list[float] = []
     for bound in bounds(book):
         values += [bound, math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf)]
-    return values + [math.nan, math.inf, -math.inf]
+    return [*values, math.nan, math.inf, -math.inf]
 
 
 def dirty_portfolio(book: RuleBook, frame: pl.DataFrame, *, every: int = 7) -> pl.DataFrame:

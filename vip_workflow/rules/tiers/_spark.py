@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vip_workflow._extras import LazyModule
+from vip_workflow._extras import LazyModule, require
 from vip_workflow.errors import UnsupportedExpressionError
 from vip_workflow.rules.tiers import expressions as ex
 from vip_workflow.rules.tiers.evaluate import not_finite_reason
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 else:
     F = LazyModule("pyspark.sql.functions", "judging a Spark DataFrame")
     T = LazyModule("pyspark.sql.types", "judging a Spark DataFrame")
-    _WINDOW = LazyModule("pyspark.sql.window", "judging a Spark DataFrame")
 
 __all__ = ["LOWERING", "SparkLowering", "judge_frame"]
 
@@ -48,9 +47,8 @@ _FINE_PER_COARSE = 64  # … 64 of them to a coarse bucket
 
 
 def _window() -> type[Window]:
-    if TYPE_CHECKING:
-        return Window
-    return _WINDOW.Window
+    window: type[Window] = require("pyspark.sql.window", "judging a Spark DataFrame").Window
+    return window
 
 
 def _col(name: str) -> Column:

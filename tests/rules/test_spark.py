@@ -109,13 +109,13 @@ def _disagreements(spark: SparkSession, books: list[vw.RuleBook],
 
 class TestAgreement:
     # no shrinking: each example is a Spark job, and a failure prints its rule file anyway
-    @settings(max_examples=6, deadline=None, database=None, phases=[Phase.generate],
+    @settings(max_examples=10, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(data=st.data(), files=st.lists(rule_files(portfolio=True), min_size=50,
-                                          max_size=50))
+    @given(data=st.data(), files=st.lists(rule_files(portfolio=True), min_size=30,
+                                          max_size=30))
     def test_generated_rule_files_agree(self, spark: SparkSession, data: st.DataObject,
                                         files: list[dict[str, Any]]) -> None:
-        """300 generated rule files (6 × 50, ten to a Spark job) on boundary-heavy
+        """300 generated rule files (10 × 30, ten to a Spark job) on boundary-heavy
         dirty portfolios: identical tiers, rules, reason texts and computed tiers."""
         frame = _indexed(data.draw(portfolios(list(ALL_TIERS), rows=40)))
         books = [vw.load_rules(f, kind="tiers") for f in files]

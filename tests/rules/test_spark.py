@@ -29,7 +29,8 @@ from vip_workflow.testing.tier_strategies import ALL_TIERS, portfolios, rule_fil
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")]
 ROW = "__row"
 BATCH = 10  # books per Spark job: bigger unions cost more to plan than they save
 

@@ -81,7 +81,7 @@ PUBLIC = [
 #: What ``import vip_workflow`` must not load: the heavy parts come on first use.
 HEAVY = ("polars", "pandas", "pyarrow", "sqlalchemy", "transitions", "networkx",
          "durable_rules", "matplotlib", "numpy", "pydantic", "fastapi", "starlette", "uvicorn",
-         "jwt")
+         "jwt", "pyspark", "py4j")
 
 
 class TestPublicSurface:

@@ -72,3 +72,20 @@ class TestNumpyIsAnExtra:
             [{"name": "a", "value": None}, {"name": "b", "value": 5.0}],
             [{"name": "a", "value": 3.0}, {"name": "b", "value": 6.0}],
         ]
+
+
+class TestSparkIsAnExtra:
+    def test_the_spark_back_end_imports_without_pyspark(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The back end's module loads without pyspark (the registry imports it to ask what
+        it accepts); lowering anything asks for vip_workflow[spark]."""
+        import importlib
+
+        for name in [m for m in sys.modules if m.startswith("pyspark")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "pyspark", None)
+        monkeypatch.delitem(sys.modules, "vip_workflow.rules.tiers._spark", raising=False)
+        spark = importlib.import_module("vip_workflow.rules.tiers._spark")
+        assert not spark.LOWERING.accepts([{"revenue": 1.0}])
+        with pytest.raises(MissingExtraError, match=r"vip_workflow\[spark\]"):
+            spark.F.col("revenue")

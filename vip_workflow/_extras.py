@@ -31,6 +31,8 @@ EXTRAS: dict[str, str] = {
     "duckdb_engine": "duckdb",
     "sqlglot": "duckdb",
     "adbc_driver_postgresql": "duckdb",
+    "pyspark": "spark",
+    "py4j": "spark",
 }
 
 

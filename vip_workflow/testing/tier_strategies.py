@@ -236,9 +236,10 @@ month_values = st.one_of(
 
 
 @st.composite
-def portfolios(draw: st.DrawFn, tier_names: list[str]) -> pl.DataFrame:
-    """A small frame: every field, each column of a right or a wrong type, or absent."""
-    rows = draw(st.integers(1, 12))
+def portfolios(draw: st.DrawFn, tier_names: list[str], rows: int | None = None) -> pl.DataFrame:
+    """A small frame (``rows`` rows, else 1 to 12): every field, each column of a right or a
+    wrong type, or absent."""
+    rows = rows if rows is not None else draw(st.integers(1, 12))
     columns: dict[str, pl.Series] = {}
     for name in NUMBER_FIELDS:
         shape = draw(st.sampled_from(["int", "float", "float", "float", "text", "absent"]))

@@ -49,6 +49,7 @@ class Lowering(Protocol):
 _BUILT_IN = {
     "duckdb": ("vip_workflow.rules.tiers._duckdb:LOWERING", ("duckdb", "_duckdb")),
     "sqlalchemy": ("vip_workflow.rules.tiers._sqlalchemy:LOWERING", ("sqlalchemy",)),
+    "spark": ("vip_workflow.rules.tiers._spark:LOWERING", ("pyspark",)),
 }
 _REGISTERED: dict[str, Lowering] = {}
 

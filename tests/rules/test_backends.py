@@ -17,6 +17,7 @@ from vip_workflow.rules.tiers import expressions as ex
 from vip_workflow.rules.tiers._sqlglot import Column, judgement_sql
 from vip_workflow.testing.tier_agreement import (
     assert_backend_agrees,
+    compare,
     duckdb_runner,
     fifteen_digits,
     flip_a_closed_bound,
@@ -138,6 +139,20 @@ class TestSQLite:
         engine = sa.create_engine("sqlite://")
         assert_backend_agrees(sqlalchemy_runner(engine), examples=300, lists=False,
                               reason=fifteen_digits)
+
+    def test_a_boolean_in_a_reason_reads_true_or_false(self) -> None:
+        """SQLite keeps booleans as 0/1; a reason shows them as judge does: false, true."""
+        book = vw.load_rules({
+            "kind": "tiers", "name": "b", "version": "1", "tiers": ["A", "B"],
+            "scheme": {"type": "scoring", "factors": [
+                {"id": "vip", "field": "b0", "values": [True], "unknown": "reject",
+                 "bands": [{"in": [True], "points": 1.0}]}],
+                "tiers": [{"range": "[1, inf)", "tier": "A"}], "default": "B"}}, kind="tiers")
+        frame = pl.DataFrame({"row_no": [0, 1, 2], "b0": [False, True, None]})
+        got = sqlalchemy_runner(sa.create_engine("sqlite://"))(book, frame)
+        assert got.get_column("reason").to_list()[0] == \
+            "vip false is not one of the declared values (true)"
+        compare(book, frame, got)
 
     def test_the_documented_gap_is_only_the_printing(self) -> None:
         """fifteen_digits hides 16- and 17-digit printing, not a different number."""

@@ -130,6 +130,12 @@ class _Lowering:
         """A value as text, as ``judge``'s reasons show it (17500 for 17500.0)."""
         value = self(node)
         text = exp.Cast(this=value, to=exp.DataType.build("text"))
+        held = self.columns.get(node.name) if isinstance(node, ex.Col) else None
+        if held is not None and held.kind == "boolean":  # SQLite keeps 0/1: say true/false
+            return _case([(exp.EQ(this=value, expression=_lit(True)),
+                           exp.Literal.string("true")),
+                          (exp.EQ(this=value.copy(), expression=_lit(False)),
+                           exp.Literal.string("false"))], text)
         if not (isinstance(node, ex.Col) and node.kind == "number"
                 and self.state(node) == "ok" and self.columns[node.name].floating):
             return text

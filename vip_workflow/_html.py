@@ -13,6 +13,7 @@ name and version.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -81,10 +82,9 @@ _DEFINITIONS: weakref.WeakValueDictionary[tuple[str, int], Any] = weakref.WeakVa
 
 def remember_definition(definition: Any) -> None:
     """Keep a weak reference to a process definition under ``(name, version)``."""
-    try:
+    # an object without weak references (TypeError): no diagram for its instances
+    with contextlib.suppress(TypeError):
         _DEFINITIONS[(definition.name, definition.version)] = definition
-    except TypeError:  # an object without weak references: no diagram for its instances
-        pass
 
 
 def remembered_definition(name: str, version: int) -> Any | None:

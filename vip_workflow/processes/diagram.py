@@ -204,8 +204,9 @@ class _Route:
 
 def _route(a: _Box, b: _Box, kind: str, loop: float, spread: tuple[int, int]) -> _Route:
     """Down to the next row: a curve; further down: a loop on the left; up: one on the
-    right. ``loop`` is how far out the loop reaches (clear of the rows it passes); ``spread`` is (this edge's
-    index, how many) among its source's short edges down, to keep their labels apart."""
+    right. ``loop`` is how far out a loop reaches (clear of the rows it passes); ``spread``
+    is (this edge's index, how many) among its source's short edges down, to keep their
+    labels apart."""
     if kind == "down":
         x0, y0, x3, y3 = a.cx, a.y + _HEIGHT, b.cx, b.y
         bend = (y3 - y0) / 2

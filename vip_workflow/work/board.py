@@ -146,9 +146,10 @@ class TaskBoard:
         opened = self.open_tasks()
         rows = [(t.id, t.customer_id, t.trigger, t.severity, t.period, t.assignee, t.case_id)
                 for t in opened[:20]]
+        counts: dict[str, int] = {**status, **{f"open {k}": v for k, v in
+                                              sorted(families.items())}}
         return _html.frame(
-            "task board", _html.fields({**status, **{f"open {k}": v for k, v in
-                                                     sorted(families.items())}}),
+            "task board", _html.fields(counts),
             "<p><strong>open tasks per manager</strong></p>",
             _html.table(("manager", "open tasks"), list(self.load().items()), limit=20,
                         what="managers"),

@@ -141,7 +141,7 @@ class TaskBoard:
     def _repr_html_(self) -> str:
         from vip_workflow import _html
 
-        status = Counter(t.status for t in self.tasks.values())
+        status = Counter[str](t.status for t in self.tasks.values())
         families = Counter(t.family for t in self.tasks.values() if t.is_open)
         opened = self.open_tasks()
         rows = [(t.id, t.customer_id, t.trigger, t.severity, t.period, t.assignee, t.case_id)

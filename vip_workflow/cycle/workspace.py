@@ -143,6 +143,29 @@ class CycleResult:
             used["kpis"] = f"{self.kpi_book} v{self.kpi_version}"
         return used
 
+    def __repr__(self) -> str:
+        signals = "" if self.signals is None else f", {self.signals.height:,} signals"
+        return (f"<CycleResult {self.period}: {self.judged.height:,} customers judged by "
+                f"{self.book} v{self.book_version}, {self.changes.height:,} tier changes"
+                f"{signals}; report {self.report}>")
+
+    def _repr_html_(self) -> str:
+        """The summary and small counts, never the whole frames (they stay attributes)."""
+        from vip_workflow import _html
+
+        tiers = self.judged.get_column("tier").cast(pl.String).value_counts(sort=True)
+        parts = [f"<pre>{_html.esc(self.summary(), 20_000)}</pre>",
+                 "<p><strong>customers per tier</strong></p>",
+                 _html.table(("tier", "customers"), tiers.head(30).iter_rows(),
+                             total=tiers.height, what="tiers")]
+        if self.changes.height:
+            shown = self.changes.head(10)
+            parts += ["<p><strong>tier changes (first 10)</strong></p>",
+                      _html.table(shown.columns, shown.iter_rows(), total=self.changes.height,
+                                  what="changes")]
+        return _html.frame(f"cycle {self.period}", *parts,
+                           note=", ".join(f"{k}: {v}" for k, v in self.rules.items()))
+
     def summary(self) -> str:
         counts = dict(self.judged.get_column("tier").cast(pl.String).value_counts().iter_rows())
         tiers = ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=lambda kv:

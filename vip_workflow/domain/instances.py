@@ -98,12 +98,30 @@ class LedgerEntry:
     prev_hash: str
     hash: str
 
+    def __repr__(self) -> str:
+        move = f"{self.source or '—'} → {self.dest or '—'}"
+        who = self.actor + (f" for {self.on_behalf_of}" if self.on_behalf_of else "")
+        return f"<LedgerEntry #{self.seq} {self.at:%Y-%m-%d %H:%M} {who} {self.action}: {move}>"
+
+    def _repr_html_(self) -> str:
+        from vip_workflow import _html
+
+        return _html.table(_LEDGER_HEADERS, [_ledger_row(self)])
+
     def expected_hash(self, instance_id: str) -> str:
         """The hash this entry should carry."""
         return entry_hash(
             instance_id, self.prev_hash, self.seq, self.at, self.actor, self.on_behalf_of,
             self.action, self.source, self.dest, self.comment, self.data,
         )
+
+
+_LEDGER_HEADERS = ("#", "at", "actor", "on behalf of", "action", "from", "to", "comment")
+
+
+def _ledger_row(entry: LedgerEntry) -> tuple[object, ...]:
+    return (entry.seq, f"{entry.at:%Y-%m-%d %H:%M}", entry.actor, entry.on_behalf_of,
+            entry.action, entry.source, entry.dest, entry.comment)
 
 
 def first_bad_entry(instance_id: str, entries: Iterable[LedgerEntry]) -> int | None:
@@ -269,6 +287,35 @@ class ProcessInstance:
     def requester(self) -> str | None:
         """Who requested the open approval, if a gate is open."""
         return self.gate.requester if self.gate else None
+
+    def __repr__(self) -> str:
+        return (f"<ProcessInstance {self.id!r} of {self.definition} v{self.definition_version}"
+                f" in {self.state!r}{' (final)' if self.final else ''}: version {self.version}, "
+                f"{len(self.history)} ledger entries>")
+
+    def _repr_html_(self) -> str:
+        """The state on the definition's diagram (when the definition was loaded in this
+        Python process), the instance's facts, its context and its ledger (the last 50)."""
+        from vip_workflow import _html
+
+        definition = _html.remembered_definition(self.definition, self.definition_version)
+        visited = {e.dest for e in self.history if e.dest} | {
+            e.source for e in self.history if e.source}
+        picture = (definition.to_svg(current=self.state, visited=visited)
+                   if definition is not None and self.state in definition.state_names
+                   else "<p><em>(load the definition to see the diagram)</em></p>")
+        facts = {"state": self.state + (" (final)" if self.final else ""),
+                 "assignee": self.assignee or "—", "waiting for": self.waiting_for or "—",
+                 "approval level": self.gate.level if self.gate else "—",
+                 "next due": self.next_due or "—", "version": self.version,
+                 "ledger verifies": "yes" if self.verify_ledger() else "NO"}
+        shown = self.history[-50:]
+        ledger = _html.table(_LEDGER_HEADERS, [_ledger_row(e) for e in shown],
+                             total=len(self.history), what="earlier entries, not shown")
+        return _html.frame(
+            f"{self.definition} v{self.definition_version} — instance {self.id}", picture,
+            _html.fields(facts), "<p><strong>context</strong></p>",
+            _html.fields(sorted(self.context.items())), "<p><strong>ledger</strong></p>", ledger)
 
     def verify_ledger(self) -> bool:
         """Whether the ledger is intact: every hash chains, it ends in the current state and,

@@ -10,6 +10,7 @@ ISO 8601 strings, nothing is ever evaluated as code.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -470,6 +471,32 @@ class ProcessDefinition(FileHeader):
         from vip_workflow.processes.graphs import to_dot
 
         return to_dot(self)
+
+    def to_svg(self, current: str | None = None, visited: Iterable[str] = ()) -> str:
+        """The definition drawn as SVG, ``current`` highlighted and ``visited`` tinted (see
+        :mod:`vip_workflow.processes.diagram`; no Graphviz or Mermaid needed)."""
+        from vip_workflow.processes.diagram import to_svg
+
+        return to_svg(self, current=current, visited=visited)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Remembered (weakly) so an instance of it can draw itself in a notebook."""
+        from vip_workflow._html import remember_definition
+
+        remember_definition(self)
+
+    def __repr__(self) -> str:
+        return (f"<ProcessDefinition {self.name!r} v{self.version}: {len(self.states)} states, "
+                f"{len(self.transitions)} transitions, starts in {self.initial!r}>")
+
+    def _repr_html_(self) -> str:
+        from vip_workflow._html import frame
+        from vip_workflow.processes.diagram import legend
+
+        note = (f"{len(self.states)} states, {len(self.transitions)} transitions"
+                + (f"; {self.description}" if self.description else ""))
+        return frame(f"{self.name} v{self.version}" + (f" — {self.title}" if self.title else ""),
+                     self.to_svg(), legend(), note=note)
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

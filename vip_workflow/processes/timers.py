@@ -34,6 +34,23 @@ class TickReport:
     events: int = 0
     handoffs: int = 0  # hand-off steps left undone by a crash: children started, parents resumed
 
+    def _counts(self) -> dict[str, int]:
+        return {"reminders": self.reminders, "escalations": self.escalations,
+                "overdue": self.overdue, "events": self.events, "hand-offs": self.handoffs}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self._counts().items())
+        return (f"<TickReport {self.now:%Y-%m-%d %H:%M}: {len(self.instances)} instance(s); "
+                f"{counts}>")
+
+    def _repr_html_(self) -> str:
+        from vip_workflow import _html
+
+        ids = _html.table(("instance",), [(i,) for i in self.instances], limit=20,
+                          what="instances")
+        return _html.frame(f"tick at {self.now:%Y-%m-%d %H:%M}", _html.fields(self._counts()),
+                           ids, note=f"{len(self.instances)} instance(s) had timers due")
+
 
 class Timers:
     """Runs the due timers of an engine's instances."""

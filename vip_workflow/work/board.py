@@ -133,6 +133,31 @@ class TaskBoard:
         self._ids = itertools.count(1)
 
     # -- reading -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        opened = sum(t.is_open for t in self.tasks.values())
+        return (f"<TaskBoard: {len(self.tasks):,} task(s), {opened:,} open, "
+                f"{len(self._cases):,} retention case(s), {len(self.pool)} manager(s) in the pool>")
+
+    def _repr_html_(self) -> str:
+        from vip_workflow import _html
+
+        status = Counter[str](t.status for t in self.tasks.values())
+        families = Counter(t.family for t in self.tasks.values() if t.is_open)
+        opened = self.open_tasks()
+        rows = [(t.id, t.customer_id, t.trigger, t.severity, t.period, t.assignee, t.case_id)
+                for t in opened[:20]]
+        counts: dict[str, int] = {**status, **{f"open {k}": v for k, v in
+                                              sorted(families.items())}}
+        return _html.frame(
+            "task board", _html.fields(counts),
+            "<p><strong>open tasks per manager</strong></p>",
+            _html.table(("manager", "open tasks"), list(self.load().items()), limit=20,
+                        what="managers"),
+            "<p><strong>open tasks</strong></p>",
+            _html.table(("task", "customer", "trigger", "severity", "period", "assignee",
+                         "case"), rows, total=len(opened), what="open tasks"),
+            note=f"{len(self.tasks):,} task(s), {len(opened):,} open")
+
     def open_tasks(self, assignee: str | None = None) -> list[Task]:
         return [t for t in self.tasks.values()
                 if t.is_open and (assignee is None or t.assignee == assignee)]

@@ -8,7 +8,6 @@ field path and where it stands (file, line, column).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
@@ -106,13 +105,23 @@ class LintReport:
             return "no findings"
         return "\n".join(f.text(self.path) for f in self.findings)
 
+    def _tally(self) -> str:
+        if not self.findings:
+            return "no findings"
+        info = len(self.findings) - len(self.errors) - len(self.warnings)
+        return (f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+                + (f", {info} note(s)" if info else ""))
+
+    def __repr__(self) -> str:
+        where = f" {self.path}" if self.path else ""
+        return f"<LintReport{where}: {self._tally()}>"
+
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{f.severity}</td><td>{html.escape(f.field or '')}</td>"
-            f"<td>{f.line or ''}</td><td>{html.escape(f.message)}</td></tr>"
-            for f in self.findings
-        )
-        return ("<table><thead><tr><th>severity</th><th>field</th><th>line</th><th>finding</th>"
-                f"</tr></thead><tbody>{rows}</tbody></table>")
+        from vip_workflow import _html
 
-
+        rows = [(f.severity, f.location(self.path), f.field, f.message, f.code)
+                for f in self.findings]
+        body = _html.table(("severity", "where", "field", "finding", "code"), rows,
+                           what="findings") if rows else ""
+        return _html.frame(f"lint {self.path}" if self.path else "lint", body,
+                           note=self._tally())

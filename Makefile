@@ -9,9 +9,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# the demo needs the core and the report's charts only
+# the demo needs the core, the report's charts and the server it ends by pointing to
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[report]'
+	$(BIN)/python -m pip install --quiet -e '.[report,server]'
 	touch $@
 
 # the tests need every extra, the test tools and the benchmark competitors

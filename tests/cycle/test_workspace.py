@@ -292,6 +292,10 @@ class TestCommands:
         assert "period 2026-10" in result.output
         assert "final state: won; ledger verifies: True" in result.output
         assert (tmp_path / "demo" / "reports" / "2026-10" / "report.html").exists()
+        config = tmp_path / "demo" / "vip.yaml"
+        assert result.output.rstrip().splitlines()[-1].strip() == \
+            f"vip-workflow serve --workspace {config}"
+        assert f"vip-workflow token create --workspace {config} --user " in result.output
 
     def test_run_takes_a_config_a_period_and_data(self, tmp_path: Path) -> None:
         """The production form."""

@@ -115,4 +115,18 @@ def run_demo(directory: str | Path, console: Console) -> Path:
     _walk_sales(workspace, console, customer)
     console.print(f"\nReport: {result.report}")
     console.print(f"Results: {result.outputs} (tiers, changes, signals, tasks, KPIs)")
+    _how_to_serve(console, config_path, str(customer.get("account_manager") or "AM001"))
     return result.report
+
+
+def _how_to_serve(console: Console, config_path: Path, manager: str) -> None:
+    """The commands that serve the demo workspace (the HTTP service and the workbench)."""
+    from importlib.util import find_spec
+
+    console.print("\nServe the workspace (HTTP API and the workbench at /web):")
+    if find_spec("fastapi") is None:
+        console.print("  pip install 'vip_workflow[server]'", highlight=False, soft_wrap=True)
+    console.print(f"  vip-workflow token create --workspace {config_path} --user {manager} "
+                  "--roles account_manager", highlight=False, soft_wrap=True)
+    console.print(f"  vip-workflow serve --workspace {config_path}", highlight=False,
+                  soft_wrap=True)

@@ -73,6 +73,7 @@ def bench_duckdb(book: vw.RuleBook, frame: pl.DataFrame, repeats: int) -> list[R
     connection.register("frame_view", frame.to_arrow())
     connection.execute("create table groups as select * from frame_view")
     relation = connection.table("groups")
+    key = book.plan.id_field or "customer_id"
     rows = [
         ("DuckDB `judge_many(relation)` fetched as Arrow",
          _timed(lambda: _arrow_rows(book.judge_many(relation)), repeats, frame.height)),
@@ -82,8 +83,8 @@ def bench_duckdb(book: vw.RuleBook, frame: pl.DataFrame, repeats: int) -> list[R
          _timed(lambda: book.judge_sql(connection, "groups", ordered=False), repeats,
                 frame.height)),
         ("DuckDB `judge_sql(keep=[id], ordered=False)`, to polars",
-         _timed(lambda: book.judge_sql(connection, "groups", keep=[book.plan.id_field],
-                                       ordered=False), repeats, frame.height)),
+         _timed(lambda: book.judge_sql(connection, "groups", keep=[key], ordered=False),
+                repeats, frame.height)),
     ]
     connection.close()
     return rows
@@ -129,7 +130,7 @@ def bench_postgres(book: vw.RuleBook, frame: pl.DataFrame, url: str,
                    repeats: int) -> list[Row]:
     from vip_workflow.rules.tiers._sqlalchemy import statement
 
-    key = book.plan.id_field
+    key = book.plan.id_field or "customer_id"
     with _postgres_table(url, frame) as (engine, table):
         select = book.sql(table, dialect="postgresql")
         inside_sorted = min(_inside(engine, f'{select} ORDER BY "{key}"')

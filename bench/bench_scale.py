@@ -5,7 +5,7 @@ Judges "hubei-2006" over a synthetic portfolio (``sample_portfolio``) with polar
 sorted by the customer id as by default and with ``ordered=False``), PostgreSQL (the SELECT
 timed inside the database with ``EXPLAIN ANALYZE``, and ``judge_sql`` end to end through ADBC,
 sorted and not) and, with ``--spark``, local Spark. Prints seconds, the ratio to polars and
-the issue's floors: DuckDB ≤ 3 s end to end; PostgreSQL end to end ≤ 2× its in-database time
+the issue's floors: DuckDB ≤ 3 s end to end (Spark warm ≤ 4 s); PostgreSQL end to end ≤ 2× its in-database time
 (the same SELECT, the same ORDER BY). Usage::
 
     python -m bench scale [--rows 1000000] [--repeats 2] [--postgres URL | --postgres '']
@@ -33,6 +33,7 @@ from vip_workflow.samples import sample_portfolio
 
 BOOK = "hubei-2006"
 DUCKDB_TARGET_S = 3.0  # issue 12: DuckDB judge of 1 M customers ≤ 3 s end to end
+SPARK_WARM_TARGET_S = 4.0  # issue 12: Spark local[2] judge of 1 M ≤ 4 s warm
 POSTGRES_TARGET_X = 2.0  # issue 12: PostgreSQL end to end ≤ 2× its in-database time
 POSTGRES_URL = os.environ.get("VW_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -171,13 +172,17 @@ def bench_spark(book: vw.RuleBook, frame: pl.DataFrame, cores: int, repeats: int
 
 
 def floors(rows: list[Row], n: int) -> list[str]:
-    """The issue's floors, met or missed (DuckDB's scaled to the portfolio size)."""
+    """The issue's floors, met or missed (seconds scaled to the portfolio size)."""
     seconds = dict(rows)
     out = []
     budget = DUCKDB_TARGET_S * n / 1_000_000
     for name in (r for r in seconds if r.startswith("DuckDB `judge_sql")):
         verdict = "met" if seconds[name] <= budget else "missed"
         out.append(f"{name}: {seconds[name]:.2f} s ≤ {budget:.2f} s — {verdict}")
+    spark_budget = SPARK_WARM_TARGET_S * n / 1_000_000
+    for name in (r for r in seconds if r.startswith("Spark") and r.endswith("warm")):
+        verdict = "met" if seconds[name] <= spark_budget else "missed"
+        out.append(f"{name}: {seconds[name]:.2f} s ≤ {spark_budget:.2f} s — {verdict}")
     pairs = [("sorted by customer id", "sorted (default)", "sorted (default)"),
              ("unsorted", "`judge_sql(ordered", "ordered=False"),
              ("id and answers only", "keep=[id]", "keep=[id], ordered=False")]

@@ -112,6 +112,23 @@ class TestDuckDB:
             frame.to_dicts())]
         assert out.get_column("reason").to_list()[0] == "revenue is missing"
 
+    def test_judge_sql_ordered_false_skips_the_sort(self) -> None:
+        """By default rows come sorted by the id field; ordered=False leaves them in the
+        table's order (DuckDB keeps insertion order), with the same answer on every row."""
+        frame = pl.DataFrame({"customer_id": ["g3", "g1", "g2"], "importance": ["none"] * 3,
+                              "revenue": [20_000.0, float("nan"), 60_000.0],
+                              "headcount": [5, 5, 5]})
+        connection = duckdb.connect()
+        connection.execute("create table groups as select * from frame")
+        book = vw.preset("hubei-2006")
+        by_id = book.judge_sql(connection, "groups")
+        as_stored = book.judge_sql(connection, "groups", ordered=False)
+        assert by_id.get_column("customer_id").to_list() == ["g1", "g2", "g3"]
+        assert as_stored.get_column("customer_id").to_list() == ["g3", "g1", "g2"]
+        assert as_stored.get_column("reason").to_list() == [
+            d.reason for d in book.judge_rows(frame.to_dicts())]
+        assert as_stored.sort("customer_id").equals(by_id)
+
     @pytest.mark.slow
     def test_300_generated_rule_files_agree(self) -> None:
         assert_backend_agrees(duckdb_runner(), examples=300)

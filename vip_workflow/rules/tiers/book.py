@@ -243,13 +243,16 @@ class RuleBook:
 
     def judge_sql(self, bind: sa.Engine | sa.Connection | str | duckdb.DuckDBPyConnection,
                   table: sa.Table | str, *, schema: str | None = None,
-                  keep: list[str] | None = None, order_by: str | None = None) -> pl.DataFrame:
+                  keep: list[str] | None = None, order_by: str | None = None,
+                  ordered: bool = True) -> pl.DataFrame:
         """Judge every row of a database table inside the database (SQLAlchemy engine, connection
         or URL, or a raw ``duckdb`` connection; a table name or ``sqlalchemy.Table``). Returns a
         polars DataFrame of the ``keep`` columns (default: all) plus ``tier``, ``rule`` and
         ``reason`` — the answers of ``judge_many``, computed by one SELECT and fetched as Arrow.
         Rows come ordered by ``order_by`` (default: the rule book's ``id_field`` when the table
-        has it; SQL tables have no order of their own)."""
+        has it; SQL tables have no order of their own). ``ordered=False`` skips the sort: rows
+        come in whatever order the database gives them, several times faster on a large table
+        keyed by text (the answers themselves do not depend on the order)."""
         import sqlalchemy as sa
 
         from vip_workflow.rules.tiers import _duckdb, _sqlalchemy
@@ -261,16 +264,20 @@ class RuleBook:
             name = f"{schema}.{table}" if schema else table
             columns = keep or [c for c in duck.table(name).columns]
             return _duckdb.judge_table(self, duck, name, keep=columns,
-                                       order_by=order_by or self._id_in(columns))
+                                       order_by=self._order(order_by, columns, ordered))
         if isinstance(table, str):
             table = sa.Table(table, sa.MetaData(), autoload_with=engine,  # type: ignore[arg-type]
                              schema=schema)
         keep = list(keep) if keep is not None else [c.name for c in table.columns]
         return _sqlalchemy.judge_table(self, engine, table, keep=keep,  # type: ignore[arg-type]
-                                       order_by=order_by or self._id_in(keep))
+                                       order_by=self._order(order_by, keep, ordered))
 
-    def _id_in(self, columns: list[str]) -> str | None:
-        return self.plan.id_field if self.plan.id_field in columns else None
+    def _order(self, order_by: str | None, columns: list[str], ordered: bool) -> str | None:
+        """The column judge_sql sorts by: ``order_by``, else the id field if kept; none when
+        ``ordered`` is false."""
+        if not ordered:
+            return None
+        return order_by or (self.plan.id_field if self.plan.id_field in columns else None)
 
     def sql(self, table: sa.Table | str, *, dialect: str = "postgresql") -> str:
         """The SELECT that judges ``table`` (a ``sqlalchemy.Table``) in ``dialect``:

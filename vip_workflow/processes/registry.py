@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vip_workflow._html import remember_definition
 from vip_workflow.domain.instances import ProcessInstance
 from vip_workflow.errors import ProcessDefinitionError, ProcessError
 from vip_workflow.processes.definitions import ProcessDefinition
@@ -43,6 +44,9 @@ class DefinitionRegistry:
         elif not isinstance(definition, ProcessDefinition):
             definition = load_definition(definition)
         check_or_raise(definition, resolvers=self.resolvers)
+        # the deployed one is what this process's instances draw in a notebook (another
+        # object of the same name and version may have been built since)
+        remember_definition(definition)
         versions = self._compiled.setdefault(definition.name, {})
         existing = versions.get(definition.version)
         if existing is not None:

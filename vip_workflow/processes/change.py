@@ -188,7 +188,9 @@ class Change:
         # a direct call: attrs.evolve is several times slower
         result = ProcessInstance(**args)
         keys = work_keys(result, self.compiled, self.compiled.resolvers)
-        return ProcessInstance(**args, work=keys) if keys else result
+        if keys:  # set before anyone sees (or hashes) the new value: one object, not two
+            object.__setattr__(result, "work", keys)
+        return result
 
 
 def markers(change: Change) -> tuple[Timer, ...]:

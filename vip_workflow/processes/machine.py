@@ -74,6 +74,8 @@ class CompiledProcess:
         resolvers: Mapping[str, Callable[[ProcessInstance], Iterable[str]]] | None = None,
     ) -> None:
         self.definition = definition
+        #: the pool keys of each step (``processes.work``), computed once on first use
+        self.pool_keys: dict[str, frozenset[str]] = {}
         #: the engine's resolvers (seats, assignees and work keys name them)
         self.resolvers = resolvers if resolvers is not None else {}
         self.name = definition.name

@@ -82,4 +82,8 @@ def work_keys(
         return frozenset({f"user:{inst.assignee}"})
     if inst.escalated_to:
         return frozenset({f"role:{inst.escalated_to}"})
-    return frozenset(f"role:{role}" for role in pool_roles(compiled, spec))
+    pool = compiled.pool_keys.get(spec.name)
+    if pool is None:  # a pure function of the compiled definition: computed once per step
+        pool = compiled.pool_keys[spec.name] = frozenset(
+            f"role:{role}" for role in pool_roles(compiled, spec))
+    return pool

@@ -44,7 +44,7 @@ from vip_workflow.ports import (
     WorkIndex,
 )
 from vip_workflow.processes import gates
-from vip_workflow.processes.change import Change, make_request
+from vip_workflow.processes.change import Change, Request, make_request
 from vip_workflow.processes.commands import ADMIN_ROLE, Commands, check_starter, may_fire
 from vip_workflow.processes.definitions import ProcessDefinition
 from vip_workflow.processes.entering import StateEntry
@@ -463,11 +463,18 @@ class ProcessEngine:
         request_id: str | None,
     ) -> ProcessInstance:
         request = make_request(request_id, actor, decision, decision, comment=comment, to=to)
+        return self._apply(instance_id, request, lambda change: self._commands.decide(
+            change, actor, decision, comment, to))
+
+    def _apply(self, instance_id: str, request: Request | None,
+               build: Callable[[Change], object]) -> ProcessInstance:
+        """A command on a stored instance: the instance as it is if ``request`` was already
+        applied, else ``build`` the change on it and commit it at the version read."""
         replay = self._commands.replay(instance_id, request)
         if replay is not None:
             return replay
         change = self._commands.load(instance_id, request=request)
-        self._commands.decide(change, actor, decision, comment, to)
+        build(change)
         return self._commit_update(change)
 
     def recall(
@@ -477,12 +484,8 @@ class ProcessEngine:
         """The requester withdraws an open approval request; the instance goes back."""
         actor = _actor(actor)
         request = make_request(request_id, actor, "recall", "recall", comment=comment)
-        replay = self._commands.replay(instance_id, request)
-        if replay is not None:
-            return replay
-        change = self._commands.load(instance_id, request=request)
-        self._commands.recall(change, actor, comment)
-        return self._commit_update(change)
+        return self._apply(instance_id, request,
+                           lambda change: self._commands.recall(change, actor, comment))
 
     def delegate(
         self, instance_id: str, *, actor: Actor, to: str, until: datetime, comment: str = ""
@@ -530,12 +533,8 @@ class ProcessEngine:
         with a reason (``comment``)."""
         actor = _actor(actor)
         request = make_request(request_id, actor, "release", "release", comment=comment)
-        replay = self._commands.replay(instance_id, request)
-        if replay is not None:
-            return replay
-        change = self._commands.load(instance_id, request=request)
-        self._commands.release(change, actor, comment)
-        return self._commit_update(change)
+        return self._apply(instance_id, request,
+                           lambda change: self._commands.release(change, actor, comment))
 
     def reassign(
         self, instance_id: str, *, to: str, actor: Actor, reason: str,
@@ -546,12 +545,8 @@ class ProcessEngine:
         (``task_assigned``)."""
         actor = _actor(actor)
         request = make_request(request_id, actor, "reassign", "reassign", to=to, reason=reason)
-        replay = self._commands.replay(instance_id, request)
-        if replay is not None:
-            return replay
-        change = self._commands.load(instance_id, request=request)
-        self._commands.reassign(change, to, actor, reason)
-        return self._commit_update(change)
+        return self._apply(instance_id, request,
+                           lambda change: self._commands.reassign(change, to, actor, reason))
 
     def migrate(
         self,

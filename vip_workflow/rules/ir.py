@@ -526,26 +526,31 @@ def _py_let(node: Let) -> PyFn:
     return let
 
 
-def _py_math(node: Math) -> PyFn:
-    op, left = _PY_MATH[node.op], to_python(node.left)
-    if isinstance(node.right, Const) and node.right.value is not None:
-        constant = node.right.value
+def _py_binary(op: Callable[[Any, Any], Any], left_node: Node, right_node: Node) -> PyFn:
+    """``op`` of two operands, null if either is null (a constant right side bound once)."""
+    left = to_python(left_node)
+    if isinstance(right_node, Const) and right_node.value is not None:
+        constant = right_node.value
 
-        def math_const(env: PyEnv) -> Any:
+        def with_const(env: PyEnv) -> Any:
             a = left(env)
             return None if a is None else op(a, constant)
 
-        return math_const
-    right = to_python(node.right)
+        return with_const
+    right = to_python(right_node)
 
-    def math_(env: PyEnv) -> Any:
+    def binary(env: PyEnv) -> Any:
         a = left(env)
         if a is None:
             return None
         b = right(env)
         return None if b is None else op(a, b)
 
-    return math_
+    return binary
+
+
+def _py_math(node: Math) -> PyFn:
+    return _py_binary(_PY_MATH[node.op], node.left, node.right)
 
 
 def _py_unary(fn: Callable[[Any], Any]) -> Callable[[Any], PyFn]:
@@ -597,25 +602,7 @@ def _py_days(node: DaysBetween) -> PyFn:
 
 
 def _py_cmp(node: Cmp) -> PyFn:
-    op, left = _PY_CMP[node.op], to_python(node.left)
-    if isinstance(node.right, Const) and node.right.value is not None:
-        constant = node.right.value
-
-        def cmp_const(env: PyEnv) -> Any:
-            a = left(env)
-            return None if a is None else op(a, constant)
-
-        return cmp_const
-    right = to_python(node.right)
-
-    def cmp(env: PyEnv) -> Any:
-        a = left(env)
-        if a is None:
-            return None
-        b = right(env)
-        return None if b is None else op(a, b)
-
-    return cmp
+    return _py_binary(_PY_CMP[node.op], node.left, node.right)
 
 
 def _py_logic(node: Logic) -> PyFn:

@@ -340,7 +340,7 @@ def _is_null(value: Any) -> bool:
 def _read(value: Any, kind: str) -> tuple[Any, str | None]:
     """The value as judge reads it, or None and judge's reason less the label."""
     try:
-        return read_value(lambda _name: value, "", kind, ""), None
+        return read_value(lambda _name, _default: value, "", kind, ""), None
     except CannotJudge as problem:
         return None, problem.reason
 

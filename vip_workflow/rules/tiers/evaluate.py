@@ -31,17 +31,19 @@ from vip_workflow.rules.tiers.compiled import (
     Condition,
     Eligibility,
     Factor,
+    Interval,
     Plan,
     Quota,
     Scoring,
     Term,
+    ValueSet,
     Weighted,
 )
 
 __all__ = ["RowEvaluator", "is_missing", "read_factor", "read_value", "undeclared_reason"]
 
 MISSING: Any = object()
-Getter = Callable[[str], Any]
+Getter = Callable[[str, Any], Any]  # get(field, MISSING): a mapping's .get or getattr
 _NULL_TYPES = frozenset({"NAType", "NaTType"})  # pandas' missing-value markers
 _LARGEST = sys.float_info.max  # an int beyond it has no float: not a finite number
 _KIND_WORDS = {"number": "a number", "text": "a text", "boolean": "true or false"}
@@ -55,12 +57,12 @@ class CannotJudge(Exception):
 
 def _constant(value: object) -> Getter:
     """A getter that gives ``value`` whatever field is asked for."""
-    return lambda _name: value
+    return lambda _name, _default: value
 
 
 def read_value(get: Getter, field: str, kind: str, label: str) -> Any:
     """The field's value, checked against its kind; raises CannotJudge otherwise."""
-    value = get(field)
+    value = get(field, MISSING)
     kind_of_value = type(value)
     if kind == "number":
         if kind_of_value is float:
@@ -167,10 +169,45 @@ def _first_band(bands: Sequence[Band], value: Any) -> Band | None:
     return None
 
 
+Finder = Callable[[Any], "Band | None"]
+
+
+def band_finder(bands: Sequence[Band]) -> Finder:
+    """``_first_band`` for these bands, specialised once: intervals as flat bound tuples
+    tried in file order, value sets as one lookup of the first band holding each value."""
+    if bands and all(isinstance(b.matcher, Interval) for b in bands):
+        bounds = tuple((b.matcher.low, b.matcher.high, b.matcher.low_closed,  # type: ignore[union-attr]
+                        b.matcher.high_closed, b) for b in bands)  # type: ignore[union-attr]
+
+        def in_interval(value: Any) -> Band | None:
+            for low, high, low_closed, high_closed, band in bounds:
+                if ((value >= low) if low_closed else (value > low)) and (
+                        (value <= high) if high_closed else (value < high)):
+                    return band
+            return None
+        return in_interval
+    if bands and all(isinstance(b.matcher, ValueSet) for b in bands):
+        first: dict[Any, Band] = {}
+        try:
+            for band in bands:
+                for value in band.matcher.values:  # type: ignore[union-attr]
+                    first.setdefault(value, band)
+        except TypeError:  # an unhashable declared value: try the bands in order
+            return lambda value: _first_band(bands, value)
+
+        def in_set(value: Any) -> Band | None:
+            try:
+                return first.get(value)
+            except TypeError:  # an unhashable value is in no set of hashable ones
+                return None
+        return in_set
+    return lambda value: _first_band(bands, value)
+
+
 def _getter(record: Any) -> Getter:
-    if isinstance(record, Mapping):
-        return lambda name: record.get(name, MISSING)
-    return lambda name: getattr(record, name, MISSING)
+    if type(record) is dict or isinstance(record, Mapping):
+        return record.get
+    return lambda name, default: getattr(record, name, default)
 
 
 class RowEvaluator:
@@ -181,6 +218,20 @@ class RowEvaluator:
         self.rank = {tier: position for position, tier in enumerate(plan.tiers)}
         self.splits = dict(plan.subtiers)
         scheme = plan.scheme
+        factors = [*getattr(scheme, "factors", ()), *(s.factor for s in self.splits.values())]
+        if isinstance(scheme, Quota) and isinstance(scheme.score, Scoring):
+            factors += scheme.score.factors
+        #: each factor's bands as a specialised finder (by the factor's identity)
+        self._finders = {id(f): band_finder(f.bands) for f in factors}
+        self._chain_factors = tuple((f, self._finders[id(f)])
+                                    for f in getattr(scheme, "factors", ()))
+        policy = getattr(scheme, "policy", None)
+        default = getattr(scheme, "default", None)
+        #: the chain's closing notes, written once
+        self._notes = {tier: f"{policy} tier reached → {tier}" for tier in plan.tiers}
+        self._notes["default"] = f"no factor matched → default {default}"
+        self._id_fields = tuple(dict.fromkeys(
+            name for name in (plan.id_field, "customer_id", "id") if name is not None))
         self._base: Callable[[Getter, list[Step]], tuple[str, str, float | None]]
         if isinstance(scheme, Chain):
             self._base = self._chain
@@ -212,12 +263,13 @@ class RowEvaluator:
             else:
                 tier, rule, score = self._base(get, steps)
             base = tier
-            tier = self._split(get, tier, steps)
+            if self.splits:
+                tier = self._split(get, tier, steps)
         except CannotJudge as problem:
             steps.append(problem.step)
             tier, rule, reason = None, None, problem.reason
         computed = tier
-        override = self._override(get, steps)
+        override = None if self.plan.override is None else self._override(get, steps)
         if override is not None:
             if isinstance(override, str):
                 return Decision(None, None, tuple(steps), reason=override, computed_tier=computed,
@@ -226,15 +278,14 @@ class RowEvaluator:
             return Decision(override.tier, "override", tuple(steps), computed_tier=computed,
                             base_tier=base, override=override, score=score, customer=customer,
                             book=self.plan.name)
-        return Decision(tier, rule, tuple(steps), reason=reason, computed_tier=computed,
-                        base_tier=base, score=score, customer=customer, book=self.plan.name)
+        return Decision(tier, rule, tuple(steps), reason, computed, base, None, score, customer,
+                        self.plan.name)
 
     def _customer(self, get: Getter) -> Any:
-        for name in (self.plan.id_field, "customer_id", "id"):
-            if name is not None:
-                value = get(name)
-                if value is not MISSING:
-                    return value
+        for name in self._id_fields:
+            value = get(name, MISSING)
+            if value is not MISSING:
+                return value
         return None
 
     # -- schemes ---------------------------------------------------------------------------
@@ -242,28 +293,30 @@ class RowEvaluator:
         scheme: Chain = self.plan.scheme  # type: ignore[assignment]
         best: Band | None = None
         best_rank = len(self.rank)
-        for factor in scheme.factors:
+        rank_of = self.rank
+        for factor, find in self._chain_factors:
             value = read_factor(get, factor)
-            band = _first_band(factor.bands, value)
+            band = find(value)
             if band is None:
-                steps.append(Step(factor.label, "miss", value=value))
+                steps.append(Step(factor.label, "miss", value))
                 continue
-            steps.append(Step(factor.label, "match", value=value, band=band.matcher.text,
-                              tier=band.tier, rule=band.id))
+            tier: str = band.tier  # type: ignore[assignment]
+            steps.append(Step(factor.label, "match", value, band.matcher.text, tier, None,
+                              band.id))
             if scheme.policy == "first":
-                return band.tier, band.id, None  # type: ignore[return-value]
-            rank = self.rank[band.tier]  # type: ignore[index]
+                return tier, band.id, None
+            rank = rank_of[tier]
             if rank < best_rank:
                 best, best_rank = band, rank
                 if rank == 0:
                     break
         if best is None:
-            steps.append(Step("policy", "note", tier=scheme.default,
-                              note=f"no factor matched → default {scheme.default}"))
+            steps.append(Step("policy", "note", None, None, scheme.default, None, None,
+                              self._notes["default"]))
             return scheme.default, "default", None
-        steps.append(Step("policy", "note", tier=best.tier,
-                          note=f"{scheme.policy} tier reached → {best.tier}"))
-        return best.tier, best.id, None  # type: ignore[return-value]
+        tier = best.tier  # type: ignore[assignment]
+        steps.append(Step("policy", "note", None, None, tier, None, None, self._notes[tier]))
+        return tier, best.id, None
 
     def _scored(self, get: Getter, steps: list[Step]) -> tuple[str, str, float | None]:
         scheme: Scoring | Weighted = self.plan.scheme  # type: ignore[assignment]
@@ -291,10 +344,9 @@ class RowEvaluator:
             y = y + self._term_value(get, term, steps)
         return y
 
-    @staticmethod
-    def _points(get: Getter, factor: Factor, steps: list[Step]) -> float:
+    def _points(self, get: Getter, factor: Factor, steps: list[Step]) -> float:
         value = read_factor(get, factor)
-        band = _first_band(factor.bands, value)
+        band = self._finders[id(factor)](value)
         if band is None:
             points = factor.otherwise if factor.otherwise is not None else 0.0
             steps.append(Step(factor.label, "miss", value=value, points=points,
@@ -348,7 +400,7 @@ class RowEvaluator:
 
     @staticmethod
     def _aggregate(get: Getter, field: str, how: str, window: int, label: str) -> float:
-        months = get(field)
+        months = get(field, MISSING)
         if is_missing(months):
             raise CannotJudge(f"{label} is missing", Step(label, "missing"))
         if isinstance(months, str | bytes | Mapping) or not isinstance(months, Iterable):
@@ -385,7 +437,7 @@ class RowEvaluator:
             return tier
         factor = split.factor
         value = read_factor(get, factor)
-        band = _first_band(factor.bands, value)
+        band = self._finders[id(factor)](value)
         if band is None:
             steps.append(Step(factor.label, "miss", value=value, tier=split.default,
                               note=f"sub-tier of {tier} → {split.default}"))
@@ -398,7 +450,7 @@ class RowEvaluator:
         fields = self.plan.override
         if fields is None:
             return None
-        wanted = get(fields.tier)
+        wanted = get(fields.tier, MISSING)
         if wanted is MISSING or wanted is None or (isinstance(wanted, float) and wanted != wanted):
             return None
         if not isinstance(wanted, str) or wanted not in self.rank:
@@ -406,7 +458,7 @@ class RowEvaluator:
                       f"({', '.join(self.plan.tiers)})")
             steps.append(Step("override", "wrong-type", value=wanted, note="not a declared tier"))
             return reason
-        by, why = get(fields.by), get(fields.reason)
+        by, why = get(fields.by, MISSING), get(fields.reason, MISSING)
         if not (isinstance(by, str) and by.strip() and isinstance(why, str) and why.strip()):
             steps.append(Step("override", "wrong-type", value=wanted, note="who or why missing"))
             return (f"an override needs who ({fields.by}) and why ({fields.reason}) "

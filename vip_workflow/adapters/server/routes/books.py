@@ -74,7 +74,11 @@ def _tier_book(service: Service, name: str, period: str | None, version: str | N
 
 
 def _decision(decision: Any) -> dict[str, Any]:
-    body: dict[str, Any] = jsonable_encoder(attrs.asdict(decision))
+    fields = attrs.asdict(decision, recurse=False)
+    fields["trace"] = [step._asdict() for step in decision.trace]  # steps are named tuples
+    if decision.override is not None:
+        fields["override"] = attrs.asdict(decision.override)
+    body: dict[str, Any] = jsonable_encoder(fields)
     body["ok"] = decision.ok
     return body
 

@@ -77,8 +77,12 @@ def _same(a: pl.DataFrame | None, b: pl.DataFrame | None, drop: Sequence[str] = 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    from vip_workflow.samples import (monthly_portfolios, sample_history, sample_kpi_portfolio,
-                                      sample_portfolio)
+    from vip_workflow.samples import (
+        monthly_portfolios,
+        sample_history,
+        sample_kpi_portfolio,
+        sample_portfolio,
+    )
 
     console = Console()
     console.print(f"The cycle in the warehouse vs polars — {args.n:,} groups × {args.months} "

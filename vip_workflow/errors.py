@@ -215,7 +215,7 @@ class CustomerIdError(DataError):
         self.rows = tuple(rows[:self.LIMIT])
         self.ids = tuple(ids[:self.LIMIT])
         self.count = len(rows) if count is None else count
-        shown = ", ".join(str(r) for r in self.rows)
+        shown = ", ".join(str(r) for r in self.rows) if self.rows else f"{self.count:,}"
         more = f" and {self.count - len(self.rows)} more" if self.count > len(self.rows) else ""
         named = sorted({str(i) for i in self.ids if i is not None})
         which = f" (id(s) {', '.join(named)})" if named else ""

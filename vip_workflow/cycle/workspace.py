@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 import polars as pl
@@ -45,6 +45,7 @@ from vip_workflow.rules.triggers.snapshots import check_customer_ids
 from vip_workflow.rules.versions import RuleVersions, period_start
 
 if TYPE_CHECKING:
+    from vip_workflow.cycle.warehouse import WarehouseCycleResult
     from vip_workflow.rules.kpis.book import KpiBook
     from vip_workflow.rules.triggers import TriggerBook
 
@@ -101,6 +102,9 @@ class WorkspaceConfig(_Config):
     reviews: bool = Field(default=True, description="Open tier reviews for important "
                           "downgrades and manual overrides.")
     reports: str = "reports"
+    tier_history_table: str = Field(default="vip_tier_history", description=(
+        "The warehouse table (db.table) the cycle in Spark keeps the tier history in, "
+        "partitioned by period (run_cycle(..., engine='spark'))."))
     processes: list[str] = Field(default_factory=list, description="Extra process files.")
     notifiers: list[str | dict[str, Any]] = Field(default_factory=list, description=(
         "Where notices go: notifier URLs (log://, https://…, smtp://…, amqp://…, nats://…) "
@@ -299,13 +303,37 @@ class Workspace:
         return None if self.kpi_versions is None else self.kpi_versions.latest
 
     # -- the cycle -------------------------------------------------------------------------
+    @overload
     def run_cycle(self, period: str, data: Any, *, history: Any = None,
-                  kpi_data: Any = None) -> CycleResult:
+                  kpi_data: Any = None, engine: Literal["polars"] = "polars",
+                  tiers_table: None = None) -> CycleResult: ...
+
+    @overload
+    def run_cycle(self, period: str, data: Any, *, history: Any = None,
+                  kpi_data: Any = None, engine: Literal["spark"],
+                  tiers_table: str | None = None) -> WarehouseCycleResult: ...
+
+    def run_cycle(self, period: str, data: Any, *, history: Any = None,
+                  kpi_data: Any = None, engine: Literal["polars", "spark"] = "polars",
+                  tiers_table: str | None = None) -> CycleResult | WarehouseCycleResult:
         """Run the monthly evaluation for ``period`` on the portfolio ``data``.
 
         ``history`` (one row per customer and month) feeds the triggers; ``kpi_data`` is the
         portfolio the KPIs are checked on (default: the judged portfolio).
+
+        ``engine="spark"`` runs it where the data lives: ``data``, ``history`` and
+        ``kpi_data`` are table names (``"db.groups"``) or Spark DataFrames, the tier history
+        is the warehouse table ``tiers_table`` (default: the config's
+        ``tier_history_table``), and only the changes, signals and KPI rows come into the
+        library (``warehouse.py``).
         """
+        if engine == "spark":
+            from vip_workflow.cycle.warehouse import run_warehouse_cycle
+
+            return run_warehouse_cycle(self, period, data, history=history, kpi_data=kpi_data,
+                                       tiers_table=tiers_table)
+        if engine != "polars":
+            raise ConfigError(f"unknown cycle engine {engine!r} (polars or spark)")
         period = f"{period_start(period):%Y-%m}"
         frame = _polars(data)
         self.store.record_run(period, "started", {"customers": frame.height})
@@ -488,7 +516,9 @@ class Workspace:
         return signals
 
     def _plan_work(self, period: str, signals: pl.DataFrame | None,
-                   frame: pl.DataFrame) -> _Work | None:
+                   frame: pl.DataFrame | None, *,
+                   staff: tuple[pl.DataFrame | None, list[str]] | None = None
+                   ) -> _Work | None:
         """What the signals become, written nowhere yet: one open task per customer and
         trigger (kept in the store across cycles; a task this period already has, open or
         closed, is not planned again), and for retain signals the customer's open retention
@@ -520,7 +550,8 @@ class Workspace:
             to_open[case_id] = context  # start_many skips it if an earlier run opened it
             return case_id
 
-        managers, pool = self._managers(frame)
+        managers, pool = staff if staff is not None else self._managers(
+            pl.DataFrame() if frame is None else frame)
         load = dict(open_tasks.drop_nulls("assignee").group_by("assignee").len().iter_rows())
         board = TaskBoard(managers=pool, retention=retention,  # notices go after the commit
                           open_elsewhere=load)  # fallback balances earlier cycles' tasks too

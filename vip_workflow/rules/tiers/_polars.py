@@ -455,7 +455,8 @@ def judge_columns(plan: Plan, query: ex.Query, frame: pl.DataFrame) -> dict[str,
             .otherwise(pl.lit(None, dtype=pl.String)).alias("__vw_reason")
         ).get_column("__vw_reason").alias("reason")
     else:
-        columns["reason"] = pl.Series("reason", [None] * frame.height, dtype=pl.String)
+        columns["reason"] = pl.repeat(None, frame.height, dtype=pl.String,
+                                      eager=True).alias("reason")
     if override_given:
         columns["computed_tier"] = computed.get_column("computed_tier")
     return columns

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vip_workflow.adapters.server.deps import Service
 from vip_workflow.adapters.server.problems import Problem, status_of
+from vip_workflow.adapters.server.web.impact import Drafts
 from vip_workflow.adapters.server.web.render import gettext_for, page
 from vip_workflow.adapters.server.web.session import CSRF, SESSION, Signer
 from vip_workflow.domain.instances import Actor
@@ -25,9 +26,10 @@ __all__ = ["CheckedForm", "HtmlRoute", "Web", "WebActor", "safe_next"]
 
 @attrs.define
 class Web:
-    """The workbench's part of an app: its cookie signer."""
+    """The workbench's part of an app: its cookie signer, uploaded rule versions."""
 
     signer: Signer
+    drafts: Drafts = attrs.field(factory=Drafts)
 
 
 class SignInNeeded(Exception):

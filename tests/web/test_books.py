@@ -25,7 +25,8 @@ def _preset_text() -> str:
 
 
 #: a new version: A+ by revenue from 80 000 instead of 60 000, revenue from 7 000 is B+
-#: instead of B, a township government A instead of B+, and a group that no factor places is B instead of C
+#: instead of B, a township government A instead of B+, and a group that no factor places
+#: is B instead of C
 NEW_VERSION = (_preset_text().replace('version: "2006.1"', 'version: "2027.1"')
                .replace("{min: 60000, tier: A+}", "{min: 80000, tier: A+}")
                .replace("{min: 18000, max: 60000, tier: A}", "{min: 18000, max: 80000, tier: A}")

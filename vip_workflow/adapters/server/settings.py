@@ -15,6 +15,7 @@
         user_claim: preferred_username
         roles_claim: groups
         role_map: {"/crm/key-account": account_manager}
+        client_id: vip-workbench    # sign-in in the browser (authorization code + PKCE)
 """
 
 from __future__ import annotations
@@ -43,11 +44,30 @@ class OidcSettings(_Strict):
     role_map: dict[str, str] | None = Field(default=None, description=(
         "Claim value -> role; values not in the map are dropped. None: roles as given."))
     leeway_seconds: int = 30
+    client_id: str | None = Field(default=None, description=(
+        "The workbench's client id at the issuer: set, the sign-in page offers the "
+        "authorization-code flow with PKCE (ID tokens are checked for this audience)."))
+    client_secret: str | None = Field(default=None, description=(
+        "The client's secret, for an issuer that registers the workbench as a confidential "
+        "client (sent with HTTP Basic to the token endpoint); PKCE is used either way."))
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    redirect_url: str | None = Field(default=None, description=(
+        "The callback address registered at the issuer (default: this service's "
+        "/web/login/oidc/callback as the browser reached it)."))
+    discovery_url: str | None = Field(default=None, description=(
+        "Where the issuer's metadata is (default: "
+        "ISSUER/.well-known/openid-configuration)."))
 
     @property
     def keys_url(self) -> str:
         """The JWKS address."""
         return self.jwks_url or self.issuer.rstrip("/") + "/.well-known/jwks.json"
+
+    @property
+    def metadata_url(self) -> str:
+        """The OpenID Connect discovery document's address."""
+        return self.discovery_url or (self.issuer.rstrip("/")
+                                      + "/.well-known/openid-configuration")
 
 
 class ServerSettings(_Strict):

@@ -95,7 +95,7 @@ def _direction(old: str | None, new: str | None, rank: dict[str, int]) -> str:
 def _changed(ws: Any, found: Any, frame: pl.DataFrame) -> pl.DataFrame:
     id_field, value = ws.config.id_field, ws.config.value_field
     rank = {t: i for i, t in enumerate(found.new.tiers)}
-    changed = found.changed.with_columns(pl.col("customer").cast(pl.String))
+    changed: pl.DataFrame = found.changed.with_columns(pl.col("customer").cast(pl.String))
     directions = [_direction(o, n, rank) for o, n in
                   zip(changed["old_tier"].to_list(), changed["new_tier"].to_list(),
                       strict=True)]
@@ -111,8 +111,9 @@ def _changed(ws: Any, found: Any, frame: pl.DataFrame) -> pl.DataFrame:
     changed = changed.with_columns(pl.Series("direction", directions, pl.String))
     ordered = changed.select("customer", "name", "account_manager", value, "old_tier",
                              "new_tier", "direction", "old_rule", "new_rule")
-    return ordered.sort([value, "customer"], descending=[True, False], nulls_last=True) \
-        if ordered.schema[value].is_numeric() else ordered.sort("customer")
+    if ordered.schema[value].is_numeric():  # the most valuable first
+        return ordered.sort([value, "customer"], descending=[True, False], nulls_last=True)
+    return ordered.sort("customer")
 
 
 def impact(ws: Any, old: Any, new: Any, *, new_label: str) -> Impact:

@@ -102,7 +102,7 @@ def test_a_manager_works_a_case_and_a_business_manager_approves(
     form = manager.locator("form:has(button[data-event=propose_offer])")
     form.locator("textarea").fill("续约折扣 10%")
     form.locator("button").click()
-    manager.wait_for_selector("text=offer_approval")
+    manager.wait_for_selector("text=Retention offer approval")
 
     approver = _context(chromium, "zh-CN").new_page()
     _sign_in(approver, web, "BM001")

@@ -8,6 +8,8 @@
       token_cache_seconds: 5        # a worker trusts a checked API token this long
       session_secret: "…"           # signs the workbench's cookies (default: drawn at start)
       session_hours: 12             # how long a workbench sign-in lasts
+      titles:                       # process/step titles and event names in the other language
+        挽留案例: {en: Retention case}
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -20,7 +22,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,6 +87,11 @@ class ServerSettings(_Strict):
         "random key for all its workers, so sessions end when the service restarts."))
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description=(
         "How long a workbench sign-in lasts."))
+    titles: dict[str, dict[Literal["zh_CN", "en"], str]] = Field(
+        default_factory=dict, description=(
+            "The workbench's translations of process and step titles and event names that "
+            "the definitions give in one language only: text or name -> language -> text, "
+            "such as {挽留案例: {en: Retention case}}."))
 
     @property
     def max_body_bytes(self) -> int:

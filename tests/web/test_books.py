@@ -108,8 +108,11 @@ class TestImpact:
         assert pl.read_excel(io.BytesIO(xlsx.content)).height == expected.height
         matrix = pl.read_csv(io.BytesIO(client.get(
             f"{BOOK}/impact/matrix.csv", params=query).content[3:]))
-        moved = {(r["from"], t): r[t] for r in matrix.to_dicts() for t in matrix.columns[1:]}
-        assert moved[("A+", "A")] >= 1 and moved.get(("C", "C"), 0) == 0
+        tiers = ["A+", "A", "B+", "B", "C"]  # every tier, zeros included: a square matrix
+        assert matrix.columns == ["from", *tiers] and matrix["from"].to_list() == tiers
+        moved = {(r["from"], t): r[t] for r in matrix.to_dicts() for t in tiers}
+        assert moved[("A+", "A")] >= 1 and moved[("C", "C")] == 0 and moved[("A+", "A+")] == 0
+        assert sum(n for (a, b), n in moved.items() if a != b) == expected.height
 
     def test_the_changed_customers_are_paged(self, web: LiveServer) -> None:
         """Every changed customer appears on exactly one page."""

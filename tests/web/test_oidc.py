@@ -16,27 +16,6 @@ from tests.web.conftest import csrf_of
 from tests.web.oidc_issuer import CLIENT_ID, Issuer, _s256
 
 
-@pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def oidc_web(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[LiveServer]:
-    """The service with the issuer and the workbench's client id in vip.yaml."""
-    server = (f"server:\n  oidc:\n    issuer: {issuer.url}\n"
-              f"    jwks_url: {issuer.url}/jwks\n    audience: vip-workflow\n"
-              "    user_claim: preferred_username\n    roles_claim: groups\n"
-              "    role_map: {/crm/key-account: account_manager}\n"
-              f"    client_id: {CLIENT_ID}\n")
-    live = start_server(write_workspace(tmp_path_factory.mktemp("oidc"), "sqlite:///vip.db",
-                                        server))
-    yield live
-    live.stop()
-
-
 @pytest.fixture(autouse=True)
 def _issuer_as_usual(issuer: Issuer) -> Iterator[None]:
     yield
@@ -185,7 +164,7 @@ class TestPastedToken:
 def test_the_sign_in_page_offers_the_issuer_only_when_configured(
         oidc_web: LiveServer, tmp_path: Path) -> None:
     with_issuer = oidc_web.client(**{"Accept-Language": "en"}).get("/web/login").text
-    assert 'action="/web/login/oidc"' in with_issuer
+    assert 'href="/web/login/oidc?next=/web/inbox"' in with_issuer
     assert "API token or OIDC token" in with_issuer
     plain = start_server(write_workspace(tmp_path, "sqlite:///vip.db"))
     try:

@@ -95,8 +95,7 @@ def _compare(request: Request, service: Service, name: str, old: str, new: str) 
            str(latest[1].stat().st_mtime_ns) if latest else "")
     found = _drafts(request).result(key)
     if found is None:
-        found = impact(service.workspace, before, after, new_label=new if new.startswith(
-            DRAFT) else after.version)
+        found = impact(service.workspace, before, after, draft=new.startswith(DRAFT))
         _drafts(request).keep_result(key, found)
     return found
 

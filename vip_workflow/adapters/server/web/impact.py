@@ -31,7 +31,8 @@ class Impact:
 
     period: str
     old: str
-    new: str
+    new: str  # the new version's number
+    draft: bool  # the new version is an uploaded file
     total: int
     moves: dict[str, int]
     matrix: pl.DataFrame  # old_tier, then one column per new tier
@@ -116,7 +117,7 @@ def _changed(ws: Any, found: Any, frame: pl.DataFrame) -> pl.DataFrame:
     return ordered.sort("customer")
 
 
-def impact(ws: Any, old: Any, new: Any, *, new_label: str) -> Impact:
+def impact(ws: Any, old: Any, new: Any, *, draft: bool) -> Impact:
     """Judge the latest published period by ``old`` and ``new`` and compare."""
     from vip_workflow.rules.versions import diff_tiers
 
@@ -129,7 +130,21 @@ def impact(ws: Any, old: Any, new: Any, *, new_label: str) -> Impact:
                                                .cast(pl.String))
     keep = [c for c in frame.columns if c not in ("tier", "rule", "reason")]
     found = diff_tiers(old, new, frame.select(keep), id_field=ws.config.id_field)
-    matrix = found.matrix.rename({"old_tier": "from"}).with_columns(
-        pl.col("from").fill_null("(none)"))
-    return Impact(period=period, old=old.version, new=new_label, total=found.total,
-                  moves=found.moves(), matrix=matrix, changed=_changed(ws, found, frame))
+    return Impact(period=period, old=old.version, new=new.version, draft=draft,
+                  total=found.total, moves=found.moves(), matrix=_matrix(found),
+                  changed=_changed(ws, found, frame))
+
+
+def _matrix(found: Any) -> pl.DataFrame:
+    """Customers by tier before (rows, ``from``) and after (columns): every tier of both
+    books, zeros included; "(none)" for customers one book cannot judge."""
+    none = "(none)"
+    order = list(dict.fromkeys([*found.old.tiers, *found.new.tiers]))
+    judged = found.judged.with_columns(pl.col("old_tier", "new_tier").fill_null(none))
+    counts = {(a, b): n for a, b, n in judged.group_by("old_tier", "new_tier").len()
+              .iter_rows()}
+    rows = order + ([none] if any(a == none for a, _ in counts) else [])
+    columns = order + ([none] if any(b == none for _, b in counts) else [])
+    return pl.DataFrame([{"from": a} | {b: counts.get((a, b), 0) for b in columns}
+                         for a in rows],
+                        schema={"from": pl.String} | dict.fromkeys(columns, pl.Int64))

@@ -77,3 +77,4 @@ def test_inbox_and_instance_show_titles_in_the_readers_language(
     assert step in diagram and button in diagram
     if lang == "zh_CN":
         assert "Retention" not in page.split("<main")[1]
+        assert "已批准" in diagram and "approved" not in diagram  # the approval edge

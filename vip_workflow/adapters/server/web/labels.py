@@ -98,6 +98,8 @@ LEDGER_ACTIONS = {
     "remind": _("reminded"), "recall": _("recalled"), "update": _("updated"),
     "overdue": _("overdue"), "migrate": _("moved to a new version"),
     "handoff": _("handed off"), "gate_opened": _("approval opened"),
+    # the diagram's labels of approval edges
+    "approved": _("approved"), "rejected": _("rejected"), "recalled": _("recalled"),
 }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import polars as pl
 import pytest
 
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, start_server
 from tests.web.conftest import csrf_of, signed_in
 
 BOOK = "/web/books/hubei-2006"
@@ -155,3 +156,40 @@ class TestImpact:
         page = signed_in(web, "AM001", "en").get(f"{BOOK}/impact",
                                                   params={"old": old, "new": new})
         assert page.status_code == status
+
+
+def test_two_stored_versions_are_compared_on_the_latest_period(tmp_path: Path) -> None:
+    """A workspace whose tier rules are two version files: the book page proposes the
+    version before and the latest; the impact agrees with the library's diff."""
+    from vip_workflow.rules.versions import diff_tiers
+    from vip_workflow.samples import sample_portfolio
+
+    (tmp_path / "v1.yaml").write_text(_preset_text(), encoding="utf-8")
+    (tmp_path / "v2.yaml").write_text(NEW_VERSION.replace(
+        'effective: "2006-07-25"', 'effective: "2030-01-01"'), encoding="utf-8")
+    vip_yaml = tmp_path / "vip.yaml"
+    vip_yaml.write_text("name: 两个版本\nstorage: sqlite:///vip.db\n"
+                        "tiers: {files: [v1.yaml, v2.yaml]}\n", encoding="utf-8")
+    live = start_server(vip_yaml)
+    try:
+        ws = live.service.workspace
+        portfolio = sample_portfolio(40)
+        ws.run_cycle("2026-11", portfolio)
+        client = signed_in(live, "AM001", "en")
+        book = client.get(BOOK).text
+        assert '<option value="2006.1" selected>' in book.split('id="impact-old"')[1]
+        assert '<option value="2027.1" selected>' in book.split('id="impact-new"')[1]
+        page = client.get(f"{BOOK}/impact", params={"old": "2006.1", "new": "2027.1"})
+        assert page.status_code == 200, page.text
+        versions = {b.version: b for b in ws.tier_versions}
+        expected = diff_tiers(versions["2006.1"], versions["2027.1"], portfolio).changed
+        assert expected.height > 0
+        assert (f"{expected.height} of 40 customers of 2026-11 change tier"
+                in page.text)
+        csv = client.get(f"{BOOK}/impact/changes.csv",
+                         params={"old": "2006.1", "new": "2027.1"})
+        table = pl.read_csv(io.BytesIO(csv.content[3:]), infer_schema_length=None)
+        assert sorted(table["customer"].cast(pl.String)) == sorted(
+            expected["customer"].cast(pl.String))
+    finally:
+        live.stop()

@@ -190,3 +190,36 @@ def test_an_oidc_session_ends_when_the_issuer_is_no_longer_configured(
         assert client.get("/web/inbox").status_code == 303
     finally:
         plain.stop()
+
+
+def test_the_flow_cookie_and_the_session_are_secure_over_tls(oidc_web: LiveServer,
+                                                             issuer: Issuer) -> None:
+    """Behind a TLS proxy (X-Forwarded-Proto: https) both cookies are Secure, and the
+    callback address the issuer is given is the https one."""
+    client = oidc_web.client(**{"X-Forwarded-Proto": "https"})
+    start = _to_issuer(oidc_web, client)
+    assert "; Secure" in _cookie(start, "vw_oidc")
+    query = parse_qs(urlparse(start.headers["location"]).query)
+    assert query["redirect_uri"][0].startswith("https://")
+    back = urlparse(client.get(start.headers["location"]).headers["location"])
+    flow = _cookie(start, "vw_oidc").split(";")[0]  # a Secure cookie httpx keeps off http
+    done = client.get(f"{back.path}?{back.query}", headers={"Cookie": flow})
+    assert done.status_code == 200, done.text
+    assert "; Secure" in _cookie(done, "vw_session")
+
+
+def test_an_issuer_that_cannot_be_reached_is_a_page_not_a_crash(tmp_path: Path) -> None:
+    """No discovery document: the sign-in page says so (502), the token field still works."""
+    from tests.server.conftest import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    server = (f"server:\n  oidc:\n    issuer: {nowhere}\n    client_id: {CLIENT_ID}\n")
+    live = start_server(write_workspace(tmp_path, "sqlite:///vip.db", server))
+    try:
+        client = live.client(**{"Accept-Language": "en"})
+        answer = client.get("/web/login/oidc")
+        assert answer.status_code == 502
+        assert "The sign-in service cannot be used now" in answer.text
+        assert 'id="token"' in answer.text
+    finally:
+        live.stop()

@@ -132,6 +132,20 @@ class TestImpact:
         assert pages == 2
         assert sorted(seen) == sorted(_expected(web)["customer"].cast(pl.String))
 
+    def test_customers_a_version_cannot_judge_are_shown_as_not_judged(
+            self, web: LiveServer) -> None:
+        """A version that rejects the importance "none" cannot judge most customers: they
+        are a column of their own, and "other" in the list."""
+        strict = _preset_text().replace(
+            "values: [provincial_gov, municipal_gov, county_gov, township_gov, none]",
+            "values: [provincial_gov, municipal_gov, county_gov, township_gov]")
+        client = signed_in(web, "AM001", "en")
+        location = _upload(client, strict, filename="strict.yaml").headers["location"]
+        page = client.get(location).text
+        matrix = page.split('data-testid="matrix"')[1].split("</table>")[0]
+        assert '<th scope="col" class="num">not judged</th>' in matrix
+        assert '<td class="other">other</td>' in page
+
     def test_a_broken_rule_file_is_refused_naming_the_line(self, web: LiveServer) -> None:
         client = signed_in(web, "AM001", "en")
         broken = NEW_VERSION.replace("tiers: [A+, A, B+, B, C]", "tiers: [A+, A, B+, B, C")

@@ -11,7 +11,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from vip_workflow.adapters.server.auth import Unauthorized
 from vip_workflow.adapters.server.deps import Service, ServiceDep
 from vip_workflow.adapters.server.problems import Problem
-from vip_workflow.adapters.server.tokens import digest
+from vip_workflow.adapters.server.settings import OidcSettings
+from vip_workflow.adapters.server.tokens import PREFIX, digest
 from vip_workflow.adapters.server.web import oidc as oidc_flow
 from vip_workflow.adapters.server.web.deps import CheckedForm, HtmlRoute, form_text, safe_next
 from vip_workflow.adapters.server.web.i18n import LANGUAGES
@@ -75,7 +76,8 @@ def login(request: Request, service: ServiceDep, form: CheckedForm) -> Response:
     _ = gettext_for(request)
     signer = request.app.state.web.signer
     hours = service.settings.session_hours
-    if token.count(".") == 2 and service.settings.oidc is not None:
+    if service.settings.oidc is not None and token.count(".") == 2 \
+            and not token.startswith(PREFIX):
         try:
             actor = _pasted_jwt(service, token)
         except Unauthorized as exc:
@@ -91,14 +93,14 @@ def login(request: Request, service: ServiceDep, form: CheckedForm) -> Response:
                       signer.session(digest(token), hours))
 
 
-def _oidc(service: Service) -> Any:
+def _oidc(service: Service) -> OidcSettings:
     oidc = service.settings.oidc
     if oidc is None or not oidc.client_id:
         raise Problem(404, "not_found", "sign-in through an OIDC issuer is not configured")
     return oidc
 
 
-def _metadata(request: Request, settings: Any) -> dict[str, Any]:
+def _metadata(request: Request, settings: OidcSettings) -> dict[str, Any]:
     web = request.app.state.web
     if web.oidc_metadata is None:
         web.oidc_metadata = oidc_flow.metadata(settings)

@@ -81,6 +81,10 @@ def _mermaid(service: Service, inst: Any, titles: Titles) -> str:
         text = titles.state(definition, spec.name)
         if spec.owner:
             text += f" ({spec.owner})"
+        if spec.gate is not None:  # the approval levels, in order
+            text += " [" + " → ".join(level.name for level in spec.gate.levels) + "]"
+        if spec.handoff is not None:
+            text += f" ⇒ {spec.handoff.process}"
         lines.append(f'    state "{_mermaid_text(text)}" as {spec.name}')
     lines.append(f"    [*] --> {definition.initial}")
     for source, dest, data in definition_graph(definition).edges(data=True):

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from tests.server.conftest import LiveServer, start_server, write_workspace
+from tests.web.oidc_issuer import CLIENT_ID, Issuer
 
 #: customer id -> the name the fixture gives it
 NAMES = {"G0000001": "<script>alert(1)</script>", "G0000002": "武汉长江钢铁集团"}
@@ -97,3 +98,25 @@ def start_case(live: LiveServer, customer: str, manager: str | None) -> str:
 def workdir(live: LiveServer) -> Path:
     """The workspace folder."""
     return Path(live.service.workspace.base_dir)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """A tiny real OIDC issuer on a free local port (tests/web/oidc_issuer.py)."""
+    made = Issuer()
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def oidc_web(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[LiveServer]:
+    """The service with the issuer and the workbench's client id in vip.yaml."""
+    server = (f"server:\n  oidc:\n    issuer: {issuer.url}\n"
+              f"    jwks_url: {issuer.url}/jwks\n    audience: vip-workflow\n"
+              "    user_claim: preferred_username\n    roles_claim: groups\n"
+              "    role_map: {/crm/key-account: account_manager}\n"
+              f"    client_id: {CLIENT_ID}\n")
+    live = start_server(write_workspace(tmp_path_factory.mktemp("oidc"), "sqlite:///vip.db",
+                                        server))
+    yield live
+    live.stop()

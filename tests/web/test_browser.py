@@ -102,7 +102,7 @@ def test_a_manager_works_a_case_and_a_business_manager_approves(
     form = manager.locator("form:has(button[data-event=propose_offer])")
     form.locator("textarea").fill("续约折扣 10%")
     form.locator("button").click()
-    manager.wait_for_selector("text=offer_approval")
+    manager.wait_for_selector("text=Retention offer approval")
 
     approver = _context(chromium, "zh-CN").new_page()
     _sign_in(approver, web, "BM001")
@@ -191,3 +191,104 @@ def test_keyboard_and_phone_width(web: LiveServer, chromium: Any, shots: Any) ->
     page.goto(f"{web.url}/web/periods/2026-09")  # wide tables scroll inside their box
     page.wait_for_selector("[data-testid=chart-tiers][data-drawn=true] svg")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_signing_in_through_the_oidc_issuer(oidc_web: LiveServer, issuer: Any,
+                                            chromium: Any, shots: Any) -> None:
+    """The browser follows the redirects to the issuer and back (authorization code with
+    PKCE) and lands, signed in, where it was going — from the keyboard alone."""
+    page = _context(chromium, "en-US").new_page()
+    page.goto(f"{oidc_web.url}/web/periods")
+    assert "/web/login" in page.url
+    shots(page, "login-oidc", full_page=False)
+    page.focus("[data-testid=oidc-sign-in]")
+    page.keyboard.press("Enter")
+    # the callback's page moves on at once (meta refresh): wait for the last page's content
+    page.wait_for_selector("[data-testid=user]")
+    assert page.url == f"{oidc_web.url}/web/periods"
+    assert page.locator("[data-testid=user]").inner_text() == "AM777"
+    assert issuer.exchanges  # the code was exchanged by the service, not the browser
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["vw_session"]["httpOnly"] and cookies["vw_session"]["sameSite"] == "Strict"
+
+
+def _pages(web: LiveServer) -> dict[str, str]:
+    """Every kind of page: name -> path."""
+    iid = start_case(web, "G0000002", "AM001")
+    return {"inbox": "/web/inbox", "instance": f"/web/instances/{iid}",
+            "customer-page": "/web/customers/G0000002", "periods": "/web/periods",
+            "period": "/web/periods/2026-10", "books": "/web/books",
+            "book": "/web/books/hubei-2006",
+            "impact": "/web/books/hubei-2006/impact?old=2006.1&new=2006.1"}
+
+
+_UNLABELLED = """() => Array.from(document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea")).filter(el =>
+    el.labels.length === 0 && !el.getAttribute("aria-label")
+    && !el.getAttribute("aria-labelledby")).map(el => el.outerHTML)"""
+_NAMELESS_BUTTONS = """() => Array.from(document.querySelectorAll("button, a[href]"))
+    .filter(el => !(el.innerText || el.getAttribute("aria-label") || "").trim())
+    .map(el => el.outerHTML)"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_every_page_has_labels_and_fits_the_screen(web: LiveServer, chromium: Any,
+                                                  shots: Any, width: int) -> None:
+    """Every input has a label and every button a name; at a phone's 390 px nothing makes
+    the page scroll sideways (wide tables scroll inside their box). Screenshots of each."""
+    page = _context(chromium, "zh-CN", width=width).new_page()
+    _sign_in(page, web, "AM001")
+    for name, path in {"login": "/web/login", **_pages(web)}.items():
+        page.goto(f"{web.url}{path}")
+        page.wait_for_load_state("load")
+        if page.locator("[data-chart]").count():
+            page.wait_for_selector("[data-chart][data-drawn=true] svg")
+        assert page.evaluate(_UNLABELLED) == [], (path, "inputs without a label")
+        assert page.evaluate(_NAMELESS_BUTTONS) == [], (path, "buttons without a name")
+        scroll, inner = page.evaluate(
+            "[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, (path, scroll, inner)
+        shots(page, f"a11y-{name}-{width}", full_page=False)
+
+
+def test_the_impact_is_reached_and_shown_from_the_keyboard(web: LiveServer, chromium: Any,
+                                                         shots: Any) -> None:
+    """From the top of a rule book's page, Tab reaches "Show the impact" and Enter shows the
+    impact of the chosen versions on the latest period."""
+    page = _context(chromium, "en-US").new_page()
+    _sign_in(page, web, "AM001")
+    page.goto(f"{web.url}/web/books/hubei-2006")
+    page.locator("body").focus()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.testid") == "compare":
+            break
+    else:
+        pytest.fail("Tab never reached the 'Show the impact' button")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/web/books/hubei-2006/impact?old=2006.1&new=2006.1")
+    assert "0 of 60 customers of 2026-10 change tier" in page.locator(
+        "[data-testid=impact-summary]").inner_text()
+    shots(page, "impact-same", full_page=False)
+
+
+def test_an_uploaded_version_shows_its_impact_in_the_browser(web: LiveServer, chromium: Any,
+                                                           shots: Any, tmp_path: Path) -> None:
+    """The analyst uploads a new version; the matrix and the changed customers (a Chinese
+    name among them) are shown, at a laptop's and a phone's width."""
+    from tests.web.test_books import NEW_VERSION
+
+    draft = tmp_path / "hubei-2027.yaml"
+    draft.write_text(NEW_VERSION, encoding="utf-8")
+    page = _context(chromium, "zh-CN").new_page()
+    _sign_in(page, web, "AM001")
+    page.goto(f"{web.url}/web/books/hubei-2006")
+    page.set_input_files("#upload-file", str(draft))
+    page.click("[data-testid=upload]")
+    page.wait_for_url("**/impact?old=2006.1&new=draft*")
+    assert page.locator("#matrix td.moved").count() >= 3
+    assert page.locator("#changed").get_by_text("武汉长江钢铁集团").count() == 1
+    shots(page, "impact")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shots(page, "impact-phone", full_page=False)

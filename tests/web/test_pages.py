@@ -18,6 +18,8 @@ PAGES = {
     "/web/periods/2026-10": ("Tier distribution", "级别分布"),
     "/web/books": ("Rule books", "规则手册"),
     "/web/books/hubei-2006": ("factors", "版本"),
+    "/web/books/hubei-2006/impact?old=2006.1&new=2006.1": ("Customers who change tier",
+                                                          "级别改变的客户"),
 }
 
 

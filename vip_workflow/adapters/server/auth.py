@@ -7,6 +7,7 @@ is never logged and never put in an error body.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,18 +43,24 @@ class _OidcVerifier:
         self.settings = settings
         self._keys = jwt.PyJWKClient(settings.keys_url, cache_keys=True, lifespan=300)
 
-    def actor(self, token: str) -> Actor:
+    def actor(self, token: str, *, audience: str | None = None,
+              nonce: str | None = None) -> Actor:
+        """The actor of a JWT of the issuer: for ``audience`` (default: the configured one;
+        an ID token's is the client id), and carrying ``nonce`` when one is given."""
         s = self.settings
+        audience = audience or s.audience
         try:
             key = self._keys.get_signing_key_from_jwt(token)
             claims = jwt.decode(
                 token, key.key, algorithms=s.algorithms, issuer=s.issuer,
-                audience=s.audience, leeway=s.leeway_seconds,
-                options={"verify_aud": s.audience is not None, "require": ["exp", "iss"]})
+                audience=audience, leeway=s.leeway_seconds,
+                options={"verify_aud": audience is not None, "require": ["exp", "iss"]})
         except jwt.PyJWKClientError as exc:
             raise Unauthorized(f"the token's signing key cannot be found ({exc})") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"the token is not valid: {exc}") from None
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise Unauthorized("the ID token is not the answer to this sign-in (nonce)")
         user = claims.get(s.user_claim)
         if not isinstance(user, str) or not user:
             raise Unauthorized(f"the token has no {s.user_claim!r} claim")
@@ -86,3 +93,11 @@ class Authenticator:
         if credential.count(".") == 2 and self._oidc is not None:
             return self._oidc.actor(credential)
         raise Unauthorized("the credential is neither an API token nor an accepted JWT")
+
+    def oidc_actor(self, token: str, *, audience: str | None = None,
+                   nonce: str | None = None) -> Actor:
+        """The actor of a JWT of the configured issuer (an ID token: ``audience`` is the
+        client id, ``nonce`` the sign-in's)."""
+        if self._oidc is None:
+            raise Unauthorized("no OIDC issuer is configured")
+        return self._oidc.actor(token, audience=audience, nonce=nonce)

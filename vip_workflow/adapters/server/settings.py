@@ -8,6 +8,8 @@
       token_cache_seconds: 5        # a worker trusts a checked API token this long
       session_secret: "…"           # signs the workbench's cookies (default: drawn at start)
       session_hours: 12             # how long a workbench sign-in lasts
+      titles:                       # process/step titles and event names in the other language
+        挽留案例: {en: Retention case}
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -15,11 +17,12 @@
         user_claim: preferred_username
         roles_claim: groups
         role_map: {"/crm/key-account": account_manager}
+        client_id: vip-workbench    # sign-in in the browser (authorization code + PKCE)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,11 +46,30 @@ class OidcSettings(_Strict):
     role_map: dict[str, str] | None = Field(default=None, description=(
         "Claim value -> role; values not in the map are dropped. None: roles as given."))
     leeway_seconds: int = 30
+    client_id: str | None = Field(default=None, description=(
+        "The workbench's client id at the issuer: set, the sign-in page offers the "
+        "authorization-code flow with PKCE (ID tokens are checked for this audience)."))
+    client_secret: str | None = Field(default=None, description=(
+        "The client's secret, for an issuer that registers the workbench as a confidential "
+        "client (sent with HTTP Basic to the token endpoint); PKCE is used either way."))
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    redirect_url: str | None = Field(default=None, description=(
+        "The callback address registered at the issuer (default: this service's "
+        "/web/login/oidc/callback as the browser reached it)."))
+    discovery_url: str | None = Field(default=None, description=(
+        "Where the issuer's metadata is (default: "
+        "ISSUER/.well-known/openid-configuration)."))
 
     @property
     def keys_url(self) -> str:
         """The JWKS address."""
         return self.jwks_url or self.issuer.rstrip("/") + "/.well-known/jwks.json"
+
+    @property
+    def metadata_url(self) -> str:
+        """The OpenID Connect discovery document's address."""
+        return self.discovery_url or (self.issuer.rstrip("/")
+                                      + "/.well-known/openid-configuration")
 
 
 class ServerSettings(_Strict):
@@ -65,6 +87,11 @@ class ServerSettings(_Strict):
         "random key for all its workers, so sessions end when the service restarts."))
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description=(
         "How long a workbench sign-in lasts."))
+    titles: dict[str, dict[Literal["zh_CN", "en"], str]] = Field(
+        default_factory=dict, description=(
+            "The workbench's translations of process and step titles and event names that "
+            "the definitions give in one language only: text or name -> language -> text, "
+            "such as {挽留案例: {en: Retention case}}."))
 
     @property
     def max_body_bytes(self) -> int:

@@ -21,11 +21,16 @@ def install(app: Any) -> None:
     """Serve the workbench on ``app`` (at ``/web``, and ``/`` leading there)."""
     from fastapi.staticfiles import StaticFiles
 
-    from vip_workflow.adapters.server.web import auth_pages, cycle_pages, work_pages
+    from vip_workflow.adapters.server.web import (
+        auth_pages,
+        book_pages,
+        cycle_pages,
+        work_pages,
+    )
     from vip_workflow.adapters.server.web.deps import Web
     from vip_workflow.adapters.server.web.session import signer_for
 
     app.state.web = Web(signer=signer_for(app.state.service.settings))
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
-    for module in (auth_pages, work_pages, cycle_pages):
+    for module in (auth_pages, work_pages, cycle_pages, book_pages):
         app.include_router(module.router)

@@ -1,4 +1,4 @@
-"""Customers, the monthly cycle's dashboard per period, and the rule books."""
+"""Customers and the monthly cycle's dashboard per period (the rule books: book_pages)."""
 
 from __future__ import annotations
 
@@ -133,29 +133,3 @@ def period_table(period: str, name: str, fmt: str, service: ServiceDep,
         raise Problem(404, "not_found", f"no table {name!r} (one of {', '.join(tables)})")
     return download(tables[name], fmt, f"{period}-{name}")
 
-
-def _versions(service: Service) -> list[Any]:
-    ws = service.workspace
-    return [v for v in (ws.tier_versions, ws.trigger_versions, ws.kpi_versions) if v]
-
-
-@router.get("/books")
-def books(request: Request, service: ServiceDep, actor: WebActor) -> Response:
-    return page(request, "books.html", actor=actor, books=_versions(service))
-
-
-@router.get("/books/{name}")
-def book(name: str, request: Request, service: ServiceDep, actor: WebActor,
-         version: str | None = None) -> Response:
-    from vip_workflow.adapters.server.web.rulebook import rule_tables
-
-    versions = next((v for v in _versions(service) if v.name == name), None)
-    if versions is None:
-        raise Problem(404, "not_found", f"no rule book named {name!r}")
-    chosen = next((b for b in versions if b.version == version), None) if version \
-        else versions.latest
-    if chosen is None:
-        raise Problem(404, "not_found", f"{name} has no version {version!r}")
-    document = chosen.rules.model_dump(mode="json", exclude_none=True)
-    return page(request, "book.html", actor=actor, versions=versions, book=chosen,
-                document=document, sections=rule_tables(document))

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vip_workflow.adapters.server.deps import Service
 from vip_workflow.adapters.server.problems import Problem, status_of
+from vip_workflow.adapters.server.web.impact import Drafts
 from vip_workflow.adapters.server.web.render import gettext_for, page
 from vip_workflow.adapters.server.web.session import CSRF, SESSION, Signer
 from vip_workflow.domain.instances import Actor
@@ -25,9 +26,12 @@ __all__ = ["CheckedForm", "HtmlRoute", "Web", "WebActor", "safe_next"]
 
 @attrs.define
 class Web:
-    """The workbench's part of an app: its cookie signer."""
+    """The workbench's part of an app: its cookie signer, uploaded rule versions, the OIDC
+    issuer's metadata once read."""
 
     signer: Signer
+    drafts: Drafts = attrs.field(factory=Drafts)
+    oidc_metadata: dict[str, Any] | None = None
 
 
 class SignInNeeded(Exception):
@@ -49,8 +53,12 @@ def safe_next(target: str | None) -> str:
 def _actor(request: Request) -> Actor:
     service: Service = request.app.state.service
     web: Web = request.app.state.web
-    digest = web.signer.session_digest(request.cookies.get(SESSION))
+    value = request.cookies.get(SESSION)
+    digest = web.signer.session_digest(value)
     actor = None if digest is None else service.tokens.actor_of_digest(digest)
+    user = web.signer.session_user(value) if service.settings.oidc is not None else None
+    if user is not None:  # signed in through the OIDC issuer
+        actor = Actor(user[0], roles=user[1])
     if actor is None:
         raise SignInNeeded
     request.state.actor = actor

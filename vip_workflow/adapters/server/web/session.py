@@ -2,10 +2,13 @@
 
 The session cookie holds the SHA-256 of the API token the user signed in with (never the
 token) and when it ends, signed with HMAC-SHA256; every request looks the token up again, so
-a revoked token ends its sessions. Cookies are HttpOnly, SameSite=Strict, and Secure when the
-request came over TLS. Every form carries the CSRF token of the ``vw_csrf`` cookie; a POST
-whose form token is missing or differs is refused with 403 (double-submit, the cookie signed
-so it cannot be planted).
+a revoked token ends its sessions. A sign-in through the OIDC issuer holds the user and roles
+its ID token gave instead, until the session ends. Cookies are HttpOnly, SameSite=Strict, and
+Secure when the request came over TLS. Every form carries the CSRF token of the ``vw_csrf``
+cookie; a POST whose form token is missing or differs is refused with 403 (double-submit, the
+cookie signed so it cannot be planted). The short-lived ``vw_oidc`` cookie of an OIDC sign-in
+under way (its state, nonce and PKCE verifier) is SameSite=Lax: the issuer's redirect back is
+a cross-site navigation, on which a Strict cookie would not be sent.
 """
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ import json
 import os
 import secrets
 import time
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from vip_workflow.adapters.server.settings import ServerSettings
 
-__all__ = ["CSRF", "LANG", "SESSION", "Signer", "set_cookie", "signer_for"]
+__all__ = ["CSRF", "LANG", "OIDC", "SESSION", "Signer", "set_cookie", "signer_for"]
 
 SESSION = "vw_session"
 CSRF = "vw_csrf"
 LANG = "vw_lang"
+OIDC = "vw_oidc"
 ENV_SECRET = "VIP_WORKFLOW_SESSION_SECRET"
 
 
@@ -71,15 +75,35 @@ class Signer:
         """A session cookie value for the token with SHA-256 ``token_digest``."""
         return self.sign("session", {"d": token_digest, "e": int(time.time() + hours * 3600)})
 
-    def session_digest(self, value: str | None) -> str | None:
-        """The token digest of a live session cookie value, or ``None``."""
+    def user_session(self, user: str, roles: list[str], hours: float) -> str:
+        """A session cookie value for a user the OIDC issuer vouched for."""
+        return self.sign("session", {"u": user, "r": roles, "e": int(time.time() + hours * 3600)})
+
+    def _live(self, value: str | None) -> dict[str, Any] | None:
         payload = self.unsign("session", value)
-        if payload is None or not isinstance(payload.get("d"), str):
+        if payload is None:
             return None
         expires = payload.get("e")
         if not isinstance(expires, int) or expires < time.time():
             return None
+        return payload
+
+    def session_digest(self, value: str | None) -> str | None:
+        """The token digest of a live session cookie value, or ``None``."""
+        payload = self._live(value)
+        if payload is None or not isinstance(payload.get("d"), str):
+            return None
         return str(payload["d"])
+
+    def session_user(self, value: str | None) -> tuple[str, list[str]] | None:
+        """The user and roles of a live OIDC session cookie value, or ``None``."""
+        payload = self._live(value)
+        if payload is None or not isinstance(payload.get("u"), str):
+            return None
+        roles = payload.get("r")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            return None
+        return str(payload["u"]), roles
 
     def new_csrf(self) -> str:
         """A fresh CSRF token."""
@@ -98,7 +122,8 @@ def signer_for(settings: ServerSettings) -> Signer:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, *,
-               max_age: int | None = None) -> None:
-    """Set a workbench cookie: HttpOnly, SameSite=Strict, Secure over TLS."""
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
-                        secure=request.url.scheme == "https", samesite="strict")
+               max_age: int | None = None, path: str = "/",
+               samesite: Literal["strict", "lax"] = "strict") -> None:
+    """Set a workbench cookie: HttpOnly, SameSite=Strict (unless told), Secure over TLS."""
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
+                        secure=request.url.scheme == "https", samesite=samesite)

@@ -11,18 +11,22 @@ from starlette.responses import RedirectResponse, Response
 from vip_workflow.adapters.server.deps import Service, ServiceDep, check_if_match, etag
 from vip_workflow.adapters.server.problems import Problem
 from vip_workflow.adapters.server.web.deps import CheckedForm, HtmlRoute, WebActor, form_text
-from vip_workflow.adapters.server.web.render import duration, gettext_for, page
+from vip_workflow.adapters.server.web.labels import Titles
+from vip_workflow.adapters.server.web.render import duration, gettext_for, language, page
 from vip_workflow.domain.instances import Actor
 
 router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
 
 
-def _titles(service: Service, inst: Any) -> tuple[str, str]:
+def titles_for(request: Request, service: Service) -> Titles:
+    """Process, step and event names in the request's language."""
+    return Titles(gettext_for(request), language(request), service.settings.titles)
+
+
+def _titles(service: Service, inst: Any, titles: Titles) -> tuple[str, str]:
     """The process's title and the current state's title."""
     definition = service.engine.definition(inst.definition, inst.definition_version)
-    spec = next((s for s in definition.states if s.name == inst.state), None)
-    state = (spec.title or spec.name) if spec is not None else inst.state
-    return definition.title or definition.name, state
+    return titles.process(definition), titles.state(definition, inst.state)
 
 
 def _clock(inst: Any, now: datetime, gettext: Any) -> dict[str, Any] | None:
@@ -36,8 +40,9 @@ def _clock(inst: Any, now: datetime, gettext: Any) -> dict[str, Any] | None:
         "time": duration(left, gettext)}}
 
 
-def _row(service: Service, inst: Any, now: datetime, gettext: Any) -> dict[str, Any]:
-    process, state = _titles(service, inst)
+def _row(service: Service, inst: Any, now: datetime, gettext: Any,
+         titles: Titles) -> dict[str, Any]:
+    process, state = _titles(service, inst, titles)
     context = dict(inst.context)
     return {"id": inst.id, "process": process, "state": state, "assignee": inst.assignee,
             "customer": context.get("customer_id"),
@@ -55,18 +60,40 @@ def inbox(request: Request, service: ServiceDep, actor: WebActor,
     size = service.settings.page_size
     chosen = found[(page_no - 1) * size: page_no * size]
     gettext = gettext_for(request)
-    rows = [_row(service, inst, now, gettext) for inst in chosen]
+    titles = titles_for(request, service)
+    rows = [_row(service, inst, now, gettext, titles) for inst in chosen]
     template = "inbox_rows.html" if request.headers.get("hx-request") else "inbox.html"
     return page(request, template, actor=actor, rows=rows, total=len(found), page_no=page_no,
                 pages=max(1, -(-len(found) // size)))
 
 
-def _mermaid(service: Service, inst: Any) -> str:
-    from vip_workflow.processes.graphs import to_mermaid
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "'").replace(":", " -").replace(";", ",").replace("\n", " ")
 
-    text = to_mermaid(service.engine.definition(inst.definition, inst.definition_version))
-    return text + ("    classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px\n"
-                   f"    class {inst.state} current\n")
+
+def _mermaid(service: Service, inst: Any, titles: Titles) -> str:
+    """The process diagram with the reader's titles, the current state highlighted."""
+    from vip_workflow.processes.graphs import definition_graph
+
+    definition = service.engine.definition(inst.definition, inst.definition_version)
+    lines = ["stateDiagram-v2"]
+    for spec in definition.states:
+        text = titles.state(definition, spec.name)
+        if spec.owner:
+            text += f" ({spec.owner})"
+        if spec.gate is not None:  # the approval levels, in order
+            text += " [" + " → ".join(level.name for level in spec.gate.levels) + "]"
+        if spec.handoff is not None:
+            text += f" ⇒ {spec.handoff.process}"
+        lines.append(f'    state "{_mermaid_text(text)}" as {spec.name}')
+    lines.append(f"    [*] --> {definition.initial}")
+    for source, dest, data in definition_graph(definition).edges(data=True):
+        label = ", ".join(dict.fromkeys(titles.action(n) for n in data["labels"]))
+        lines.append(f"    {source} --> {dest}: {_mermaid_text(label)}")
+    lines += [f"    {name} --> [*]" for name in definition.final_states]
+    lines += ["    classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px",
+              f"    class {inst.state} current"]
+    return "\n".join(lines) + "\n"
 
 
 def _actions(service: Service, inst: Any, actor: Actor) -> dict[str, Any]:
@@ -84,9 +111,11 @@ def _actions(service: Service, inst: Any, actor: Actor) -> dict[str, Any]:
             "reason_needed": inst.assignee not in (None, actor.id)}
 
 
-def _ledger(inst: Any) -> list[dict[str, Any]]:
+def _ledger(service: Service, inst: Any, titles: Titles) -> list[dict[str, Any]]:
+    definition = service.engine.definition(inst.definition, inst.definition_version)
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "on_behalf_of": e.on_behalf_of,
-             "action": e.action, "source": e.source, "dest": e.dest, "comment": e.comment,
+             "action": titles.action(e.action), "source": titles.state(definition, e.source),
+             "dest": titles.state(definition, e.dest), "comment": e.comment,
              "data": dict(e.data) if e.data else None} for e in reversed(inst.history)]
 
 
@@ -94,12 +123,15 @@ def _ledger(inst: Any) -> list[dict[str, Any]]:
 def instance(instance_id: str, request: Request, service: ServiceDep,
              actor: WebActor) -> Response:
     inst = service.engine.get(instance_id)
-    process, state = _titles(service, inst)
+    titles = titles_for(request, service)
+    process, state = _titles(service, inst, titles)
     now = datetime.now(UTC)
+    actions = _actions(service, inst, actor)
+    actions["labels"] = {e: titles.event(e) for e in actions["events"]}
     return page(request, "instance.html", actor=actor, inst=inst, process=process,
-                state=state, context=dict(inst.context), mermaid=_mermaid(service, inst),
-                ledger=_ledger(inst), verified=inst.verify_ledger(),
-                actions=_actions(service, inst, actor),
+                state=state, context=dict(inst.context), mermaid=_mermaid(service, inst, titles),
+                ledger=_ledger(service, inst, titles), verified=inst.verify_ledger(),
+                actions=actions,
                 clock=_clock(inst, now, gettext_for(request)))
 
 

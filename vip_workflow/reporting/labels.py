@@ -21,7 +21,8 @@ def column_labels(_: Any, value_field: str) -> dict[str, str]:
         "unit": _("Unit"), "period": _("Period"), "rule": _("Rule"),
         "computed_tier": _("Computed tier"), "book_version": _("Rule version"),
         "trigger": _("Trigger"), "action": _("Action"), "case_id": _("Case"),
-        "revenue": _("Revenue"),
+        "revenue": _("Revenue"), "top": _("Largest customers"),
+        "value_share": _("Share of the total"), "evidence": _("Evidence"),
     }
     labels.setdefault(value_field, value_field)
     return labels

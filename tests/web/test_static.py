@@ -7,10 +7,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from tests.server.conftest import LiveServer
-from tools.catalogs import problems
 import pytest
 
+from tests.server.conftest import LiveServer
+from tools.catalogs import problems
 from vip_workflow.adapters.server.web import CHARTS_DIR, STATIC_DIR
 
 

@@ -45,7 +45,7 @@ def number(value: Any, lang: str, digits: int = 2) -> str:
     if figure.is_integer() and abs(figure) < 1e15:
         return str(_numbers().format_decimal(int(figure), locale=lang))
     return str(_numbers().format_decimal(round(figure, digits),
-                                        format=f"#,##0.{'0' * digits}", locale=lang))
+                                        format=f"#,##0.{'#' * digits}", locale=lang))
 
 
 def percent(value: Any, lang: str, digits: int = 1) -> str:

@@ -168,8 +168,8 @@ def trend_chart(table: pl.DataFrame, tiers: Sequence[str], _: Any) -> dict[str, 
         return None
     option = _base(_("Trends over the periods"))
     series: list[dict[str, Any]] = [
-        {"name": str(t), "type": "bar", "stack": "tiers", "data": table.get_column(str(t))
-         .to_list()} for t in tiers if str(t) in table.columns]
+        {"name": str(t), "type": "bar", "stack": "tiers", "barMaxWidth": 48,
+         "data": table.get_column(str(t)).to_list()} for t in tiers if str(t) in table.columns]
     series.append({"name": _("Signals"), "type": "line", "yAxisIndex": 1,
                    "data": table.get_column("signals").to_list()})
     option |= {"xAxis": {"type": "category", "data": table.get_column("period").to_list()},

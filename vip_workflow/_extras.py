@@ -15,7 +15,6 @@ EXTRAS: dict[str, str] = {
     "pandas": "pandas",
     "pyarrow": "pandas",
     "jinja2": "report",
-    "babel": "report",
     "psycopg": "postgres",
     "httpx": "webhook",
     "pika": "amqp",

@@ -1,8 +1,9 @@
 """Numbers for readers: thousands separators, percentages as percentages, units beside values.
 
-Formatted with Babel in the reader's language (``zh_CN`` or ``en``): ``158500`` reads
-``158,500``, a share ``0.952`` reads ``95.2%``, a KPI in yuan reads ``12,300 元`` (``CNY 12,300``
-in English).
+In the reader's language (``zh_CN`` or ``en``; both group thousands with a comma and write a
+decimal point, as Babel's CLDR data has them): ``158500`` reads ``158,500``, a share ``0.952``
+reads ``95.2%``, a KPI in yuan reads ``12,300 元`` (``CNY 12,300`` in English). Plain Python
+formatting: a report lists tens of thousands of numbers.
 """
 
 from __future__ import annotations
@@ -10,17 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from vip_workflow._extras import require
-
 __all__ = ["measure", "number", "percent", "target", "when"]
 
 #: KPI unit -> the word written beside a value, by language (``percent`` is written as a %).
 _UNITS = {"cny": {"zh_CN": "{} 元", "en": "CNY {}"},
           "per_manager": {"zh_CN": "{} / 客户经理", "en": "{} per manager"}}
-
-
-def _numbers() -> Any:
-    return require("babel.numbers", "formatting numbers in the report and the workbench")
 
 
 def _float(value: Any) -> float | None:
@@ -43,9 +38,9 @@ def number(value: Any, lang: str, digits: int = 2) -> str:
     if figure != figure:  # NaN
         return "—"
     if figure.is_integer() and abs(figure) < 1e15:
-        return str(_numbers().format_decimal(int(figure), locale=lang))
-    return str(_numbers().format_decimal(round(figure, digits),
-                                        format=f"#,##0.{'#' * digits}", locale=lang))
+        return f"{int(figure):,}"
+    text = f"{figure:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def percent(value: Any, lang: str, digits: int = 1) -> str:
@@ -53,8 +48,9 @@ def percent(value: Any, lang: str, digits: int = 1) -> str:
     figure = _float(value)
     if figure is None:
         return "" if value is None or value == "" else str(value)
-    return str(_numbers().format_percent(figure, format=f"#,##0.{'0' * digits}%",
-                                         locale=lang))
+    if figure != figure:
+        return "—"
+    return f"{figure * 100:,.{digits}f}%"
 
 
 def measure(value: Any, unit: str | None, lang: str, *, signed: bool = False) -> str:

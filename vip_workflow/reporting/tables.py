@@ -30,11 +30,32 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def xlsx_bytes(frame: pl.DataFrame, sheet: str = "data") -> bytes:
-    """``frame`` as an Excel workbook of one sheet (filters on, the header row frozen)."""
-    require("xlsxwriter", "writing Excel files")
+    """``frame`` as an Excel workbook of one sheet: a bold header row, frozen, with filters.
+
+    Written row by row with xlsxwriter in constant-memory mode (polars' ``write_excel`` builds
+    an Excel table, several times slower on the tens of thousands of rows a signal list has).
+    """
+    xlsxwriter = require("xlsxwriter", "writing Excel files")
+    flat = _flat(frame)
     buffer = io.BytesIO()
-    _flat(frame).write_excel(buffer, worksheet=sheet[:31], autofilter=True,
-                             freeze_panes=(1, 0), float_precision=2)
+    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
+                                        "nan_inf_to_errors": True})
+    sheet_ = book.add_worksheet(sheet[:31])
+    header = book.add_format({"bold": True})
+    numbers = book.add_format({"num_format": "#,##0.00"})
+    whole = book.add_format({"num_format": "#,##0"})
+    formats = [whole if dtype.is_integer() else numbers if dtype.is_float() else None
+               for dtype in flat.dtypes]
+    for column, (name, fmt) in enumerate(zip(flat.columns, formats, strict=True)):
+        width = max([len(name), *(len(str(v)) for v in flat.get_column(name).head(200))])
+        sheet_.set_column(column, column, min(max(width, 8), 60) + 2, fmt)
+    sheet_.write_row(0, 0, flat.columns, header)
+    for row, values in enumerate(flat.iter_rows(), start=1):
+        sheet_.write_row(row, 0, [v.isoformat() if hasattr(v, "isoformat") else v
+                                  for v in values])
+    sheet_.freeze_panes(1, 0)
+    sheet_.autofilter(0, 0, max(flat.height, 1), max(len(flat.columns) - 1, 0))
+    book.close()
     return buffer.getvalue()
 
 

@@ -255,6 +255,8 @@ class TestPage:
         assert _column(page, "signal_list", "Evidence")[-1] == "arpu_drop = 0.31"
         assert _column(page, "signals", "Severity") == ["critical", "high", "medium", "low"]
         assert _column(page, "signal_list", "Account manager")[0] == "AM001"
+        chinese = _parse(_render(judged, "zh_CN", signals=signals))
+        assert _column(chinese, "signal_list", "严重程度") == ["紧急", "高", "中", "低"]
 
     def test_tier_changes_name_the_customer_manager_and_revenue(
         self, judged: pl.DataFrame
@@ -328,6 +330,8 @@ class TestFiles:
         assert "武汉长江钢铁集团" in (folder / "changes.csv").read_text(encoding="utf-8-sig")
         assert "流失预警" in pl.read_excel(folder / "signals.xlsx").get_column("family").to_list()
         assert pl.read_excel(folder / "kpis.xlsx").get_column("title")[0] == "会员覆盖率"
+        listed = pl.read_excel(folder / "signal_list.xlsx")  # values, not the page's words
+        assert listed.get_column("severity").to_list() == ["critical", "high", "medium", "low"]
 
 
 def test_a_cycle_with_triggers_and_kpis_writes_every_chart(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_the_static_report_draws_its_charts_offline(web: LiveServer, chromium: A
     assert any("\u4e00" <= ch <= "\u9fff" for ch in kpi_texts), kpi_texts
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     severities = page.locator("#signal_list tbody tr td:first-child").all_text_contents()
-    order = ["critical", "high", "medium", "low"]
+    order = ["紧急", "高", "中", "低"]  # critical, high, medium, low
     assert severities == sorted(severities, key=order.index)
     shots(page, "report")
     assert refused == [] and errors == []

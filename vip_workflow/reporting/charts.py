@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from vip_workflow.reporting.labels import value_labels
+
 __all__ = ["dashboard_charts", "kpi_chart", "pareto_chart", "signal_chart", "task_chart",
            "tier_chart", "tier_history_chart", "trend_chart"]
 
@@ -83,10 +85,11 @@ def signal_chart(table: pl.DataFrame, _: Any) -> dict[str, Any]:
     counts = {(f, s): n for f, s, n in rows}
     families = sorted({f for f, _s in counts})
     severities = list(dict.fromkeys(s for _f, s in counts))
+    words = value_labels(_)["severity"]
     option = _base(_("Signals by family and severity"))
     option |= {"xAxis": {"type": "category", "data": families},
                "yAxis": {"type": "value", "minInterval": 1},
-               "series": [{"name": s, "type": "bar", "stack": "all",
+               "series": [{"name": words.get(s, s), "type": "bar", "stack": "all",
                            "itemStyle": {"color": _SEVERITY_COLOURS.get(s, "#667085")},
                            "data": [counts.get((f, s), 0) for f in families]}
                           for s in severities]}

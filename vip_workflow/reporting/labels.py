@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["column_labels"]
+__all__ = ["column_labels", "value_labels"]
 
 
 def column_labels(_: Any, value_field: str) -> dict[str, str]:
@@ -26,3 +26,14 @@ def column_labels(_: Any, value_field: str) -> dict[str, str]:
     }
     labels.setdefault(value_field, value_field)
     return labels
+
+
+def value_labels(_: Any) -> dict[str, dict[str, str]]:
+    """Column -> {value -> its words}: a tier change's direction and a signal's severity as
+    the reader says them (the files keep the values themselves)."""
+    return {
+        "direction": {"up": _("up"), "down": _("down"), "new": _("new"), "left": _("left"),
+                      "changed": _("changed")},
+        "severity": {"critical": _("critical"), "high": _("high"), "medium": _("medium"),
+                     "low": _("low")},
+    }

@@ -22,7 +22,7 @@ import polars as pl
 
 from vip_workflow.reporting import charts, dashboard, i18n
 from vip_workflow.reporting import format as fmt
-from vip_workflow.reporting.labels import column_labels
+from vip_workflow.reporting.labels import column_labels, value_labels
 
 __all__ = ["TABLES_FOLDER", "render_dashboard", "render_report", "report_tables",
            "write_report"]
@@ -98,8 +98,8 @@ def render_dashboard(board: dashboard.Dashboard, *, tiers: Sequence[str], value_
     return str(template.render(
         tables={k: _rows(v) for k, v in board.tables.items()},
         columns={k: v.columns for k, v in board.tables.items()}, charts=shown,
-        labels=labels, value_field=value_field, tiers=list(tiers), href=href,
-        list_limit=LIST_LIMIT, **context))
+        labels=labels, values=value_labels(gettext), value_field=value_field,
+        tiers=list(tiers), href=href, list_limit=LIST_LIMIT, **context))
 
 
 def render_report(*, title: str, period: str, judged: pl.DataFrame, tiers: Sequence[str],

@@ -334,6 +334,22 @@ class TestFiles:
         assert listed.get_column("severity").to_list() == ["critical", "high", "medium", "low"]
 
 
+def test_trends_read_earlier_periods_from_their_published_tables(
+    tmp_path: Path, judged: pl.DataFrame, signals: pl.DataFrame
+) -> None:
+    """An earlier period's row comes from the few rows its report published (tables/), not
+    from every customer's stored tier: here the store holds no tiers at all."""
+    from vip_workflow.reporting.dashboard import stored_trends, trend_row
+
+    write_report(tmp_path / "2026-08" / "report.html", title="t", period="2026-08",
+                 judged=judged, tiers=TIERS, signals=signals)
+    store = vw.open_store("memory://").cycle
+    assert store.tiers("2026-08").is_empty()
+    current = trend_row("2026-09", judged.head(3), 0, 0)
+    trends = stored_trends(store, ["2026-08"], list(TIERS), current, outputs=tmp_path)
+    assert trends.rows() == [("2026-08", 2, 3, 4, 9, 4, 0), ("2026-09", 2, 1, 0, 3, 0, 0)]
+
+
 def test_a_cycle_with_triggers_and_kpis_writes_every_chart(tmp_path: Path) -> None:
     """The report of a real cycle (sample data, preset triggers and KPIs) has every chart,
     its tables beside it, and trends over the two stored periods."""

@@ -698,7 +698,8 @@ class Workspace:
                             None if signals is None else signals.height,
                             None if tasks is None else tasks.height)
         earlier = [p for p in self.store.periods() if p < period]
-        return stored_trends(self.store, earlier, list(book.tiers), current)
+        return stored_trends(self.store, earlier, list(book.tiers), current,
+                             outputs=(self.base_dir / self.config.reports).resolve())
 
     def _publish(self, period: str, staging: Path) -> Path:
         """Put the staged outputs in place of the period's folder (two renames)."""

@@ -283,18 +283,41 @@ def _stored_changes(ws: Any, period: str) -> pl.DataFrame:
     return pl.read_csv(path, infer_schema_length=None)
 
 
+def _published_row(folder: Path, period: str) -> dict[str, Any] | None:
+    """A period's trend row from the tables its report published (``tables/tiers.csv`` and
+    ``tables/signals.csv``, a few rows each), or None when it has none."""
+    tiers = folder / "tables" / "tiers.csv"
+    if not tiers.exists():
+        return None
+    frame = pl.read_csv(tiers, schema_overrides={"tier": pl.String, "customers": pl.Int64})
+    counts = dict(frame.select("tier", "customers").iter_rows())
+    signals = folder / "tables" / "signals.csv"
+    raised = (int(pl.read_csv(signals).get_column("signals").sum())
+              if signals.exists() else None)
+    return {"period": period, "customers": int(frame.get_column("customers").sum()),
+            "counts": counts, "signals": raised, "tasks": None}
+
+
 def stored_trends(store: Any, periods: Sequence[str], tiers: Sequence[str],
-                  current: Mapping[str, Any] | None = None) -> pl.DataFrame:
-    """The trends of the last :data:`TREND_PERIODS` of ``periods`` read from a cycle store,
-    with ``current`` (a :func:`trend_row` not stored yet) as the latest."""
+                  current: Mapping[str, Any] | None = None,
+                  outputs: Path | None = None) -> pl.DataFrame:
+    """The trends of the last :data:`TREND_PERIODS` of ``periods`` with ``current`` (a
+    :func:`trend_row` not stored yet) as the latest. Each stored period is read from the
+    tables its report published in ``outputs/<period>/`` when there are any (a few rows),
+    else from the cycle store (every customer's tier)."""
     tasks: pl.DataFrame = store.tasks()
     per_period = (dict(tasks.group_by("period").len().iter_rows())
                   if "period" in tasks.columns and tasks.height else {})
     rows: list[Mapping[str, Any]] = []
     stored = [p for p in periods if current is None or p != current["period"]]
     for period in stored[-(TREND_PERIODS - (current is not None)):]:
-        rows.append(trend_row(period, store.tiers(period), store.signals(period).height,
-                              per_period.get(period, 0)))
+        row = _published_row(outputs / period, period) if outputs is not None else None
+        if row is None:
+            row = trend_row(period, store.tiers(period), store.signals(period).height, None)
+        elif row["signals"] is None:
+            row["signals"] = store.signals(period).height
+        row["tasks"] = per_period.get(period, 0)
+        rows.append(row)
     if current is not None:
         rows.append(current)
     return trend_table(rows, tiers)
@@ -317,8 +340,7 @@ def period_dashboard(ws: Any, period: str, number: Callable[[Any], str] = str) -
     """The dashboard of a stored ``period``: tables and the Pareto curve."""
     book = ws.tier_book(period)
     people = judged(ws, period)
-    stored = ws.store.tiers(period)
-    counted = people if people is not None else stored
+    counted = people if people is not None else ws.store.tiers(period)
     value = ws.config.value_field
     signals = ws.store.signals(period)
     id_field = ws.config.id_field
@@ -333,6 +355,7 @@ def period_dashboard(ws: Any, period: str, number: Callable[[Any], str] = str) -
         "signal_list": signal_list(signals, people, id_field, number),
         "tasks": task_load(_period_tasks(ws, period)),
         "kpis": kpi_table(_stored_kpis(ws, period)),
-        "trends": stored_trends(ws.store, periods, list(book.tiers)),
+        "trends": stored_trends(ws.store, periods, list(book.tiers),
+                                outputs=_outputs(ws, period).parent),
     }
     return Dashboard(tables, pareto_curve(values))

@@ -341,13 +341,16 @@ def test_trends_read_earlier_periods_from_their_published_tables(
     from every customer's stored tier: here the store holds no tiers at all."""
     from vip_workflow.reporting.dashboard import stored_trends, trend_row
 
-    write_report(tmp_path / "2026-08" / "report.html", title="t", period="2026-08",
-                 judged=judged, tiers=TIERS, signals=signals)
+    for period, found in (("2026-07", signals.clear()), ("2026-08", signals)):
+        write_report(tmp_path / period / "report.html", title="t", period=period,
+                     judged=judged, tiers=TIERS, signals=found)
     store = vw.open_store("memory://").cycle
     assert store.tiers("2026-08").is_empty()
     current = trend_row("2026-09", judged.head(3), 0, 0)
-    trends = stored_trends(store, ["2026-08"], list(TIERS), current, outputs=tmp_path)
-    assert trends.rows() == [("2026-08", 2, 3, 4, 9, 4, 0), ("2026-09", 2, 1, 0, 3, 0, 0)]
+    trends = stored_trends(store, ["2026-07", "2026-08"], list(TIERS), current,
+                           outputs=tmp_path)
+    assert trends.rows() == [("2026-07", 2, 3, 4, 9, 0, 0), ("2026-08", 2, 3, 4, 9, 4, 0),
+                             ("2026-09", 2, 1, 0, 3, 0, 0)]
 
 
 def test_a_cycle_with_triggers_and_kpis_writes_every_chart(tmp_path: Path) -> None:

@@ -292,8 +292,8 @@ def _published_row(folder: Path, period: str) -> dict[str, Any] | None:
     frame = pl.read_csv(tiers, schema_overrides={"tier": pl.String, "customers": pl.Int64})
     counts = dict(frame.select("tier", "customers").iter_rows())
     signals = folder / "tables" / "signals.csv"
-    raised = (int(pl.read_csv(signals).get_column("signals").sum())
-              if signals.exists() else None)
+    raised = (int(pl.read_csv(signals, schema_overrides={"signals": pl.Int64})
+                  .get_column("signals").sum()) if signals.exists() else None)
     return {"period": period, "customers": int(frame.get_column("customers").sum()),
             "counts": counts, "signals": raised, "tasks": None}
 

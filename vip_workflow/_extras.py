@@ -14,7 +14,7 @@ EXTRAS: dict[str, str] = {
     "numpy": "numpy",
     "pandas": "pandas",
     "pyarrow": "pandas",
-    "matplotlib": "report",
+    "jinja2": "report",
     "psycopg": "postgres",
     "httpx": "webhook",
     "pika": "amqp",

@@ -61,7 +61,8 @@ class TestCycle:
         assert (tmp_path / "vip.db").exists()
         assert {p.name for p in second.outputs.iterdir()} >= {
             "report.html", "tiers.csv", "tiers.parquet", "changes.csv"}
-        assert "Pareto curve of revenue" in second.report.read_text(encoding="utf-8")
+        assert 'data-chart="spec-pareto"' in second.report.read_text(encoding="utf-8")
+        assert (second.outputs / "tables" / "pareto.xlsx").exists()
 
     def test_history_survives_a_new_workspace_on_the_same_database(
         self, tmp_path: Path, months: dict[str, pl.DataFrame]

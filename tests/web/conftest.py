@@ -3,7 +3,9 @@ cycles, retention cases of two account managers, and customers with awkward name
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,44 @@ def oidc_web(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterat
                                         server))
     yield live
     live.stop()
+# Debian's Chromium through Playwright, for the browser tests (test_browser.py and the static
+# report's test_report_file.py): Playwright's own browser download is not available here.
+CHROMIUM = Path(os.environ.get("VIP_WORKFLOW_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install -e '.[dev]')"
+    if missing is None and not CHROMIUM.exists():
+        missing = f"no Chromium at {CHROMIUM} (apt-get install -y chromium fonts-noto-cjk)"
+    if missing is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                             args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``shots(page, name)`` saves a screenshot as a test artifact (and for the docs)."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    docs = os.environ.get("WORKBENCH_SCREENSHOTS")
+
+    def save(page: Any, name: str, *, full_page: bool = True) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        if docs:
+            Path(docs).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, Path(docs) / path.name)
+        return path
+
+    return save

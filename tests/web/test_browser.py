@@ -4,14 +4,13 @@ Playwright's own browser download is not available here: the tests launch
 ``/usr/bin/chromium`` (``apt-get install chromium fonts-noto-cjk``; ``.ci/run`` installs them
 when missing). Without it they skip, except under ``CI=true`` where they fail. Screenshots
 go to the session's artifact folder, and also to ``$WORKBENCH_SCREENSHOTS`` when set (the
-docs' copies in ``docs/img`` are made with ``WORKBENCH_SCREENSHOTS=docs/img``).
+docs' copies in ``docs/img`` are made with ``WORKBENCH_SCREENSHOTS=docs/img``). The
+``chromium`` and ``shots`` fixtures are in ``conftest.py`` (the static report's browser test
+shares them).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,47 +20,6 @@ from tests.server.conftest import LiveServer
 from tests.web.conftest import start_case
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path(os.environ.get("VIP_WORKFLOW_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright."""
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "playwright is not installed (pip install -e '.[dev]')"
-    if missing is None and not CHROMIUM.exists():
-        missing = f"no Chromium at {CHROMIUM} (apt-get install -y chromium fonts-noto-cjk)"
-    if missing is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run under CI: {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``shots(page, name)`` saves a screenshot as a test artifact (and for the docs)."""
-    folder = tmp_path_factory.mktemp("screenshots")
-    docs = os.environ.get("WORKBENCH_SCREENSHOTS")
-
-    def save(page: Any, name: str, *, full_page: bool = True) -> Path:
-        path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
-        if docs:
-            Path(docs).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(docs) / path.name)
-        return path
-
-    return save
-
 
 def _context(chromium: Any, lang: str = "zh-CN", width: int = 1366) -> Any:
     return chromium.new_context(locale=lang, viewport={"width": width, "height": 768},

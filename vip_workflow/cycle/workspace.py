@@ -105,6 +105,9 @@ class WorkspaceConfig(_Config):
     tier_history_table: str = Field(default="vip_tier_history", description=(
         "The warehouse table (db.table) the cycle in Spark keeps the tier history in, "
         "partitioned by period (run_cycle(..., engine='spark'))."))
+    report_language: Literal["zh_CN", "en"] = Field(
+        default="zh_CN", description="Language of each period's report.html: zh_CN "
+        "(Simplified Chinese) or en.")
     processes: list[str] = Field(default_factory=list, description="Extra process files.")
     notifiers: list[str | dict[str, Any]] = Field(default_factory=list, description=(
         "Where notices go: notifier URLs (log://, https://…, smtp://…, amqp://…, nats://…) "
@@ -705,15 +708,29 @@ class Workspace:
                 notes.append(_named("KPI rules", kpi_book))
             notes.append(f"compared with {previous_period}" if previous_period
                          else "first recorded period: no tier changes yet")
-            write_report(staging / "report.html", title=f"{self.config.name}: monthly cycle",
-                         period=period, judged=judged, tiers=book.tiers,
+            write_report(staging / "report.html", title=self.config.name, period=period,
+                         judged=judged, tiers=book.tiers,
                          reference_shares=self.config.reference_shares or _quota_shares(book),
                          value_column=self.config.value_field, changes=changes,
-                         signals=signals, kpis=kpis, notes=notes)
+                         signals=signals, kpis=kpis, tasks=tasks, notes=notes,
+                         trends=self._trends(period, book, judged, signals, tasks),
+                         id_field=self.config.id_field, language=self.config.report_language)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return staging
+
+    def _trends(self, period: str, book: RuleBook, judged: pl.DataFrame,
+                signals: pl.DataFrame | None, tasks: pl.DataFrame | None) -> pl.DataFrame:
+        """The report's trends: the stored periods before ``period``, and this one."""
+        from vip_workflow.reporting.dashboard import stored_trends, trend_row
+
+        current = trend_row(period, judged.filter(pl.col("tier").is_not_null()),
+                            None if signals is None else signals.height,
+                            None if tasks is None else tasks.height)
+        earlier = [p for p in self.store.periods() if p < period]
+        return stored_trends(self.store, earlier, list(book.tiers), current,
+                             outputs=(self.base_dir / self.config.reports).resolve())
 
     def _publish(self, period: str, staging: Path) -> Path:
         """Put the staged outputs in place of the period's folder (two renames)."""

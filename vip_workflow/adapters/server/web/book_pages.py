@@ -15,9 +15,9 @@ from vip_workflow.adapters.server.deps import Service, ServiceDep
 from vip_workflow.adapters.server.problems import Problem
 from vip_workflow.adapters.server.web.deps import CheckedForm, HtmlRoute, WebActor, form_text
 from vip_workflow.adapters.server.web.impact import DRAFT, Drafts, Impact, impact
-from vip_workflow.adapters.server.web.labels import column_labels
 from vip_workflow.adapters.server.web.render import gettext_for, page
 from vip_workflow.adapters.server.web.tables import download
+from vip_workflow.reporting.labels import column_labels
 
 router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
 

@@ -12,11 +12,12 @@ from starlette.responses import RedirectResponse, Response
 
 from vip_workflow.adapters.server.deps import Service, ServiceDep
 from vip_workflow.adapters.server.problems import Problem
-from vip_workflow.adapters.server.web import charts, dashboard
 from vip_workflow.adapters.server.web.deps import HtmlRoute, WebActor
-from vip_workflow.adapters.server.web.labels import column_labels
 from vip_workflow.adapters.server.web.render import environment, gettext_for, language, page
 from vip_workflow.adapters.server.web.tables import download
+from vip_workflow.reporting import charts, dashboard
+from vip_workflow.reporting.labels import column_labels
+from vip_workflow.reporting.report import render_dashboard
 
 router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
 
@@ -101,34 +102,28 @@ def _period(service: Service, period: str) -> str:
 def period_page(period: str, request: Request, service: ServiceDep,
                 actor: WebActor) -> Response:
     period = _period(service, period)
-    tables = dashboard.period_tables(service.workspace, period)
-    _ = gettext_for(request)
-    specs = {"tiers": charts.tier_chart(tables["tiers"], _),
-             "signals": charts.signal_chart(tables["signals"], _),
-             "tasks": charts.task_chart(tables["tasks"], _),
-             "kpis": charts.kpi_chart(tables["kpis"], _)}
-    all_periods = service.workspace.store.periods()
-    rows = {k: _rows(v) for k, v in tables.items()}
-    rows["kpis"] = [r | {"target_number": _float(r.get("target"))} for r in rows["kpis"]]
-    return page(request, "period.html", actor=actor, period=period, periods=all_periods,
-                tables=rows, labels=column_labels(_, service.workspace.config.value_field),
-                columns={k: v.columns for k, v in tables.items()},
-                charts={k: v for k, v in specs.items() if v is not None},
-                value_field=service.workspace.config.value_field)
+    ws = service.workspace
+    lang = language(request)
+    number = environment(lang).filters["number"]
+    board = dashboard.period_dashboard(ws, period, number)
 
+    def render(**context: Any) -> str:
+        return render_dashboard(
+            board, tiers=list(ws.tier_book(period).tiers), value_field=ws.config.value_field,
+            language=lang, gettext=gettext_for(request),
+            href=f"/web/periods/{period}/tables/{{name}}.{{fmt}}",
+            template=environment(lang).get_template("dashboard.html"), **context)
 
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return page(request, "period.html", actor=actor, period=period,
+                periods=ws.store.periods(), dashboard=render)
 
 
 @router.get("/periods/{period}/tables/{name}.{fmt}")
-def period_table(period: str, name: str, fmt: str, service: ServiceDep,
+def period_table(period: str, name: str, fmt: str, request: Request, service: ServiceDep,
                  actor: WebActor) -> Response:
     period = _period(service, period)
-    tables = dashboard.period_tables(service.workspace, period)
+    number = environment(language(request)).filters["number"]
+    tables = dashboard.period_tables(service.workspace, period, number)
     if name not in tables:
         raise Problem(404, "not_found", f"no table {name!r} (one of {', '.join(tables)})")
     return download(tables[name], fmt, f"{period}-{name}")

@@ -8,6 +8,9 @@ The catalogs live in ``locale/`` beside this module (``messages.pot``, and ``zh_
     pybabel update -i …/locale/messages.pot -d …/locale
     pybabel compile -d …/locale
 
+Messages of the period dashboard (shared with the static report) are in the catalog of
+``vip_workflow.reporting``; this catalog falls back to it.
+
 A request's language is the user's choice (the ``vw_lang`` cookie the language switch sets),
 then the browser's ``Accept-Language``, then Chinese.
 """
@@ -18,18 +21,21 @@ import gettext
 from functools import lru_cache
 from pathlib import Path
 
+from vip_workflow.reporting import i18n as _dashboard
+from vip_workflow.reporting.i18n import DEFAULT, LANGUAGES
+
 __all__ = ["DEFAULT", "LANGUAGES", "LOCALE_DIR", "choose", "translations"]
 
 LOCALE_DIR = Path(__file__).parent / "locale"
-#: language code -> its own name (shown by the language switch)
-LANGUAGES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
-DEFAULT = "zh_CN"
 
 
 @lru_cache(maxsize=len(LANGUAGES))
 def translations(lang: str) -> gettext.NullTranslations:
-    """The compiled catalog of ``lang`` (a missing one translates nothing)."""
-    return gettext.translation("messages", LOCALE_DIR, languages=[lang], fallback=True)
+    """The compiled catalog of ``lang``, falling back to the dashboard's (a missing one
+    translates nothing)."""
+    catalog = gettext.translation("messages", LOCALE_DIR, languages=[lang], fallback=True)
+    catalog.add_fallback(_dashboard.translations(lang))
+    return catalog
 
 
 def _known(tag: str) -> str | None:

@@ -1,32 +1,14 @@
-"""Column headings of the dashboard's and customer page's tables, in the reader's language."""
+"""The workbench's words for process, step and event names: the bundled definitions' titles
+and events in the catalogs, and a workspace's own translations (``server.titles``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["column_labels"]
+from vip_workflow.reporting.labels import column_labels
 
-
-def column_labels(_: Any, value_field: str) -> dict[str, str]:
-    """Column name -> its heading (a column not listed shows its own name)."""
-    labels = {
-        "tier": _("Tier"), "customers": _("Customers"), "share": _("Share"),
-        "reference": _("Reference"), "customer": _("Customer"), "name": _("Name"),
-        "account_manager": _("Account manager"), "previous_tier": _("Previous tier"),
-        "direction": _("Direction"), "family": _("Family"), "severity": _("Severity"),
-        "signals": _("Signals"), "assignee": _("Assigned to"), "open": _("open"),
-        "closed": _("closed"), "tasks": _("Tasks"), "kpi": _("KPI"), "title": _("Title"),
-        "by": _("By"), "segment": _("Segment"), "value": _("Value"), "target": _("Target"),
-        "comparison": _("Comparison"), "status": _("Status"), "gap": _("Gap"),
-        "unit": _("Unit"), "period": _("Period"), "rule": _("Rule"),
-        "computed_tier": _("Computed tier"), "book_version": _("Rule version"),
-        "trigger": _("Trigger"), "action": _("Action"), "case_id": _("Case"),
-        "revenue": _("Revenue"), "old_tier": _("Tier before"), "new_tier": _("Tier after"),
-        "old_rule": _("Rule before"), "new_rule": _("Rule after"),
-    }
-    labels.setdefault(value_field, value_field)
-    return labels
+__all__ = ["BUNDLED_TITLES", "EVENTS", "LEDGER_ACTIONS", "Titles", "column_labels"]
 
 
 def _(text: str) -> str:

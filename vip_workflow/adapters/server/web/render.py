@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel.numbers import format_decimal, format_percent
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from vip_workflow.adapters.server.web import i18n
 from vip_workflow.adapters.server.web.session import CSRF, set_cookie
+from vip_workflow.reporting import templating
 
 __all__ = ["SECURITY_HEADERS", "duration", "environment", "page"]
 
@@ -30,34 +29,6 @@ SECURITY_HEADERS = {
 }
 
 
-def _number(value: Any, lang: str, digits: int = 2) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return format_decimal(int(number), locale=lang)
-    return format_decimal(round(number, digits), format=f"#,##0.{'0' * digits}", locale=lang)
-
-
-def _percent(value: Any, lang: str, digits: int = 1) -> str:
-    if value is None or value == "":
-        return ""
-    return format_percent(float(value), format=f"#,##0.{'0' * digits}%", locale=lang)
-
-
-def _when(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return str(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
-
-
 def duration(seconds: float, gettext: Any) -> str:
     """``seconds`` in days and hours (or hours and minutes under a day), translated."""
     seconds = abs(int(seconds))
@@ -70,17 +41,10 @@ def duration(seconds: float, gettext: Any) -> str:
 
 @lru_cache(maxsize=len(i18n.LANGUAGES))
 def environment(lang: str) -> jinja2.Environment:
-    """The template environment of ``lang`` (gettext installed, every value escaped)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined,
-                             extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                             lstrip_blocks=True)
-    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    env.filters["number"] = lambda v, digits=2: _number(v, lang, digits)
-    env.filters["percent"] = lambda v, digits=1: _percent(v, lang, digits)
-    env.filters["when"] = _when
-    env.globals["lang"] = lang
-    env.globals["html_lang"] = "zh-CN" if lang == "zh_CN" else lang
+    """The template environment of ``lang`` (gettext installed, every value escaped): the
+    workbench's templates, then the dashboard's (``vip_workflow.reporting``)."""
+    env: jinja2.Environment = templating.environment(lang, i18n.translations(lang),
+                                                     search=(TEMPLATES,))
     env.globals["languages"] = i18n.LANGUAGES
     return env
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from vip_workflow._text import sniff_decode
 from vip_workflow.errors import MissingExtraError
 
 __all__ = ["EXCEL_ROWS", "READ", "WRITTEN", "InputFileError", "check_writable", "located",
@@ -116,20 +117,16 @@ def _decode_error(path: Path, raw: bytes, exc: UnicodeDecodeError, encoding: str
 def _detect(path: Path, raw: bytes, note: Note | None) -> bytes | Path:
     """``auto``: UTF-8 as it is (the path), UTF-16 by its byte-order mark, else GB18030 when
     the whole file decodes as such (said through ``note``); else the located UTF-8 error."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16").encode("utf-8")
     try:
-        raw.decode("utf-8")
+        text, codec = sniff_decode(raw)
     except UnicodeDecodeError as exc:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise _decode_error(path, raw, exc, "auto") from None
-        if note is not None:
-            note(f"{path} is not UTF-8; read it as GB18030 (GBK), the usual Chinese Excel "
-                 "export. Give --encoding to read it otherwise.")
-        return text.encode("utf-8")
-    return path
+        raise _decode_error(path, raw, exc, "auto") from None
+    if codec in ("utf-8", "utf-8-sig"):
+        return path
+    if codec == "gb18030" and note is not None:
+        note(f"{path} is not UTF-8; read it as GB18030 (GBK), the usual Chinese Excel "
+             "export. Give --encoding to read it otherwise.")
+    return text.encode("utf-8")
 
 
 def _source(path: Path, encoding: str, note: Note | None) -> bytes | Path:

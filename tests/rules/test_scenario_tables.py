@@ -230,3 +230,38 @@ class TestCollected:
         result.assert_outcomes(passed=4, failed=1)
         result.stdout.fnmatch_lines(["*cards.scenarios.csv::no spend PASSED*",
                                      "*cards.scenarios.csv:3:1: case '999 is silver'*"])
+
+
+class TestTheDocs:
+    """docs/scenarios.md's tables run and fail as shown."""
+
+    def _blocks(self) -> list[str]:
+        text = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text("utf-8")
+        section = text[text.index("## Cases as a table"):text.index("## Checking the files")]
+        return section.split("```text\n")[1:]
+
+    def test_the_tables_shown_pass(self, tmp_path: Path) -> None:
+        """The tier, trigger and KPI tables of the page pass against their books."""
+        docs = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text("utf-8")
+        cards = docs.split("```yaml\n")[1].split("```")[0]
+        _book(tmp_path, "cards", cards)
+        _book(tmp_path, "seed-001-triggers")
+        _book(tmp_path, "china-mobile-2006-kpis")
+        blocks = self._blocks()
+        names = ["cards", "seed-001-triggers", "china-mobile-2006-kpis"]
+        for name, block in zip(names, blocks, strict=False):
+            path = tmp_path / f"{name}.scenarios.csv"
+            path.write_text(block.split("```")[0], encoding="utf-8")
+            result = run_suite(load_scenarios(path))
+            assert result.ok, [r.message() for r in result.failed]
+        path = tmp_path / "cards.scenarios.csv"
+        table = blocks[0].split("```")[0]
+        path.write_text(table.replace("999,silver", "999,silvr"), encoding="utf-8")
+        with pytest.raises(vw.RuleFileError) as caught:
+            load_scenarios(path)
+        shown = blocks[3].split("```")[0].splitlines()
+        assert f"cards.scenarios.csv{str(caught.value).partition(str(path))[2]}" == shown[0]
+        path.write_text(table.replace("expect rule", "expect rul"), encoding="utf-8")
+        with pytest.raises(vw.RuleFileError) as caught:
+            load_scenarios(path)
+        assert f"cards.scenarios.csv{str(caught.value).partition(str(path))[2]}" == shown[2]

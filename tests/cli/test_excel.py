@@ -170,12 +170,12 @@ class TestDecisionTables:
         assert vw.load_rules(back).to_dict() == vw.preset(HUBEI).to_dict()
 
     @pytest.mark.parametrize(("args", "message"), [
-        (["export", "-p", "seed-001-triggers", "-o", "t.xlsx"], "export writes tier books"),
         (["export", "-p", HUBEI, "-o", "t.csv"], "written as .xlsx"),
     ])
     def test_wrong_requests_exit_2(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    args: list[str], message: str) -> None:
-        """A trigger book or a non-.xlsx output: exit 2, said why."""
+        """A non-.xlsx output: exit 2, said why (trigger and KPI books are exported too:
+        tests/cli/test_excel_books.py)."""
         monkeypatch.chdir(tmp_path)
         result = runner.invoke(app, args)
         assert result.exit_code == 2

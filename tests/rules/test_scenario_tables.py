@@ -265,3 +265,17 @@ class TestTheDocs:
         with pytest.raises(vw.RuleFileError) as caught:
             load_scenarios(path)
         assert f"cards.scenarios.csv{str(caught.value).partition(str(path))[2]}" == shown[2]
+
+
+def test_validate_and_lint_take_a_table(tmp_path: Path) -> None:
+    """vip-workflow validate and lint check a scenario table as a scenario file."""
+    _book(tmp_path, "cards", TIERS)
+    path = tmp_path / "cards.scenarios.csv"
+    path.write_text(TABLE, encoding="utf-8")
+    for command in ("validate", "lint"):
+        result = runner.invoke(app, [command, str(path)])
+        assert result.exit_code == 0, result.output
+    path.write_text(TABLE.replace("999,silver", "999,silvr"), encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:3:3: cases[1].expect.tier: unknown tier 'silvr'" in result.output

@@ -68,3 +68,12 @@ class TestExponentForm:
         shown = plain_number(value)
         assert "e" not in repr(shown)
         assert (shown > 0) == (value > 0) and (shown == 0) == (value == 0)
+
+    def test_thresholds_too_far_apart_are_refused(self) -> None:
+        """One fact compared with 1e-10 and 1e10: a ConfigError naming it, no crash."""
+        import vip_workflow as vw
+        from vip_workflow.rules.triggers._durable import DurableRuleset
+
+        condition = {"$or": [{"$lt": {"f0": 1e-10}}, {"$gt": {"f0": 1e10}}]}
+        with pytest.raises(vw.ConfigError, match=r"f0: 1e-10 to 10000000000.0"):
+            DurableRuleset("spread", {"r": (condition, lambda event: None)})

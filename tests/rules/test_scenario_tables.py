@@ -279,3 +279,27 @@ def test_validate_and_lint_take_a_table(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 1
     assert f"{path}:3:3: cases[1].expect.tier: unknown tier 'silvr'" in result.output
+
+
+class TestSuggestRows:
+    """--suggest on a table prints CSV rows, which read back as passing cases."""
+
+    @pytest.mark.parametrize(("name", "text"), [
+        ("cards", "case,arpu,expect tier\n1000 is 金卡,1000,金卡\n"),
+        ("seed-001-triggers", "case,period,revenue,expect signals\nquiet,2026-01,100,\n"),
+        ("china-mobile-2006-kpis", "case,kind,members,employees,expect member_coverage\n"
+                                   "covered,group,30,100,pass\n"),
+    ])
+    def test_the_rows_read_back_and_pass(self, tmp_path: Path, name: str, text: str) -> None:
+        """The printed header and rows are themselves a table whose cases all pass."""
+        _book(tmp_path, name, TIERS if name == "cards" else None)
+        path = tmp_path / f"{name}.scenarios.csv"
+        path.write_text(text, encoding="utf-8")
+        result = runner.invoke(app, ["test", str(path), "--suggest"])
+        printed = result.stdout[result.stdout.index("# "):]
+        rows = printed.split("\n", 1)[1]
+        assert rows.startswith("case,")
+        path.write_text(rows, encoding="utf-8")
+        again = run_suite(load_scenarios(path))
+        assert again.ok, [r.message() for r in again.failed][:3]
+        assert len(again.results) > 1

@@ -125,12 +125,13 @@ def test_command(
         "--fail-under", metavar="PERCENT",
         help="Exit 1 when a file's rule or boundary coverage is below PERCENT.")] = None,
     suggest: Annotated[bool, typer.Option(
-        "--suggest", help="Print the missing boundary cases as YAML, with the tier the "
-        "current rule file gives them.")] = False,
+        "--suggest", help="Print the missing boundary cases, with what the current rule "
+        "file gives them: as YAML, or as CSV rows for a scenario table.")] = False,
 ) -> None:
     """Run scenario files against their rule books; print rule and boundary coverage."""
     from vip_workflow.rules.scenarios import run_suite
-    from vip_workflow.rules.scenarios.suggest import suggestions_yaml
+    from vip_workflow.rules.scenarios.suggest import suggestions_table, suggestions_yaml
+    from vip_workflow.rules.scenarios.table import is_table
 
     suites, failed = _suites(list(paths or []), preset, all_presets)
     if not suites and not failed:
@@ -158,7 +159,9 @@ def test_command(
               highlight=False)
     if suggest:
         for result in results:
-            text = suggestions_yaml(result)
+            table = is_table(result.suite.path.rpartition(".xlsx:")[0] + ".xlsx"
+                             if ".xlsx:" in result.suite.path else result.suite.path)
+            text = suggestions_table(result) if table else suggestions_yaml(result)
             if text:
                 typer.echo(text)
     if coverage_json is not None:

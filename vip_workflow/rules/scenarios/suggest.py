@@ -23,7 +23,7 @@ from vip_workflow.rules.scenarios.coverage import Target, step_of
 from vip_workflow.rules.scenarios.run import SuiteResult
 from vip_workflow.rules.tiers.compiled import Interval, Scoring
 
-__all__ = ["suggest_cases", "suggestions_yaml"]
+__all__ = ["suggest_cases", "suggestions_table", "suggestions_yaml"]
 
 _WORDS = {"below": "just below", "at": "at", "above": "just above"}
 
@@ -232,3 +232,62 @@ def suggestions_yaml(result: SuiteResult) -> str:
     text = yaml.dump(cases, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=None, width=100)
     return head + text
+
+
+# -- the same as table rows ---------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    """A value as a scenario table's cell holds it (read back to the same value)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return str(yaml.dump(value, Dumper=_Dumper, default_flow_style=True, allow_unicode=True,
+                             width=10_000)).strip()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _table_rows(kind: str, case: dict[str, Any]) -> list[dict[str, str]]:
+    name, expect = case["name"], case["expect"]
+    if kind == "tiers":
+        return [{"case": name, **{k: _cell(v) for k, v in case["input"].items()},
+                 "expect tier": expect["tier"] or "null",
+                 "expect rule": expect.get("rule") or ""}]
+    if kind == "triggers":
+        signals = expect["signals"]
+        return [{"case": name if j == 0 else "", **{k: _cell(v) for k, v in month.items()},
+                 "expect signals": ", ".join(signals.get(str(month["period"]), []))}
+                for j, month in enumerate(case["history"])]
+    rows = [{"case": name if j == 0 else "", **{k: _cell(v) for k, v in row.items()}}
+            for j, row in enumerate(case["rows"])]
+    for kpi, status in expect["kpis"].items():
+        rows[0][f"expect {kpi}"] = _cell(status)
+    return rows
+
+
+def suggestions_table(result: SuiteResult) -> str:
+    """The suggested cases as CSV rows for a scenario table (``NAME.scenarios.csv`` /
+    ``.xlsx``): a comment line, then a header and one row per case (or month, or portfolio
+    row); copy the rows under the table's own header, matching its columns."""
+    import csv
+    import io
+
+    cases = suggest_cases(result)
+    if not cases:
+        return ""
+    kind = result.suite.book_kind
+    rows = [row for case in cases for row in _table_rows(kind, case)]
+    columns = list(dict.fromkeys(["case", *(k for row in rows for k in row
+                                            if not k.startswith("expect ")),
+                                  *(k for row in rows for k in row if k.startswith("expect "))]))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    head = (f"# {result.suite.path}: {len(cases)} boundary case(s) missing; what each "
+            "expects is what the current rule file gives it: check it, then add the rows "
+            "to the table under its columns\n")
+    return head + out.getvalue()

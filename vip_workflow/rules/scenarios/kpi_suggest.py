@@ -22,8 +22,7 @@ import polars as pl
 
 from vip_workflow.domain.decisions import show_value
 from vip_workflow.rules import ir
-from vip_workflow.rules.kpis.book import _columns as kpi_columns
-from vip_workflow.rules.kpis.book import condition_ir
+from vip_workflow.rules.kpis.book import columns_read, condition_ir
 from vip_workflow.rules.scenarios.coverage import step_of
 from vip_workflow.rules.scenarios.run import SuiteResult
 
@@ -83,7 +82,7 @@ def _base(kpi: Any, group: str | None,
           templates: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """A row in the KPI's population (and group)."""
     population = _test(kpi.where)
-    read = kpi_columns(kpi)
+    read = columns_read(kpi)
     for template in [*templates, {}]:
         row = {k: v for k, v in template.items() if k in read}
         if kpi.by is not None and group is not None:

@@ -7,7 +7,8 @@ as the expectation, so that every case passes. Timed, best of ``--repeats``:
 
 - *load*: reading and validating the files, and checking each case against its book;
 - *run*: judging every case and comparing (``run_suite(coverage=False)``);
-- *run + coverage*: the same with rule and boundary coverage (``run_suite()``).
+- *run + coverage*: the same with rule and boundary coverage (``run_suite()``);
+- *load, CSV tables*: the same cases read from ``NAME.scenarios.csv`` tables.
 
 The floors (issue 13): the whole test (load + run) of 10 000 scenarios in ≤ 2 s; coverage adds
 ≤ 20 % to it.
@@ -16,8 +17,10 @@ The floors (issue 13): the whole test (load + run) of 10 000 scenarios in ≤ 2 
 from __future__ import annotations
 
 import argparse
+import csv
 import random
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,29 @@ def write_files(folder: Path, preset: str, n: int, seed: int) -> list[Path]:
     return paths
 
 
+def write_tables(folder: Path, preset: str, paths: list[Path]) -> list[Path]:
+    """The same cases as CSV tables (``NAME.scenarios.csv``), each beside a copy of the
+    preset's rule file (a table tests ``NAME.yaml`` beside it)."""
+    text = resources.files("vip_workflow.rules.presets").joinpath(
+        f"{preset}.yaml").read_text("utf-8")
+    tables = []
+    for path in paths:
+        data = yaml.safe_load(path.read_text("utf-8"))
+        stem = path.name.removesuffix(".scenarios.yaml")
+        (folder / f"{stem}.yaml").write_text(text, encoding="utf-8")
+        fields = list(dict.fromkeys(k for case in data["cases"] for k in case["input"]))
+        table = folder / f"{stem}.scenarios.csv"
+        with table.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["case", *fields, "expect tier", "expect rule"])
+            for case in data["cases"]:
+                writer.writerow([case["name"], *(case["input"].get(f, "") for f in fields),
+                                 case["expect"]["tier"] or "null",
+                                 case["expect"]["rule"] or ""])
+        tables.append(table)
+    return tables
+
+
 def _load(paths: list[Path]) -> list[ScenarioSuite]:
     return [load_scenarios(p) for p in paths]
 
@@ -72,18 +98,23 @@ def measure(preset: str, n: int, repeats: int, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_files(Path(tmp), preset, n, seed)
         load, suites = best_of(lambda: _load(paths), repeats)
+        tables = write_tables(Path(tmp), preset, paths)
+        load_csv, from_csv = best_of(lambda: _load(tables), repeats)
+    csv_failed = sum(len(run_suite(s, coverage=False).failed) for s in from_csv)
     run, results = best_of(lambda: [run_suite(s, coverage=False) for s in suites], repeats)
     covered, with_cov = best_of(lambda: [run_suite(s) for s in suites], repeats)
     failed = sum(len(r.failed) for r in results)
     boundary = min(r.coverage.boundary_percent for r in with_cov if r.coverage is not None)
     return {"preset": preset, "cases": n, "files": len(paths), "load": load, "run": run,
-            "covered": covered, "failed": failed, "boundary": boundary}
+            "covered": covered, "failed": failed + csv_failed, "boundary": boundary,
+            "load_csv": load_csv}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A markdown table of the measurements, with the verdict per row."""
     lines = ["| book | cases (files) | load s | run s | run + coverage s | test s (load + run) "
-             "| coverage adds | floors |", "|---|---|---|---|---|---|---|---|"]
+             "| coverage adds | floors | load s, CSV tables |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         test = r["load"] + r["run"]
         added = (r["covered"] - r["run"]) / test
@@ -92,7 +123,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['preset']} | {r['cases']:,} ({r['files']}) | {r['load']:.3f} | "
             f"{r['run']:.3f} | {r['covered']:.3f} | {test:.3f} | {added:+.1%} | "
-            f"{'met' if ok else 'MISSED'} |")
+            f"{'met' if ok else 'MISSED'} | {r['load_csv']:.3f} |")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import warnings
@@ -120,6 +121,14 @@ class TestPublicSurface:
             for name in vw._MOVED:
                 assert getattr(vw, name) is not None, name
                 assert name not in vw.__all__
+
+    def test_every_moved_module_has_a_home(self) -> None:
+        """Each old module path points at a module that exists (no stale alias)."""
+        from vip_workflow._moved import MOVED_MODULES
+
+        missing = [old for old, new in MOVED_MODULES.items()
+                   if importlib.util.find_spec(new) is None]
+        assert missing == []
 
 
 class TestHonestImports:

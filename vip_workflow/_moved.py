@@ -30,7 +30,6 @@ MOVED_MODULES: dict[str, str] = {
     "vip_workflow.rules.expressions": "vip_workflow.rules.tiers.expressions",
     "vip_workflow.rules.lint": "vip_workflow.rules.tiers.lint",
     "vip_workflow.rules._polars": "vip_workflow.rules.tiers._polars",
-    "vip_workflow.rules._sql": "vip_workflow.rules.tiers._sql",
     "vip_workflow.rules.schema": "vip_workflow.rules.tiers.schema",
     "vip_workflow.rules.fitting": "vip_workflow.rules.tiers.fitting",
     "vip_workflow.rules.loader": "vip_workflow.rules.files.document",

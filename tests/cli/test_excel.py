@@ -89,6 +89,57 @@ class TestDataFiles:
         assert (error.line, error.column, error.field) == (row + 1, column, "revenue")
         assert f"data row {row}: 'N/A' is not a number" in error.reason
 
+    def _two_sheets(self, tmp_path: Path, frame: pl.DataFrame) -> Path:
+        """A workbook whose first sheet is a note and whose second, 客户, holds ``frame``."""
+        source = tmp_path / "groups.xlsx"
+        write_table(frame, source)
+        workbook = openpyxl.load_workbook(source)
+        workbook.active.title = "客户"
+        notes = workbook.create_sheet("说明", 0)
+        notes.append(["本表为湖北集团客户名单"])
+        workbook.save(source)
+        return source
+
+    @pytest.mark.parametrize("sheet", ["客户", "2"])
+    def test_sheet_picks_the_sheet_read(self, tmp_path: Path, sheet: str) -> None:
+        """--sheet by name or number: the data sheet after a sheet of notes is judged."""
+        frame = _portfolio(20)
+        source = self._two_sheets(tmp_path, frame)
+        target = tmp_path / "judged.csv"
+        result = runner.invoke(app, ["judge", "-p", HUBEI, str(source), "--sheet", sheet,
+                                     "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        expected = vw.preset(HUBEI).judge_many(frame).get_column("tier").cast(pl.String)
+        assert read_table(target).get_column("tier").to_list() == expected.to_list()
+        assert read_table(source, sheet=sheet).height == 20
+
+    def test_an_unknown_sheet_and_a_sheet_of_a_csv(self, tmp_path: Path) -> None:
+        """An unknown sheet lists the workbook's sheets with a did-you-mean; --sheet on a
+        CSV is a wrong request; both exit 2."""
+        source = self._two_sheets(tmp_path, _portfolio(5))
+        result = runner.invoke(app, ["judge", "-p", HUBEI, str(source), "--sheet", "客"])
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"{source}: no sheet '客'; did you mean '客户'? (the "
+                                        "workbook's sheets: 说明, 客户; or give a number from 1 "
+                                        "to 2)")
+        csv = tmp_path / "groups.csv"
+        write_table(_portfolio(5), csv)
+        result = runner.invoke(app, ["judge", "-p", HUBEI, str(csv), "--sheet", "2"])
+        assert result.exit_code == 2
+        assert "--sheet 2 is for Excel workbooks; this is CSV" in result.stderr
+
+    def test_text_in_a_number_column_of_a_later_sheet(self, tmp_path: Path) -> None:
+        """The number-column check reads the sheet asked for."""
+        frame = _portfolio(10).with_columns(pl.col("revenue").cast(pl.Float64))
+        source = self._two_sheets(tmp_path, frame)
+        workbook = openpyxl.load_workbook(source)
+        column = frame.columns.index("revenue") + 1
+        workbook["客户"].cell(row=4, column=column, value="N/A")
+        workbook.save(source)
+        with pytest.raises(InputFileError) as caught:
+            read_table(source, sheet="客户")
+        assert (caught.value.line, caught.value.column) == (4, column)
+
     def test_a_chinese_book_judges_a_chinese_sheet(self, tmp_path: Path) -> None:
         """Chinese field names, values, tiers and customer names, from .xlsx to .xlsx."""
         book = vw.loads_rules(CHINESE_BOOK, kind="tiers")
@@ -170,12 +221,12 @@ class TestDecisionTables:
         assert vw.load_rules(back).to_dict() == vw.preset(HUBEI).to_dict()
 
     @pytest.mark.parametrize(("args", "message"), [
-        (["export", "-p", "seed-001-triggers", "-o", "t.xlsx"], "export writes tier books"),
         (["export", "-p", HUBEI, "-o", "t.csv"], "written as .xlsx"),
     ])
     def test_wrong_requests_exit_2(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    args: list[str], message: str) -> None:
-        """A trigger book or a non-.xlsx output: exit 2, said why."""
+        """A non-.xlsx output: exit 2, said why (trigger and KPI books are exported too:
+        tests/cli/test_excel_books.py)."""
         monkeypatch.chdir(tmp_path)
         result = runner.invoke(app, args)
         assert result.exit_code == 2

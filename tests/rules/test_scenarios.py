@@ -287,6 +287,118 @@ class TestCoverage:
         assert not covers_all([interval(0, inf, True, False)])
 
 
+TRIGGERS = """\
+kind: triggers
+name: watch
+triggers:
+  - id: spend.down
+    family: retain
+    action: call
+    when: {change_pct: revenue, months: 3, op: "<=", value: -20}
+  - id: complaints.many
+    family: risk
+    action: visit
+    when: {sum: complaints, months: 3, op: ">=", value: 4}
+  - id: arrears.often
+    family: risk
+    action: call
+    when: {count: arrears, months: 4, where: {op: ">", value: 100}, op: ">=", value: 2}
+  - id: agreement.ending
+    family: retain
+    action: renew
+    when: {days_until: agreement_end, op: between, value: [0, 60]}
+"""
+
+
+class TestMultiMonthCoverage:
+    """Thresholds of sums, counts, changes and days left; --suggest for triggers and KPIs."""
+
+    def _suite(self, folder: Path, cases: str) -> object:
+        (folder / "watch.yaml").write_text(TRIGGERS, encoding="utf-8")
+        return load_scenarios(_write(folder, "kind: scenarios\nname: watch\ncases:\n" + cases,
+                                     "watch.scenarios.yaml"))
+
+    def test_a_change_is_tested_at_its_threshold(self, tmp_path: Path) -> None:
+        """100 → 80 over three months is a change of -20 %: the bound is tested at."""
+        result = run_suite(self._suite(tmp_path, (
+            "  - name: down 20\n    history:\n"
+            + "".join(f"      - {{period: 2026-0{m}, revenue: {v}}}\n"
+                      for m, v in enumerate([100, 100, 100, 80], start=1))
+            + "    expect: {signals: {2026-04: [spend.down]}}\n")))
+        assert result.ok and result.coverage is not None
+        bound = next(b for b in result.coverage.bounds if b.target.startswith("spend.down"))
+        assert bound.target == "spend.down: change of revenue over 3 months (%)"
+        assert bound.tested == {"below": False, "at": True, "above": False}
+        count = next(b for b in result.coverage.bounds
+                     if b.target == "arrears.often: months (of 4) with arrears > 100")
+        assert count.wanted == {"below": 1.0, "at": 2.0, "above": 3.0}
+        month = next(b for b in result.coverage.bounds
+                     if b.target == "arrears.often: arrears (each month of the count)")
+        assert month.value == 100.0
+
+    def test_a_count_of_n_months_needs_no_case_beyond_n(self, tmp_path: Path) -> None:
+        """A count of 4 months at least 4 has nothing above to test."""
+        text = TRIGGERS.replace("op: \">=\", value: 2}", "op: \">=\", value: 4}")
+        (tmp_path / "watch.yaml").write_text(text, encoding="utf-8")
+        suite = load_scenarios(_write(tmp_path, "kind: scenarios\nname: watch\ncases:\n"
+                                      "  - name: q\n    history: [{period: 2026-01}]\n"
+                                      "    expect: {signals: {}}\n", "watch.scenarios.yaml"))
+        coverage = run_suite(suite).coverage
+        assert coverage is not None
+        count = next(b for b in coverage.bounds if b.target.startswith("arrears.often: months"))
+        assert count.wanted["above"] is None
+
+    def test_suggested_histories_complete_the_coverage(self, tmp_path: Path) -> None:
+        """The histories --suggest proposes give each threshold's fact; added to the file,
+        every case passes and every bound is tested."""
+        suite = self._suite(tmp_path, "  - name: quiet\n    history: [{period: 2026-01}]\n"
+                                      "    expect: {signals: {}}\n")
+        result = run_suite(suite)
+        assert result.coverage is not None and result.coverage.boundary_percent == 0
+        cases = suggest_cases(result)
+        assert {"name": "spend.down: change of revenue over 3 months (%) at -20",
+                "history": [{"period": f"2026-0{m}", "revenue": v}
+                            for m, v in enumerate([100, 100, 100, 80], start=1)],
+                "expect": {"signals": {"2026-04": ["spend.down"]}}} in cases
+        text = suggestions_yaml(result)
+        assert text.startswith("# ") and "signals" in text
+        data = yaml.safe_load((tmp_path / "watch.scenarios.yaml").read_text("utf-8"))
+        data["cases"] += cases
+        _write(tmp_path, yaml.safe_dump(data, allow_unicode=True), "watch.scenarios.yaml")
+        again = run_suite(load_scenarios(tmp_path / "watch.scenarios.yaml"))
+        assert again.ok, [r.message() for r in again.failed]
+        assert again.coverage is not None and again.coverage.boundary_percent == 100.0
+
+    def test_suggested_portfolios_give_the_kpi_values(self) -> None:
+        """For a KPI book, each proposed portfolio gives the value wanted (26 of 100 members
+        covered is 0.26, 401 VIPs for one manager is 401), with the book's outcome."""
+        suite = loads_scenarios(
+            "kind: scenarios\nname: k\nbook: preset:china-mobile-2006-kpis\ncases:\n"
+            "  - name: covered\n    rows: [{kind: group, members: 30, employees: 100}]\n"
+            "    expect: {kpis: {member_coverage: pass}}\n")
+        cases = {c["name"]: c for c in suggest_cases(run_suite(suite))}
+        assert cases["member_coverage just below 0.27"] == {
+            "name": "member_coverage just below 0.27",
+            "rows": [{"kind": "group", "members": 26, "employees": 100}],
+            "expect": {"kpis": {"member_coverage": "fail"}}}
+        vips = cases["staffing_individual_vips just above 400"]
+        assert len(vips["rows"]) == 401 and vips["expect"] == {
+            "kpis": {"staffing_individual_vips": "fail"}}
+        stable = cases["group_stability at 0.7"]["rows"]
+        assert sum(r["stable"] is True for r in stable) == 7 and len(stable) == 10
+
+    def test_a_share_of_rows_has_nothing_above_one(self) -> None:
+        """A target of 100 % on a share of rows needs no case above it."""
+        suite = loads_scenarios(
+            "kind: scenarios\nname: k\nbook: preset:china-mobile-2006-kpis\ncases:\n"
+            "  - name: a\n    rows: [{kind: group, segment: C, return_cost: 2000}]\n"
+            "    expect: {kpis: {return_cost_range_c: {C: pass}}}\n")
+        coverage = run_suite(suite).coverage
+        assert coverage is not None
+        bound = next(b for b in coverage.bounds if b.target == "return_cost_range_c[C]")
+        assert bound.wanted["above"] is None and bound.tested["at"]
+
+
 class TestPresets:
     """The shipped presets' scenarios: all pass; the tier books are fully covered."""
 
@@ -297,16 +409,16 @@ class TestPresets:
 
     @pytest.mark.parametrize("name", shipped_presets())
     def test_every_case_passes(self, name: str) -> None:
-        """Each case gives what it expects; tier books reach 100 % band and boundary
-        coverage with the seeds' own thresholds."""
+        """Each case gives what it expects; every preset — tier, trigger and KPI books —
+        reaches 100 % rule and boundary coverage with the seeds' own thresholds."""
         result = run_suite(preset_scenarios(name))
         assert result.ok, "\n".join(r.message() for r in result.failed)
         coverage = result.coverage
         assert coverage is not None
-        if coverage.kind in ("tiers", "triggers"):
-            assert coverage.rules_percent == 100.0, [i.id for i in coverage.never_hit]
-            assert coverage.boundary_percent == 100.0
-            assert not suggest_cases(result)
+        assert coverage.rules_percent == 100.0, [i.id for i in coverage.never_hit]
+        assert coverage.boundary_percent == 100.0, [
+            (b.target, b.value, b.missing) for b in coverage.bounds if b.missing]
+        assert not suggest_cases(result)
 
 
 class TestCommand:
@@ -319,9 +431,10 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         assert "scenario coverage" in result.output and "of " in result.output
         data = json.loads(target.read_text(encoding="utf-8"))
-        tiers = [f for f in data["files"] if f["kind"] == "tiers"]
-        assert len(tiers) == 7
-        assert all(f["rules_percent"] == 100 and f["boundary_percent"] == 100 for f in tiers)
+        assert len([f for f in data["files"] if f["kind"] == "tiers"]) == 7
+        assert {f["kind"] for f in data["files"]} == {"tiers", "triggers", "kpis"}
+        assert all(f["rules_percent"] == 100 and f["boundary_percent"] == 100
+                   for f in data["files"])
 
     def test_a_folder_a_failure_and_fail_under(self, folder: Path) -> None:
         """A folder is searched; a failed case and low coverage exit 1."""

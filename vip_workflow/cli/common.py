@@ -24,9 +24,9 @@ from vip_workflow.cli.io import (
     write_table,
 )
 
-__all__ = ["PROGRESS_ROWS", "EncodingOption", "PresetOption", "RulesOption", "check_numbers",
-           "deprecated", "err", "fail", "kind_of", "load_book", "more", "out", "print_problems",
-           "read", "refuse_output", "working", "write"]
+__all__ = ["PROGRESS_ROWS", "EncodingOption", "PresetOption", "RulesOption", "SheetOption",
+           "check_numbers", "deprecated", "err", "fail", "kind_of", "load_book", "more", "out",
+           "print_problems", "read", "refuse_output", "working", "write"]
 
 #: inputs longer than this get a progress bar on stderr
 PROGRESS_ROWS = 5_000
@@ -40,6 +40,9 @@ RulesOption = Annotated[
 PresetOption = Annotated[
     str | None, typer.Option("--preset", "-p", help="Name of a bundled rule book.")
 ]
+SheetOption = Annotated[str | None, typer.Option(
+    "--sheet", help="The sheet of an Excel data file to read: its name, or its number from 1 "
+    "(default: the first sheet).", show_default=False)]
 EncodingOption = Annotated[str, typer.Option(
     "--encoding", help="Encoding of text inputs (CSV, TSV, JSON): auto (the default) reads "
     "UTF-8 with or without a byte-order mark, UTF-16 with one, and GBK/GB18030 (a Chinese "
@@ -103,13 +106,14 @@ def _note(text: str) -> None:
     err.print(f"note: {text}", markup=False, highlight=False)
 
 
-def read(path: Path, encoding: str = "auto", *, quiet: bool = False) -> pl.DataFrame:
+def read(path: Path, encoding: str = "auto", *, quiet: bool = False,
+         sheet: str | None = None) -> pl.DataFrame:
     """``read_table``, exiting with the located problem instead of raising; what was guessed
     (an encoding) is a note on stderr. A missing extra (Excel) exits 2 naming it."""
     try:
         with working(f"reading {path.name}", PROGRESS_ROWS + 1 if _big(path) else 0,
                      quiet=quiet):
-            return read_table(path, encoding=encoding, note=_note)
+            return read_table(path, encoding=encoding, note=_note, sheet=sheet)
     except InputFileError as exc:
         err.print(exc.text, markup=False, highlight=False)
         raise typer.Exit(exc.exit_code) from None

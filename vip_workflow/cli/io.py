@@ -20,6 +20,7 @@ naming the column, the data row (1-based, the header not counted) and the value.
 from __future__ import annotations
 
 import codecs
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from vip_workflow._text import sniff_decode
 from vip_workflow.errors import MissingExtraError
 
 __all__ = ["EXCEL_ROWS", "READ", "WRITTEN", "InputFileError", "check_writable", "located",
@@ -116,20 +118,16 @@ def _decode_error(path: Path, raw: bytes, exc: UnicodeDecodeError, encoding: str
 def _detect(path: Path, raw: bytes, note: Note | None) -> bytes | Path:
     """``auto``: UTF-8 as it is (the path), UTF-16 by its byte-order mark, else GB18030 when
     the whole file decodes as such (said through ``note``); else the located UTF-8 error."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16").encode("utf-8")
     try:
-        raw.decode("utf-8")
+        text, codec = sniff_decode(raw)
     except UnicodeDecodeError as exc:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise _decode_error(path, raw, exc, "auto") from None
-        if note is not None:
-            note(f"{path} is not UTF-8; read it as GB18030 (GBK), the usual Chinese Excel "
-                 "export. Give --encoding to read it otherwise.")
-        return text.encode("utf-8")
-    return path
+        raise _decode_error(path, raw, exc, "auto") from None
+    if codec in ("utf-8", "utf-8-sig"):
+        return path
+    if codec == "gb18030" and note is not None:
+        note(f"{path} is not UTF-8; read it as GB18030 (GBK), the usual Chinese Excel "
+             "export. Give --encoding to read it otherwise.")
+    return text.encode("utf-8")
 
 
 def _source(path: Path, encoding: str, note: Note | None) -> bytes | Path:
@@ -187,28 +185,49 @@ def _dates(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(converted) if converted else frame
 
 
-def _read_excel(path: Path) -> pl.DataFrame:
-    """The first sheet, its types inferred from every row (the ``excel`` extra). Empty rows
-    are kept while the number columns are checked, so a data row is the sheet row less one."""
+def _sheet_of(path: Path, sheet: str | None) -> dict[str, Any]:
+    """polars' sheet argument: the first sheet, or the one named (or numbered, from 1); an
+    unknown sheet is an InputFileError listing the workbook's sheets."""
+    if sheet is None:
+        return {"sheet_id": 1}
+    import fastexcel
+
+    names = fastexcel.read_excel(str(path)).sheet_names
+    if sheet in names:
+        return {"sheet_name": sheet}
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return {"sheet_id": int(sheet)}
+    close = difflib.get_close_matches(sheet, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise InputFileError(path, f"no sheet {sheet!r}{hint} (the workbook's sheets: "
+                         f"{', '.join(names)}; or give a number from 1 to {len(names)})",
+                         exit_code=2)
+
+
+def _read_excel(path: Path, sheet: str | None = None) -> pl.DataFrame:
+    """The first sheet (or ``sheet``), its types inferred from every row (the ``excel``
+    extra). Empty rows are kept while the number columns are checked, so a data row is the
+    sheet row less one."""
     from vip_workflow._extras import require
 
     require("fastexcel", "reading Excel files")
-    frame = pl.read_excel(path, sheet_id=1, engine="calamine", infer_schema_length=None,
-                          drop_empty_rows=False)
+    which = _sheet_of(path, sheet)
+    frame = pl.read_excel(path, engine="calamine", infer_schema_length=None,
+                          drop_empty_rows=False, **which)
     assert isinstance(frame, pl.DataFrame)  # one sheet asked for
-    _check_excel_numbers(path, frame)
+    _check_excel_numbers(path, frame, which)
     return frame.filter(~pl.all_horizontal(pl.all().is_null())) if frame.width else frame
 
 
-def _check_excel_numbers(path: Path, frame: pl.DataFrame) -> None:
+def _check_excel_numbers(path: Path, frame: pl.DataFrame, which: dict[str, Any]) -> None:
     """calamine reads a text cell in a column of numbers as empty: read the number columns
     that have empty cells again as text, and refuse a cell that is not a number."""
     suspects = [name for name, dtype in frame.schema.items()
                 if dtype.is_numeric() and frame.get_column(name).null_count()]
     if not suspects:
         return
-    texts = pl.read_excel(path, sheet_id=1, engine="calamine", drop_empty_rows=False,
-                          read_options={"dtypes": "string", "use_columns": suspects})
+    texts = pl.read_excel(path, engine="calamine", drop_empty_rows=False,
+                          read_options={"dtypes": "string", "use_columns": suspects}, **which)
     assert isinstance(texts, pl.DataFrame)
     for name in suspects:
         text = texts.get_column(name).str.strip_chars()
@@ -221,29 +240,34 @@ def _check_excel_numbers(path: Path, frame: pl.DataFrame) -> None:
                                int(bad.sum()))
 
 
-def _read(path: Path, suffix: str, encoding: str, note: Note | None) -> pl.DataFrame:
+def _read(path: Path, suffix: str, encoding: str, note: Note | None,
+          sheet: str | None = None) -> pl.DataFrame:
     if suffix == ".parquet":
         return pl.read_parquet(path)
     if suffix in _EXCEL:
-        return _read_excel(path)
+        return _read_excel(path, sheet)
     return _read_text(path, _source(path, encoding, note), suffix)
 
 
-def read_table(path: str | Path, *, encoding: str = "auto",
-               note: Note | None = None) -> pl.DataFrame:
+def read_table(path: str | Path, *, encoding: str = "auto", note: Note | None = None,
+               sheet: str | None = None) -> pl.DataFrame:
     """Read a data file by its suffix; raise :class:`InputFileError` naming the file (and the
     line, column and field where known) for anything that cannot be read. ``note`` hears what
-    was guessed (an encoding)."""
+    was guessed (an encoding). ``sheet`` names (or numbers, from 1) the sheet of a workbook
+    read; the default is the first."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in READ:
         raise _formats("read", path)
+    if sheet is not None and suffix not in _EXCEL:
+        raise InputFileError(path, f"--sheet {sheet} is for Excel workbooks; this is "
+                             f"{suffix[1:].upper()}", exit_code=2)
     if not path.exists():
         raise InputFileError(path, "file not found")
     if path.is_dir():
         raise InputFileError(path, "is a folder, not a file")
     try:
-        frame = _read(path, suffix, encoding, note)
+        frame = _read(path, suffix, encoding, note, sheet)
     except (InputFileError, MissingExtraError):
         raise
     except pl.exceptions.NoDataError:

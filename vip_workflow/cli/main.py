@@ -17,6 +17,7 @@ from vip_workflow.cli.common import (
     EncodingOption,
     PresetOption,
     RulesOption,
+    SheetOption,
     check_numbers,
     deprecated,
     err,
@@ -228,13 +229,14 @@ def judge(
         "--overwrite", help="Replace the tier, rule, reason and computed_tier columns the "
         "input already has (without it judge refuses such an input).")] = False,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
 ) -> None:
     """Judge every customer in a file; write the result and print a tier summary."""
     refuse_output(output)
     from vip_workflow.cycle.checks import check_columns
 
     book = load_book(rules, preset, kind="tiers")
-    frame = read(data, encoding, quiet=quiet)
+    frame = read(data, encoding, quiet=quiet, sheet=sheet)
     taken = [name for name in RESULT_COLUMNS if name in frame.columns]
     if taken and not overwrite:
         fail(f"{data} already has the column(s) {', '.join(taken)}, which judge writes (is it "
@@ -294,6 +296,7 @@ def explain(
         "--id-field", help="The id column of --data (default: the rule file's id_field, "
         "else customer_id).")] = None,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
 ) -> None:
     """Judge one customer, given on the command line or by id from a data file, and explain
     the decision."""
@@ -302,7 +305,7 @@ def explain(
     if (data is None) != (customer is None):
         fail("give --data FILE and --id ID together", 2)
     if data is not None and customer is not None:
-        frame = read(data, encoding)
+        frame = read(data, encoding, sheet=sheet)
         decision = _explain_from(book, frame, data, customer, id_field, given)
     else:
         if not given:
@@ -397,18 +400,19 @@ def run(
         "--kpi-data", help="Portfolio the KPIs are checked on (default: DATA; KPIs it has "
         "no columns for are skipped with a warning).")] = None,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
     old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
 ) -> None:
     """Run the monthly cycle for one period: tiers, changes, reviews, signals, KPIs, report."""
     data = _positional(data, old_data, "run DATA --config FILE --period MONTH")
     try:
         workspace = vw.Workspace.from_file(config)
-        portfolio = read(data, encoding)
+        portfolio = read(data, encoding, sheet=sheet)
         with working(f"running {period} on {portfolio.height:,} customers", portfolio.height):
             result = workspace.run_cycle(
                 period, portfolio,
-                history=read(history, encoding) if history else None,
-                kpi_data=read(kpi_data, encoding) if kpi_data else None)
+                history=read(history, encoding, sheet=sheet) if history else None,
+                kpi_data=read(kpi_data, encoding, sheet=sheet) if kpi_data else None)
     except vw.RuleFileError as exc:
         print_problems(exc)
         raise typer.Exit(1) from None
@@ -437,6 +441,7 @@ def diff(
         "history (trigger files).")] = None,
     show: Annotated[int, typer.Option(help="How many changed customers to list.")] = 10,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
     old_rules: Annotated[tuple[Path, Path] | None, typer.Option(
         "--rules", hidden=True)] = None,
     old_data: Annotated[Path | None, typer.Option("--data", hidden=True)] = None,
@@ -478,7 +483,7 @@ def diff(
         if kinds[0] == "kpis":
             problem += f" Check each KPI file instead: vip-workflow kpi {data} -r FILE"
         fail(problem, 2)
-    frame = read(data, encoding)
+    frame = read(data, encoding, sheet=sheet)
     if not isinstance(old_book, vw.RuleBook):
         with working(f"scanning {frame.height:,} rows twice", frame.height):
             signals = diff_signals(old_book, new_book, frame)

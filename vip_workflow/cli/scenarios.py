@@ -26,8 +26,11 @@ SHOWN = 10
 def load_rule_file(path: Path) -> Any:
     """A rule book, or a scenario file (``kind: scenarios``) with the book it tests."""
     from vip_workflow.rules.files.document import read_document
-    from vip_workflow.rules.scenarios.model import from_document
+    from vip_workflow.rules.scenarios.model import from_document, is_scenario_file
+    from vip_workflow.rules.scenarios.table import is_table, read_table
 
+    if is_scenario_file(path) and is_table(path):
+        return from_document(read_table(path, note=_note))
     document = read_document(path)
     data = document.data
     if isinstance(data, dict) and data.get("kind") == "scenarios":
@@ -35,12 +38,17 @@ def load_rule_file(path: Path) -> Any:
     return vw.load_rules(path)
 
 
+def _note(text: str) -> None:
+    err.print(text, markup=False, highlight=False)
+
+
 def _files(paths: list[Path]) -> list[Path]:
+    from vip_workflow.rules.scenarios.model import is_scenario_file
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and (
-                p.name.endswith(".scenarios.yaml") or p.name.endswith(".scenarios.json")))
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_scenario_file(p))
         else:
             found.append(path)
     return found
@@ -63,7 +71,7 @@ def _suites(paths: list[Path], preset: str | None, all_presets: bool) -> tuple[l
             failed = True
     for path in _files(paths):
         try:
-            suites.append(load_scenarios(path))
+            suites.append(load_scenarios(path, note=_note))
         except vw.RuleFileError as exc:
             print_problems(exc)
             failed = True
@@ -117,12 +125,13 @@ def test_command(
         "--fail-under", metavar="PERCENT",
         help="Exit 1 when a file's rule or boundary coverage is below PERCENT.")] = None,
     suggest: Annotated[bool, typer.Option(
-        "--suggest", help="Print the missing boundary cases as YAML, with the tier the "
-        "current rule file gives them.")] = False,
+        "--suggest", help="Print the missing boundary cases, with what the current rule "
+        "file gives them: as YAML, or as CSV rows for a scenario table.")] = False,
 ) -> None:
     """Run scenario files against their rule books; print rule and boundary coverage."""
     from vip_workflow.rules.scenarios import run_suite
-    from vip_workflow.rules.scenarios.suggest import suggestions_yaml
+    from vip_workflow.rules.scenarios.suggest import suggestions_table, suggestions_yaml
+    from vip_workflow.rules.scenarios.table import is_table
 
     suites, failed = _suites(list(paths or []), preset, all_presets)
     if not suites and not failed:
@@ -150,7 +159,9 @@ def test_command(
               highlight=False)
     if suggest:
         for result in results:
-            text = suggestions_yaml(result)
+            table = is_table(result.suite.path.rpartition(".xlsx:")[0] + ".xlsx"
+                             if ".xlsx:" in result.suite.path else result.suite.path)
+            text = suggestions_table(result) if table else suggestions_yaml(result)
             if text:
                 typer.echo(text)
     if coverage_json is not None:

@@ -18,6 +18,7 @@ from rich.table import Table
 import vip_workflow as vw
 from vip_workflow.cli.common import (
     EncodingOption,
+    SheetOption,
     fail,
     load_book,
     more,
@@ -56,11 +57,12 @@ def scan_command(
         help="Turn the signals into tasks (account_manager column, dedup) and summarise.")
     ] = False,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
 ) -> None:
     """Scan a monthly history with a trigger book; print counts per trigger and the signals."""
     refuse_output(output)
     book = load_book(rules, preset_name, kind="triggers", default=DEFAULT_TRIGGERS)
-    frame = read(history, encoding)
+    frame = read(history, encoding, sheet=sheet)
     try:
         with working(f"scanning {frame.height:,} rows", frame.height):
             signals = (book.scan_live(frame, families=family, triggers=trigger) if live
@@ -114,11 +116,12 @@ def kpi_command(
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when a KPI fails.")] = False,
     encoding: EncodingOption = "auto",
+    sheet: SheetOption = None,
 ) -> None:
     """Check a portfolio against KPI targets; print a table of value, target, status, gap."""
     refuse_output(output)
     book = load_book(rules, preset_name, kind="kpis", default=DEFAULT_KPIS)
-    frame = read(portfolio, encoding)
+    frame = read(portfolio, encoding, sheet=sheet)
     try:
         with working(f"checking {frame.height:,} customers", frame.height):
             report = book.report(frame)

@@ -1,4 +1,5 @@
-"""A pytest plugin: scenario files (``*.scenarios.yaml``) are collected as tests.
+"""A pytest plugin: scenario files (``*.scenarios.yaml``, ``.json``, and the tables ``.csv``
+and ``.xlsx``) are collected as tests.
 
 Installed with vip_workflow (the ``pytest11`` entry point ``vip_workflow_scenarios``), so
 ``pytest rules/`` runs every scenario file under ``rules/``: one test item per case, named by
@@ -28,12 +29,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ScenarioCaseFailed", "ScenarioFileNode", "ScenarioItem", "pytest_collect_file"]
 
-_SUFFIXES = (".scenarios.yaml", ".scenarios.json")
+_SUFFIXES = (".scenarios.yaml", ".scenarios.json", ".scenarios.csv", ".scenarios.xlsx")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect ``NAME.scenarios.yaml`` (and ``.json``) files."""
-    if file_path.name.endswith(_SUFFIXES):
+    """Collect ``NAME.scenarios.yaml`` (and ``.json``) files and scenario tables
+    (``NAME.scenarios.csv`` / ``.xlsx``)."""
+    if file_path.name.lower().endswith(_SUFFIXES) and not file_path.name.startswith("~$"):
         node: ScenarioFileNode = ScenarioFileNode.from_parent(parent, path=file_path)
         return node
     return None

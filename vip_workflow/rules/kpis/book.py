@@ -40,6 +40,7 @@ __all__ = [
     "KpiReport",
     "Measure",
     "Where",
+    "columns_read",
     "from_document",
     "kpis_schema",
 ]
@@ -329,6 +330,11 @@ def query_ir(kpi: Kpi) -> ir.GroupAggregate:
         aggregates = (("numerator", _aggregate_ir(m.type, m.field, m.where)),)
     where = condition_ir(kpi.where) if kpi.where is not None else None
     return ir.GroupAggregate(where, kpi.by, aggregates)
+
+
+def columns_read(kpi: Kpi) -> set[str]:
+    """Every column a KPI reads: its filters', its measure's and its ``by``."""
+    return _columns(kpi)
 
 
 def _columns(kpi: Kpi) -> set[str]:

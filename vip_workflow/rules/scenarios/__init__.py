@@ -2,10 +2,13 @@
 
 - ``model``: the ``kind: scenarios`` file (``NAME.scenarios.yaml``) and its loading, through the
   one rule-file kernel (located errors, ``schema_for("scenarios")``);
+- ``table``: the same cases as a table, ``NAME.scenarios.csv`` or ``.xlsx``, each value located
+  at its cell;
 - ``run``: each case judged by its book and compared with what it expects;
 - ``coverage``: the bands, factors, triggers and KPIs the cases exercised, and boundary
   coverage of every numeric bound (at, just below, just above);
-- ``suggest``: the missing boundary cases, as YAML an analyst can paste.
+- ``suggest`` (and ``kpi_suggest``): the missing boundary cases — customers, histories or
+  portfolios — with what the book gives them, as YAML an analyst can paste.
 
 See ``docs/scenarios.md``.
 """

@@ -18,8 +18,9 @@ import bisect
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from vip_workflow.domain.decisions import Decision
@@ -34,9 +35,10 @@ from vip_workflow.rules.tiers.compiled import (
     Weighted,
 )
 from vip_workflow.rules.tiers.evaluate import aggregate_label
+from vip_workflow.rules.triggers.snapshots import month_of
 
 __all__ = ["Bound", "Coverage", "Item", "Target", "kpi_bounds", "step_of", "tier_targets",
-           "trigger_bounds"]
+           "trigger_bounds", "trigger_targets"]
 
 #: the most combinations of bands enumerated to find a scoring model's reachable totals
 MAX_COMBINATIONS = 200_000
@@ -67,6 +69,10 @@ class Target:
     #: one choice of band per factor reaching each total (for --suggest)
     combos: dict[float, tuple[int, ...]] = dataclasses.field(default_factory=dict)
     values: set[float] = dataclasses.field(default_factory=set)
+    #: trigger books: the leaf whose facts are tested, and whether the bound is its month
+    #: test ("month": a count's ``where``) or its fact ("fact")
+    leaf: Any = None
+    role: str = "fact"
     _sorted: list[float] | None = None
 
     def sorted_values(self) -> list[float]:
@@ -357,35 +363,148 @@ def kpi_bounds(kpis: Iterable[Any], values: Mapping[str, set[float]],
             ends = target if isinstance(target, list) else [target]
             found = Target(label, None, sorted(float(t) for t in ends))
             found.values = set(values.get(label, set()))
-            bounds += [_bound(found, b, (steps or {}).get(kpi.id)) for b in found.bounds]
+            for b in found.bounds:
+                bound = _bound(found, b, (steps or {}).get(kpi.id))
+                if _is_share(kpi):  # a share of rows is 0 … 1: nothing to test beyond
+                    bound.wanted = {c: w if w is None or 0 <= w <= 1 else None
+                                    for c, w in bound.wanted.items()}
+                bounds.append(bound)
     return bounds
+
+
+def _is_share(kpi: Any) -> bool:
+    """A ratio of the rows passing a test to all rows (of the same population)."""
+    m = kpi.measure
+    return bool(m.type == "ratio" and m.numerator.agg == "count"
+                and m.denominator.agg == "count" and m.denominator.where is None)
 
 
 # -- trigger books ----------------------------------------------------------------------------
 
-def trigger_bounds(plans: Iterable[Any], histories: Iterable[Iterable[Mapping[str, Any]]],
-                   steps: Mapping[str, float] | None = None) -> list[Bound]:
-    """The thresholds of the triggers' month-value conditions (``{field: revenue, op: ">=",
-    value: 18000}``) tested at, just below and just above by the months of the histories.
-    Conditions over several months (sums, counts, changes, runs, anomalies) are not measured."""
-    seen: dict[str, set[float]] = {}
-    for history in histories:
-        for month in history:
-            for name, value in month.items():
-                if type(value) is int or type(value) is float:
-                    seen.setdefault(name, set()).add(float(value))
-    bounds: list[Bound] = []
+#: the leaf kinds whose fact is compared with a number (``consecutive`` has no threshold and
+#: an anomaly's score is not measured)
+MEASURED = ("field", "sum", "count", "change_pct", "days_until")
+
+
+def _numbers(value: Any) -> list[float] | None:
+    ends = value if isinstance(value, list | tuple) else [value]
+    if not ends or not all(type(v) is int or type(v) is float for v in ends):
+        return None
+    return sorted({float(v) for v in ends})
+
+
+def _leaf_label(trigger: str, leaf: Any) -> str:
+    spec, field = leaf.spec, leaf.field
+    n = spec.span
+    return {
+        "field": f"{trigger}: {field}",
+        "sum": f"{trigger}: sum of {field} over {_months(n)}",
+        "count": f"{trigger}: months (of {n}) with {field} {_where_text(spec)}",
+        "change_pct": f"{trigger}: change of {field} over {_months(n)} (%)",
+        "days_until": f"{trigger}: days until {field}",
+    }[leaf.kind]
+
+
+def _months(n: int) -> str:
+    return "1 month" if n == 1 else f"{n} months"
+
+
+def _where_text(spec: Any) -> str:
+    if spec.where is None:
+        return "> 0"
+    return f"{spec.where.op} {spec.where.value}"
+
+
+def trigger_targets(plans: Iterable[Any]) -> dict[str, Target]:
+    """Every numeric threshold of the enabled triggers, by label: a month-value condition's
+    (``{field: members, op: ">=", value: 220}``), a sum's, a count's (and the month test
+    inside it, read on each month's value), a change's and a days-until's. Each target keeps
+    its leaf (``target.leaf``) to compute the facts of a history."""
+    targets: dict[str, Target] = {}
+
+    def add(target: Target) -> None:
+        known = targets.get(target.label)
+        if known is None:
+            targets[target.label] = target
+        else:
+            known.bounds = sorted({*known.bounds, *target.bounds})
+
     for plan in plans:
         if not plan.trigger.enabled:
             continue
         for leaf in plan.leaves:
-            spec = leaf.spec
-            ends = spec.value if isinstance(spec.value, list | tuple) else [spec.value]
-            if leaf.kind != "field" or not all(
-                    type(v) is int or type(v) is float for v in ends):
+            if leaf.kind not in MEASURED:
                 continue
-            target = Target(f"{plan.trigger.id}: {leaf.field}", leaf.field,
-                            sorted({float(v) for v in ends}))
-            target.values = seen.get(leaf.field, set())
-            bounds += [_bound(target, b, (steps or {}).get(leaf.field)) for b in target.bounds]
+            bounds = _numbers(leaf.spec.value)
+            if bounds is not None:
+                target = Target(_leaf_label(plan.trigger.id, leaf), leaf.field, bounds,
+                                leaf=leaf)
+                if leaf.kind == "count":  # a count of n months is 0 … n
+                    target.reachable = [float(k) for k in range(leaf.spec.span + 1)]
+                add(target)
+            inner = _numbers(leaf.spec.where.value) if leaf.kind == "count" and \
+                leaf.spec.where is not None else None
+            if inner is not None:
+                add(Target(f"{plan.trigger.id}: {leaf.field} (each month of the count)",
+                           leaf.field, inner, leaf=leaf, role="month"))
+    return targets
+
+
+def _month_index(value: Any) -> int | None:
+    try:
+        month = month_of(value)
+    except ValueError:
+        return None
+    return month.year * 12 + month.month - 1
+
+
+def _read(value: Any, kind: str) -> Any:
+    """A history's value as a leaf reads it (days-until reads dates)."""
+    if kind == "days_until" and isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    if kind == "days_until":
+        return value if isinstance(value, date) else None
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return None
+
+
+def _facts(target: Target, history: Iterable[Mapping[str, Any]]) -> Iterator[float]:
+    """The values ``target`` compares with its bounds, month by month of one history."""
+    leaf = target.leaf
+    months: dict[int, Mapping[str, Any]] = {}
+    for row in history:
+        index = _month_index(row.get("period"))
+        if index is not None:
+            months[index] = row
+    for index, row in months.items():
+        if target.role == "month":
+            value = _read(row.get(target.field or ""), "field")
+            if value is not None:
+                yield value
+            continue
+        series = [_read(months.get(index - k, {}).get(leaf.field), leaf.kind)
+                  for k in range(leaf.lookback, -1, -1)]
+        fact, _ = leaf.fact_py(series, date(index // 12, index % 12 + 1, 1), numeric=True)
+        if type(fact) is float or type(fact) is int:
+            yield float(fact)
+
+
+def trigger_bounds(plans: Iterable[Any], histories: Iterable[Iterable[Mapping[str, Any]]],
+                   steps: Mapping[str, float] | None = None,
+                   targets: dict[str, Target] | None = None) -> list[Bound]:
+    """Every numeric threshold of the triggers (see :func:`trigger_targets`) tested at, just
+    below and just above by the facts the histories give, month by month. ``steps`` sets a
+    step by a target's label or by its field."""
+    found = trigger_targets(plans) if targets is None else targets
+    listed = [list(history) for history in histories]
+    bounds: list[Bound] = []
+    for target in found.values():
+        for history in listed:
+            target.values.update(_facts(target, history))
+        step = (steps or {}).get(target.label, (steps or {}).get(target.field or ""))
+        bounds += [_bound(target, b, step) for b in target.bounds]
     return bounds

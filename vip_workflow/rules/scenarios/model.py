@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -31,11 +31,13 @@ from vip_workflow.rules.files.document import Document, read_document, validate_
 from vip_workflow.rules.files.header import FileHeader
 from vip_workflow.rules.files.model import FileModel
 
-__all__ = ["Case", "Expect", "ScenarioFile", "ScenarioSuite", "from_document", "load_scenarios",
-           "loads_scenarios", "preset_scenarios"]
+__all__ = ["SUFFIXES", "Case", "Expect", "ScenarioFile", "ScenarioSuite", "from_document",
+           "is_scenario_file", "load_scenarios", "loads_scenarios", "preset_scenarios"]
 
 Status = Literal["pass", "fail", "n/a"]
 SUFFIX = ".scenarios.yaml"
+#: the names of scenario files: YAML, JSON, and the tables (CSV, Excel)
+SUFFIXES = (".scenarios.yaml", ".scenarios.json", ".scenarios.csv", ".scenarios.xlsx")
 _PRESETS = "vip_workflow.rules.presets"
 Where = tuple[str | int, ...]
 
@@ -157,8 +159,22 @@ def from_document(document: Document) -> ScenarioSuite:
     return ScenarioSuite(spec, book, document)
 
 
-def load_scenarios(path: str | Path) -> ScenarioSuite:
-    """Load a scenario file (YAML or JSON); raises a located ``RuleFileError`` when bad."""
+def is_scenario_file(path: str | Path) -> bool:
+    """True for a scenario file's name (``NAME.scenarios.yaml``, ``.json``, ``.csv`` or
+    ``.xlsx``; not an Excel lock file ``~$NAME…``)."""
+    name = Path(path).name
+    return name.lower().endswith(SUFFIXES) and not name.startswith("~$")
+
+
+def load_scenarios(path: str | Path, *, note: Callable[[str], None] | None = None
+                   ) -> ScenarioSuite:
+    """Load a scenario file (YAML or JSON) or table (``NAME.scenarios.csv`` / ``.xlsx``);
+    raises a located ``RuleFileError`` when bad. ``note`` hears what was guessed in reading
+    a table (a GBK file)."""
+    from vip_workflow.rules.scenarios.table import is_table, read_table
+
+    if is_table(path):
+        return from_document(read_table(path, note=note))
     return from_document(read_document(path))
 
 

@@ -9,8 +9,10 @@ their evidence, or the KPI's value against its target.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -24,6 +26,7 @@ from vip_workflow.rules.scenarios.coverage import (
     kpi_bounds,
     tier_coverage,
     trigger_bounds,
+    trigger_targets,
 )
 from vip_workflow.rules.scenarios.model import Case, ScenarioSuite
 
@@ -148,10 +151,24 @@ def _run_tiers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
 
 # -- triggers ---------------------------------------------------------------------------------
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _cell(value: Any) -> Any:
+    """A history's value as the scan reads it: a date written as text (quoted in YAML, or a
+    table's cell) is the date, as an unquoted one is."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 def _history(suite: ScenarioSuite) -> pl.DataFrame:
     fields = list(suite.book.fields)
-    rows = [{"customer_id": case.name, **{f: None for f in fields}, **month,
-             "period": str(month.get("period"))}
+    rows = [{"customer_id": case.name, **{f: None for f in fields},
+             **{k: _cell(v) for k, v in month.items()}, "period": str(month.get("period"))}
             for case in suite.cases for month in case.history or []]
     return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -161,7 +178,12 @@ def _run_triggers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
     from vip_workflow.rules.triggers.signal import describe_condition
 
     book = suite.book
-    signals = book.scan(_history(suite))
+    try:
+        signals = book.scan(_history(suite))
+    except pl.exceptions.PolarsError as exc:  # e.g. a number in one month, a text in another
+        first = str(exc).strip().splitlines()[0]
+        raise EvaluationError(f"{suite.path}: the histories cannot be scanned: {first}"
+                              ) from None
     signals = signals.with_columns(pl.col("period").dt.strftime("%Y-%m").alias("month"))
     fired: dict[tuple[str, str], list[str]] = {}
     for row in signals.select("customer_id", "month", "trigger").iter_rows():
@@ -192,8 +214,11 @@ def _run_triggers(suite: ScenarioSuite, coverage: bool) -> SuiteResult:
         hits = dict(counts.iter_rows())
         items = [Item("trigger", t.id, t.title or t.id, int(hits.get(t.id, 0)))
                  for t in book.triggers if t.enabled]
+        targets = trigger_targets(book.plans)
         result.coverage = Coverage(suite.name, book.name, "triggers", items, trigger_bounds(
-            book.plans, (case.history or [] for case in suite.cases), suite.spec.steps))
+            book.plans, (case.history or [] for case in suite.cases), suite.spec.steps,
+            targets))
+        result.targets = targets
     return result
 
 

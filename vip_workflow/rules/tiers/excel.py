@@ -23,7 +23,7 @@ sheet's row and column numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from difflib import get_close_matches
 from itertools import pairwise
@@ -34,8 +34,8 @@ import yaml
 
 from vip_workflow._extras import require
 from vip_workflow.errors import RuleFileError
-from vip_workflow.rules.files.document import Document, describe
 from vip_workflow.rules.files.reader import MAX_NODES, read_text
+from vip_workflow.rules.files.workbook import WorkbookDocument
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -198,22 +198,8 @@ def _append(sheet: Worksheet, titles: list[str], row: dict[str, Any]) -> None:
 
 # -- reading ----------------------------------------------------------------------------------
 
-class ExcelDocument(Document):
-    """A decision table read as a rule file: each located key also knows its sheet, and an
-    error's "file" is ``WORKBOOK:SHEET`` (line and column are the sheet's row and column)."""
-
-    def __init__(self, data: Any, cells: dict[PathKey, Cell], path: str) -> None:
-        super().__init__(data, {key: (row, col) for key, (_, row, col) in cells.items()}, path)
-        self.cells = cells
-
-    def error(self, reason: str, where: Iterable[str | int] = ()) -> Any:
-        where = tuple(where)
-        key = where
-        while key and key not in self.cells:
-            key = key[:-1]
-        sheet, row, column = self.cells.get(key, ("Book", 1, 1))
-        return RuleFileError(reason, path=f"{self.path}:{sheet}", line=row, column=column,
-                             field=describe(where, self.data))
+#: a decision table read as a rule file: errors located at ``WORKBOOK:SHEET:row:column``
+ExcelDocument = WorkbookDocument
 
 
 class _Reader:

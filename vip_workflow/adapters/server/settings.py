@@ -8,6 +8,8 @@
       token_cache_seconds: 5        # a worker trusts a checked API token this long
       session_secret: "…"           # signs the workbench's cookies (default: drawn at start)
       session_hours: 12             # how long a workbench sign-in lasts
+      job_heartbeat_seconds: 5      # a worker running a background job says so this often
+      job_stale_seconds: 60         # a job silent this long is failed (its worker is gone)
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -65,6 +67,12 @@ class ServerSettings(_Strict):
         "random key for all its workers, so sessions end when the service restarts."))
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description=(
         "How long a workbench sign-in lasts."))
+
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600, description=(
+        "How often a worker running a background job writes its heartbeat."))
+    job_stale_seconds: float = Field(default=60.0, gt=0, description=(
+        "A queued or running job whose heartbeat is older than this is reported failed "
+        "(its worker is gone), and its period may be started again."))
 
     @property
     def max_body_bytes(self) -> int:

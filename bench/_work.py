@@ -78,7 +78,7 @@ def _timed(call: Callable[[frozenset[str]], int], lookups: list[frozenset[str]]
 
 def _indexed(store: Any, limit: int | None) -> Callable[[frozenset[str]], int]:
     def call(keys: frozenset[str]) -> int:
-        return len(store.get_many(store.find_work(keys, limit=limit)))
+        return len(store.get_many(store.find_work(keys, limit=limit).ids))
     return call
 
 

@@ -223,7 +223,8 @@ class MemoryInstanceStore:
         if limit is not None and limit <= 0:
             return WorkPage(())
         found = set().union(*(self._work.get(key, ()) for key in keys))
-        places = []
+        start = None if after is None else after.order
+        rows: list[tuple[bool, datetime | None, str]] = []
         for inst in (self._instances[i] for i in found):
             due = inst.next_due
             if ((definition is not None and inst.definition != definition)
@@ -231,13 +232,14 @@ class MemoryInstanceStore:
                     or (due_by is not None and (due is None or due > due_by))
                     or (due_after is not None and due is not None and due <= due_after)):
                 continue
-            place = WorkCursor(due, inst.id)
-            if after is None or place.order > after.order:
-                places.append(place)
-        places.sort(key=lambda place: place.order)
+            row = (due is None, due, inst.id)
+            if start is None or row > start:
+                rows.append(row)
+        chosen = sorted(rows) if limit is None else heapq.nsmallest(limit + 1, rows)
+        places = tuple(WorkCursor(due, instance_id) for _, due, instance_id in chosen)
         if limit is None or len(places) <= limit:
-            return WorkPage(tuple(places))
-        return WorkPage(tuple(places[:limit]), places[limit - 1])
+            return WorkPage(places)
+        return WorkPage(places[:limit], places[limit - 1])
 
     def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
         """The stored instances of ``ids``, in the order asked (unknown ids skipped)."""

@@ -182,7 +182,8 @@ def two_worker_server(request: pytest.FixtureRequest, tmp_path: Path
 
     storage = ("sqlite:///vip.db" if request.param == "sqlite"
                else request.getfixturevalue("pg_storage"))
-    vip = write_workspace(tmp_path, storage)
+    vip = write_workspace(tmp_path, storage, "server: {job_heartbeat_seconds: 0.5, "
+                                             "job_stale_seconds: 10}\n")
     made = CliRunner().invoke(app, ["token", "create", "--workspace", str(vip), "--user",
                                     "OPS", "--roles", "cycle_operator"])
     assert made.exit_code == 0, made.output
@@ -258,3 +259,41 @@ class TestTwoWorkers:
         same = httpx.post(f"{url}/api/v1/periods/2024-01/run", files=files, headers=auth,
                           timeout=60)
         assert same.json()["id"] == job_id  # the same data again: the succeeded job
+
+    def test_a_job_whose_worker_is_killed_is_failed_and_the_period_runs_again(
+            self, two_worker_server: tuple[str, str]) -> None:
+        """SIGKILL the worker running a job: once its heartbeat is older than
+        job_stale_seconds the job reads failed (stale_job) from the surviving worker, and
+        starting the period again runs a new job to success."""
+        import signal
+
+        url, token = two_worker_server
+        auth = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        files = {"portfolio": ("portfolio.csv", _portfolio_csv(20_000), "text/csv")}
+        started = httpx.post(f"{url}/api/v1/periods/2024-02/run", files=files, headers=auth,
+                             timeout=60)
+        assert started.status_code == 202, started.text
+        job = started.json()
+        assert job["status"] in ("queued", "running")
+        os.kill(int(job["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+        for _ in range(1200):  # the stale limit is 10 s; wait up to 2 minutes
+            try:
+                seen = httpx.get(f"{url}/api/v1/jobs/{job['id']}", headers=auth,
+                                 timeout=30).json()
+            except httpx.TransportError:  # the killed worker's socket
+                seen = job
+            if seen["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.1)
+        assert seen["status"] == "failed" and seen["error"]["code"] == "stale_job", seen
+        again = httpx.post(f"{url}/api/v1/periods/2024-02/run", files=files, headers=auth,
+                           timeout=60).json()
+        assert again["id"] != job["id"]
+        for _ in range(3000):
+            done = httpx.get(f"{url}/api/v1/jobs/{again['id']}", headers=auth,
+                             timeout=30).json()
+            if done["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.1)
+        assert done["status"] == "succeeded", done
+        assert done["result"]["customers"] == 20_000

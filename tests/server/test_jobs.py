@@ -166,6 +166,17 @@ class TestJobStore:
         assert other.submit("cycle", "2024-01", "x" * 64, started_by="A", worker="w2")[1]
 
 
+def test_a_heartbeat_slower_than_the_stale_limit_is_refused() -> None:
+    """server.job_heartbeat_seconds must be under job_stale_seconds (a ConfigError saying
+    both), else every running job would read stale."""
+    from vip_workflow.adapters.server.settings import settings_from
+    from vip_workflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"job_heartbeat_seconds \(60\).*job_stale_seconds"):
+        settings_from({"job_heartbeat_seconds": 60, "job_stale_seconds": 30})
+    assert settings_from({"job_stale_seconds": 30}).job_heartbeat_seconds == 5
+
+
 def _portfolio_csv(n: int) -> bytes:
     from vip_workflow.samples import sample_portfolio
 

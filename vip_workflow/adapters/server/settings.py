@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["OidcSettings", "ServerSettings", "settings_from"]
 
@@ -73,6 +73,14 @@ class ServerSettings(_Strict):
     job_stale_seconds: float = Field(default=60.0, gt=0, description=(
         "A queued or running job whose heartbeat is older than this is reported failed "
         "(its worker is gone), and its period may be started again."))
+
+    @model_validator(mode="after")
+    def _beats_within_the_stale_limit(self) -> ServerSettings:
+        if self.job_heartbeat_seconds >= self.job_stale_seconds:
+            raise ValueError(
+                f"job_heartbeat_seconds ({self.job_heartbeat_seconds:g}) must be less than "
+                f"job_stale_seconds ({self.job_stale_seconds:g}), or running jobs read stale")
+        return self
 
     @property
     def max_body_bytes(self) -> int:

@@ -23,6 +23,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
+import attrs
+
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SIGNAL_COLUMNS", "SIGNAL_FIELDS", "TASK_COLUMNS", "TASK_FIELDS", "TIER_COLUMNS",
     "TIER_FIELDS", "ApproverResolver", "BulkInstanceStore", "Clock", "CommitItem",
-    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier", "WorkIndex",
+    "CycleStore", "CycleUnitOfWork", "InstanceStore", "NoticeQueue", "Notifier", "WorkCursor",
+    "WorkIndex", "WorkPage",
 ]
 
 #: The columns of a period's tiers (all text): the customer, the tier given and the rule that
@@ -149,6 +152,64 @@ class BulkInstanceStore(InstanceStore, Protocol):
         ...
 
 
+@attrs.frozen(order=False)
+class WorkCursor:
+    """A place in the work index's order — overdue first (earliest timer first, instances
+    without a timer last), then by id: ``find_work(after=cursor)`` starts after it.
+
+    ``encode()`` gives an opaque text (an HTTP cursor); ``decode`` reads it back
+    (``ValueError`` for a text it did not make).
+    """
+
+    due: datetime | None
+    id: str
+
+    @property
+    def order(self) -> tuple[bool, datetime | None, str]:
+        """The sort key of this place (``None`` due sorts last)."""
+        return (self.due is None, self.due, self.id)
+
+    def encode(self) -> str:
+        """An opaque, URL-safe text of the cursor."""
+        import base64
+        import json
+
+        due = None if self.due is None else self.due.isoformat()
+        raw = json.dumps([due, self.id], ensure_ascii=False, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> WorkCursor:
+        """The cursor ``encode`` made (``ValueError`` for any other text)."""
+        import base64
+        import binascii
+        import json
+
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            due, instance_id = json.loads(raw.decode("utf-8"))
+            when = None if due is None else datetime.fromisoformat(due)
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+            raise ValueError("not a work cursor") from None
+        if not isinstance(instance_id, str) or (when is not None and when.tzinfo is None):
+            raise ValueError("not a work cursor")
+        return cls(when, instance_id)
+
+
+@attrs.frozen
+class WorkPage:
+    """A page of ``find_work``: the places found, in order, and where the next page starts
+    (``None``: nothing follows)."""
+
+    found: tuple[WorkCursor, ...]
+    next: WorkCursor | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        """The ids found, in order."""
+        return [place.id for place in self.found]
+
+
 @runtime_checkable
 class WorkIndex(Protocol):
     """A store that indexes ``ProcessInstance.work`` (optional; every built-in store has it).
@@ -164,10 +225,21 @@ class WorkIndex(Protocol):
         keys: Collection[str],
         *,
         definition: str | None = None,
+        state: str | None = None,
+        due_by: datetime | None = None,
+        due_after: datetime | None = None,
+        after: WorkCursor | None = None,
         limit: int | None = None,
-    ) -> list[str]:
-        """Ids of running instances having any of ``keys`` (of ``definition`` only, if given),
-        ordered by earliest timer (instances without one last), then id; at most ``limit``."""
+    ) -> WorkPage:
+        """A page of the running instances having any of ``keys``, in ``WorkCursor`` order
+        (earliest timer first, instances without one last, then id), each once.
+
+        Filters, each applied in the store: ``definition``, ``state``, ``due_by`` (only
+        instances with a timer at or before it: overdue at that time) and ``due_after`` (only
+        those without a timer or with one after it). The page starts after ``after`` and
+        holds at most ``limit`` places; its ``next`` is the last place when more follow (else
+        ``None``). Paging by ``next`` visits every matching instance once, and an instance
+        committed meanwhile neither repeats nor hides another."""
         ...
 
     def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:

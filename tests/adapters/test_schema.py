@@ -381,9 +381,9 @@ class TestWorkMigration:
         with SQLInstanceStore(url) as store:
             assert store.get("escalated").escalated_to == "director"
             assert store.get("escalated").assignee is None
-            assert store.find_work(["role:director"]) == []
+            assert store.find_work(["role:director"]).ids == []
             store.rewrite_work([("escalated", frozenset({"role:director"}))])
-            assert store.find_work(["role:director"]) == ["escalated"]
+            assert store.find_work(["role:director"]).ids == ["escalated"]
             assert store.get("escalated").version == 1
 
     def test_the_downgrade_gives_the_role_back_to_assignee(self, url) -> None:
@@ -424,7 +424,7 @@ class TestWorkMigration:
             case = engine.start("retention_case", {"customer_id": "G1",
                                                    "account_manager_id": "AM001"},
                                 actor=Actor("AM001", roles={"account_manager"}))
-            assert store.find_work(["user:AM001"]) == [case.id]
+            assert store.find_work(["user:AM001"]).ids == [case.id]
         _old_instance_row(url, "of-an-unknown-process", None)  # definition "sales" v1: known
         engine_ = sa.create_engine(url)
         with engine_.begin() as c:
@@ -437,8 +437,8 @@ class TestWorkMigration:
         assert "work index filled for 2 running instance(s)" in result.output
         with SQLInstanceStore(url) as store:
             assert store.get(case.id).assignee is None
-            assert store.find_work(["user:AM001"]) == []
-            assert store.find_work(["role:account_manager"]) == [case.id]
+            assert store.find_work(["user:AM001"]).ids == []
+            assert store.find_work(["role:account_manager"]).ids == [case.id]
             assert store.get(case.id).work == {"role:account_manager"}
             assert store.get("of-an-unknown-process").work == frozenset()
         again = CliRunner().invoke(app, ["db", "upgrade", url])

@@ -136,6 +136,25 @@ class TestCycle:
         assert pl.read_csv(second.outputs / "tiers.csv").height == data.height
         assert [p.name for p in (tmp_path / "out").iterdir()] == [period]
 
+    def test_progress_is_told_each_stage_in_order_then_finished(
+        self, tmp_path: Path, months: dict[str, pl.DataFrame]
+    ) -> None:
+        """run_cycle(progress=…) hears every stage as it begins, done counting up, then
+        "finished" with done == total; a failing run stops its reports where it failed."""
+        from vip_workflow.cycle.workspace import STAGES
+
+        workspace = _workspace(tmp_path)
+        period, data = next(iter(months.items()))
+        heard: list[tuple[str, int, int]] = []
+        workspace.run_cycle(period, data, progress=lambda *told: heard.append(told))
+        assert heard == [(stage, n, len(STAGES)) for n, stage in enumerate(STAGES)] + [
+            ("finished", len(STAGES), len(STAGES))]
+        heard.clear()
+        with pytest.raises(vw.ConfigError):
+            workspace.run_cycle(period, data.drop(workspace.config.id_field),
+                                progress=lambda *told: heard.append(told))
+        assert heard == []  # it failed before the first stage
+
     def test_a_failed_run_writes_nothing(self, tmp_path: Path,
                                          months: dict[str, pl.DataFrame]) -> None:
         """Data without customer ids fails before anything is stored or written."""

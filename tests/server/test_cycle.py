@@ -30,7 +30,7 @@ def _portfolio() -> bytes:
 def _wait(client: Any, job: dict[str, Any]) -> dict[str, Any]:
     for _ in range(600):
         job = client.get(f"/api/v1/jobs/{job['id']}").json()
-        if job["status"] in ("finished", "failed"):
+        if job["status"] in ("succeeded", "failed"):
             return job
         time.sleep(0.1)
     raise AssertionError(f"the job did not end: {job}")
@@ -51,7 +51,7 @@ class TestPeriods:
         assert response.status_code == 202, response.text
         assert response.headers["location"] == f"/api/v1/jobs/{response.json()['id']}"
         job = _wait(admin, response.json())
-        assert job["status"] == "finished", job
+        assert job["status"] == "succeeded", job
         assert job["result"]["customers"] == 60
         again = admin.post("/api/v1/periods/2024-01/run", files=files).json()
         assert again["id"] == job["id"]

@@ -20,6 +20,7 @@ LAYOUT = [
     ("get", "/api/v1/inbox"), ("get", "/api/v1/customers/{customer_id}"),
     ("get", "/api/v1/periods"), ("get", "/api/v1/periods/{period}"),
     ("post", "/api/v1/periods/{period}/run"), ("get", "/api/v1/jobs/{job_id}"),
+    ("get", "/api/v1/periods/{period}/jobs"),
     ("get", "/api/v1/periods/{period}/kpis"),
 ]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, start_server, write_workspace
 from tests.web.conftest import signed_in, start_case
 
 
@@ -29,8 +32,41 @@ def test_the_inbox_pages_and_answers_htmx_with_rows_only(web: LiveServer) -> Non
     client = signed_in(web, "AM002", "en")
     whole = client.get("/web/inbox")
     assert "<html" in whole.text
-    rows = client.get("/web/inbox?page=1", headers={"HX-Request": "true"})
+    rows = client.get("/web/inbox", headers={"HX-Request": "true"})
     assert rows.status_code == 200 and "<html" not in rows.text and "<table" in rows.text
-    bad = client.get("/web/inbox?page=0")
-    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
-    assert "query.page" in bad.text
+    bad = client.get("/web/inbox?cursor=%25%25%25")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert "cursor" in bad.text
+
+
+def test_the_inbox_follows_its_cursor_page_by_page(tmp_path: Path) -> None:
+    """With two rows a page, the Next links walk through every case once (paged in the
+    store); later pages link back to the first; overdue only shows none of these fresh
+    cases; both languages name the links."""
+    live = start_server(write_workspace(tmp_path, "sqlite:///vip.db",
+                                        "server: {page_size: 2}\n"))
+    try:
+        made = {start_case(live, f"G{n:07d}", None) for n in range(5)}
+        client = signed_in(live, "AM002", "en")
+        seen: list[str] = []
+        url: str | None = "/web/inbox"
+        pages = 0
+        while url is not None:
+            page = client.get(url)
+            assert page.status_code == 200, page.text
+            rows = re.findall(r'<td><a href="/web/instances/([^"]+)">', page.text)
+            assert len(rows) <= 2
+            seen += rows
+            assert ("First page" in page.text) == (pages > 0)
+            found = re.search(r'<a href="(/web/inbox\?cursor=[^"]+)"[^>]*data-testid="next-page"',
+                              page.text)
+            url = found.group(1).replace("&amp;", "&") if found else None
+            pages += 1
+        assert sorted(seen) == sorted(made) and pages == 3
+        overdue = client.get("/web/inbox?overdue=true")
+        assert "Nothing to do" in overdue.text and "Overdue only" in overdue.text
+        chinese = signed_in(live, "AM002")
+        first = chinese.get("/web/inbox")
+        assert "只看逾期" in first.text and "下一页" in first.text
+    finally:
+        live.stop()

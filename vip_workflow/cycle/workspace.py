@@ -49,9 +49,21 @@ if TYPE_CHECKING:
     from vip_workflow.rules.kpis.book import KpiBook
     from vip_workflow.rules.triggers import TriggerBook
 
-__all__ = ["CycleResult", "Workspace", "WorkspaceConfig"]
+__all__ = ["STAGES", "CycleResult", "Progress", "Workspace", "WorkspaceConfig"]
 
 _log = logging.getLogger(__name__)
+
+#: A run's stages, in order: ``run_cycle(progress=…)`` is told each as it begins.
+STAGES: tuple[str, ...] = (
+    "judge tiers", "load previous tiers", "compare", "scan triggers", "check KPIs",
+    "plan tasks and cases", "write outputs and report", "store the period (one transaction)",
+    "open reviews", "dispatch notices", "publish outputs",
+)
+
+#: ``progress(stage, done, total)``: ``done`` of ``total`` stages are over and ``stage`` begins
+#: (``"finished"`` with ``done == total`` at the end). It runs on the cycle's thread; what it
+#: raises fails the run before anything of the stage is done.
+Progress = Callable[[str, int, int], None]
 
 
 @attrs.frozen
@@ -309,20 +321,24 @@ class Workspace:
     @overload
     def run_cycle(self, period: str, data: Any, *, history: Any = None,
                   kpi_data: Any = None, engine: Literal["polars"] = "polars",
-                  tiers_table: None = None) -> CycleResult: ...
+                  tiers_table: None = None, progress: Progress | None = None) -> CycleResult: ...
 
     @overload
     def run_cycle(self, period: str, data: Any, *, history: Any = None,
                   kpi_data: Any = None, engine: Literal["spark"],
-                  tiers_table: str | None = None) -> WarehouseCycleResult: ...
+                  tiers_table: str | None = None,
+                  progress: Progress | None = None) -> WarehouseCycleResult: ...
 
     def run_cycle(self, period: str, data: Any, *, history: Any = None,
                   kpi_data: Any = None, engine: Literal["polars", "spark"] = "polars",
-                  tiers_table: str | None = None) -> CycleResult | WarehouseCycleResult:
+                  tiers_table: str | None = None, progress: Progress | None = None
+                  ) -> CycleResult | WarehouseCycleResult:
         """Run the monthly evaluation for ``period`` on the portfolio ``data``.
 
         ``history`` (one row per customer and month) feeds the triggers; ``kpi_data`` is the
-        portfolio the KPIs are checked on (default: the judged portfolio).
+        portfolio the KPIs are checked on (default: the judged portfolio). ``progress`` is
+        called as each of ``STAGES`` begins and once more with ``"finished"`` at the end
+        (the polars cycle).
 
         ``engine="spark"`` runs it where the data lives: ``data``, ``history`` and
         ``kpi_data`` are table names (``"db.groups"``) or Spark DataFrames, the tier history
@@ -342,7 +358,7 @@ class Workspace:
         self.store.record_run(period, "started", {"customers": frame.height})
         try:
             result = self._run(period, frame, history,
-                               None if kpi_data is None else _polars(kpi_data))
+                               None if kpi_data is None else _polars(kpi_data), progress)
         except Exception as exc:
             self.store.record_run(period, "failed", {"error": repr(exc)})
             raise
@@ -350,10 +366,12 @@ class Workspace:
             "customers": result.judged.height, "changes": result.changes.height,
             "reviews": len(result.reviews), "rules": result.rules,
         })
+        if progress is not None:
+            progress("finished", len(STAGES), len(STAGES))
         return result
 
     def _run(self, period: str, frame: pl.DataFrame, history: Any,
-             kpi_data: pl.DataFrame | None) -> CycleResult:
+             kpi_data: pl.DataFrame | None, progress: Progress | None = None) -> CycleResult:
         book = self.tier_book(period)
         triggers = self.trigger_book(period) if history is not None else None
         kpi_book = self.kpi_book(period)
@@ -365,6 +383,8 @@ class Workspace:
         clock = time.perf_counter
 
         def timed(phase: str, step: Callable[[], Any]) -> Any:
+            if progress is not None:
+                progress(phase, STAGES.index(phase), len(STAGES))
             started = clock()
             value = step()
             timings[phase] = timings.get(phase, 0.0) + clock() - started

@@ -41,6 +41,7 @@ from vip_workflow.ports import (
     CommitItem,
     InstanceStore,
     Notifier,
+    WorkCursor,
     WorkIndex,
 )
 from vip_workflow.processes import gates
@@ -54,7 +55,7 @@ from vip_workflow.processes.machine import CompiledProcess
 from vip_workflow.processes.registry import DefinitionRegistry, Resolver
 from vip_workflow.processes.schedule import add_duration, utc_now
 from vip_workflow.processes.timers import TickReport, Timers
-from vip_workflow.processes.work import actor_keys, work_keys
+from vip_workflow.processes.work import TaskPage, actor_keys, page_tasks, scan_tasks, work_keys
 
 if TYPE_CHECKING:
     from vip_workflow.outbox import Dispatcher
@@ -187,32 +188,43 @@ class ProcessEngine:
         decide on the open approval level (separation of duties taken into account) —
         what is assigned to them, and pool work of their roles.
 
-        A store with a ``WorkIndex`` answers from its index of work keys (overdue first, then
-        by id); another store is scanned (in its ``find`` order). At most ``limit``."""
+        Overdue first (earliest timer first, none last), then by id; at most ``limit``. A
+        store with a ``WorkIndex`` answers from its index of work keys; another store is
+        scanned. ``tasks_page`` gives the same a page at a time."""
+        return self.tasks_page(actor, definition=definition, limit=limit).items
+
+    def tasks_page(
+        self, actor: Actor, *, definition: str | None = None, state: str | None = None,
+        overdue: bool | None = None, after: WorkCursor | None = None,
+        limit: int | None = 50,
+    ) -> TaskPage:
+        """A page of ``tasks_for``: at most ``limit`` of the actor's tasks after the cursor
+        ``after`` (the ``next`` of the page before), with the cursor of the next page.
+
+        Filters: ``definition``, ``state``, and ``overdue`` (``True``: only work whose timer
+        has passed; ``False``: only work not overdue). With a ``WorkIndex`` the store applies
+        the filters and the cursor; the separation-of-duties check that follows may drop some
+        of a store's page, which is then refilled from the index, so a page is short only when
+        it is the last."""
         actor = _actor(actor)
         now = self.clock()
-        store = self.store
-        if not isinstance(store, WorkIndex):
-            found = []
-            for instance_id in store.find(definition=definition, include_final=False):
-                inst = store.get(instance_id)
-                if self._is_task_of(actor, inst, now):
-                    found.append(inst)
-                    if limit is not None and len(found) >= limit:
-                        break
-            return found
-        return self._indexed_tasks(store, actor, definition, limit, now)
+        filters: dict[str, Any] = {"definition": definition, "state": state}
+        if overdue is not None:
+            filters["due_by" if overdue else "due_after"] = now
 
-    def _indexed_tasks(self, store: WorkIndex, actor: Actor, definition: str | None,
-                       limit: int | None, now: datetime) -> list[ProcessInstance]:
-        keys = actor_keys(actor.id, actor.roles)
-        ask = None if limit is None else max(2 * limit, 16)
-        while True:
-            ids = store.find_work(keys, definition=definition, limit=ask)
-            found = [inst for inst in store.get_many(ids) if self._is_task_of(actor, inst, now)]
-            if limit is None or len(found) >= limit or ask is None or len(ids) < ask:
-                return found if limit is None else found[:limit]
-            ask *= 4  # the separation of duties filtered many out: ask for more
+        def is_task(inst: ProcessInstance) -> bool:
+            return self._is_task_of(actor, inst, now)
+
+        store = self.store
+        if isinstance(store, WorkIndex):
+            keys = actor_keys(actor.id, actor.roles)
+            return page_tasks(store, keys, is_task, after=after, limit=limit, filters=filters)
+        running = (store.get(i) for i in store.find(definition=definition, state=state,
+                                                     include_final=False))
+        if overdue is not None:
+            running = (i for i in running
+                       if (i.next_due is not None and i.next_due <= now) == overdue)
+        return scan_tasks(running, is_task, after=after, limit=limit)
 
     def reindex_work(self, *, batch: int = 1000, skip_unknown: bool = False) -> int:
         """Recompute the work keys of every running instance and store them (after an

@@ -26,7 +26,13 @@ from attrs import evolve
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance, Timer, entry_hash
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
-from vip_workflow.ports import BulkInstanceStore, InstanceStore, NoticeQueue, WorkIndex
+from vip_workflow.ports import (
+    BulkInstanceStore,
+    InstanceStore,
+    NoticeQueue,
+    WorkCursor,
+    WorkIndex,
+)
 
 __all__ = ["StorageContract", "advance", "new_instance", "with_work"]
 
@@ -397,9 +403,9 @@ class StorageContract:
         store.commit(closed, 1, closed_entries, [])
         assert store.get("done").work == frozenset()
         assert evolve(store.get("done"), work=closed.work) == closed
-        assert index.find_work(["user:u1"]) == []
+        assert index.find_work(["user:u1"]).ids == []
         index.rewrite_work([("done", frozenset({"user:u1"}))])
-        assert index.find_work(["user:u1"]) == [] and store.get("done").work == frozenset()
+        assert index.find_work(["user:u1"]).ids == [] and store.get("done").work == frozenset()
 
     def _work_fixture(self, store: InstanceStore) -> dict[str, ProcessInstance]:
         """Five instances with keys of work and timers (some without), one of them final."""
@@ -423,14 +429,14 @@ class StorageContract:
         (earliest timer; none last), then by id; filtered by definition, cut by limit."""
         index = self._index(store)
         self._work_fixture(store)
-        assert index.find_work(["user:u1"]) == ["c", "a"]
-        assert index.find_work(["user:u1", "role:am"]) == ["b", "c", "a"]
-        assert index.find_work({"user:u1", "role:am", "user:u2"}) == ["b", "c", "a", "d"]
-        assert index.find_work(["user:u1", "role:am"], definition="sales") == ["c", "a"]
-        assert index.find_work(["user:u1", "role:am"], limit=2) == ["b", "c"]
-        assert index.find_work(["user:u1", "role:am"], limit=0) == []
-        assert index.find_work(["role:dd"]) == []  # e is final
-        assert index.find_work(["user:nobody"]) == [] and index.find_work([]) == []
+        assert index.find_work(["user:u1"]).ids == ["c", "a"]
+        assert index.find_work(["user:u1", "role:am"]).ids == ["b", "c", "a"]
+        assert index.find_work({"user:u1", "role:am", "user:u2"}).ids == ["b", "c", "a", "d"]
+        assert index.find_work(["user:u1", "role:am"], definition="sales").ids == ["c", "a"]
+        assert index.find_work(["user:u1", "role:am"], limit=2).ids == ["b", "c"]
+        assert index.find_work(["user:u1", "role:am"], limit=0).ids == []
+        assert index.find_work(["role:dd"]).ids == []  # e is final
+        assert index.find_work(["user:nobody"]).ids == [] and index.find_work([]).ids == []
 
     def test_find_work_follows_every_commit(self, store: InstanceStore) -> None:
         """A commit replaces the instance's keys: the old ones no longer find it; a stale
@@ -439,37 +445,171 @@ class StorageContract:
         made = self._work_fixture(store)
         moved, entries = advance(made["a"], "review")
         store.commit(with_work(moved, "user:u3"), 1, entries, [])
-        assert index.find_work(["user:u1"]) == ["c"]
-        assert index.find_work(["user:u3"]) == ["a"]
+        assert index.find_work(["user:u1"]).ids == ["c"]
+        assert index.find_work(["user:u3"]).ids == ["a"]
         stale, stale_entries = advance(made["a"], "lost")
         with pytest.raises(ConcurrentUpdateError):
             store.commit(with_work(stale, "user:thief"), 1, stale_entries, [])
-        assert index.find_work(["user:thief"]) == []
-        assert index.find_work(["user:u3"]) == ["a"]
+        assert index.find_work(["user:thief"]).ids == []
+        assert index.find_work(["user:u3"]).ids == ["a"]
         bulk = self._bulk(store)
         again, again_entries = advance(made["c"], "review")
         bulk.commit_many([(with_work(again, "role:am"), 1, again_entries, [])])
-        assert index.find_work(["user:u1"]) == []
-        assert index.find_work(["role:am"]) == ["b", "c"]
+        assert index.find_work(["user:u1"]).ids == []
+        assert index.find_work(["role:am"]).ids == ["b", "c"]
 
     def test_find_work_order_follows_a_new_due_time(self, store: InstanceStore) -> None:
         """A commit that keeps an instance's keys but moves its timer moves it in
         find_work's order (one commit, commit_many and rewrite_work alike)."""
         index = self._index(store)
         made = self._work_fixture(store)
-        assert index.find_work(["user:u1", "role:am"]) == ["b", "c", "a"]
+        assert index.find_work(["user:u1", "role:am"]).ids == ["b", "c", "a"]
         sooner = [Timer(T0 + timedelta(minutes=5), "overdue")]
         moved, entries = advance(made["a"], "draft", timers=sooner)
         store.commit(with_work(moved, "user:u1", "role:am"), 1, entries, [])
-        assert index.find_work(["user:u1", "role:am"]) == ["a", "b", "c"]
-        assert index.find_work(["user:u1", "role:am"], definition="sales") == ["a", "c"]
+        assert index.find_work(["user:u1", "role:am"]).ids == ["a", "b", "c"]
+        assert index.find_work(["user:u1", "role:am"], definition="sales").ids == ["a", "c"]
         later = [Timer(T0 + timedelta(days=9), "overdue")]
         again, again_entries = advance(made["b"], "draft", timers=later)
         self._bulk(store).commit_many([(with_work(again, "role:am"), 1, again_entries, [])])
-        assert index.find_work(["user:u1", "role:am"]) == ["a", "c", "b"]
+        assert index.find_work(["user:u1", "role:am"]).ids == ["a", "c", "b"]
         index.rewrite_work([("b", frozenset({"role:am", "user:u9"}))])
-        assert index.find_work(["user:u9"]) == ["b"]
-        assert index.find_work(["user:u1", "role:am"]) == ["a", "c", "b"]
+        assert index.find_work(["user:u9"]).ids == ["b"]
+        assert index.find_work(["user:u1", "role:am"]).ids == ["a", "c", "b"]
+
+    def _many(self, store: InstanceStore, prefix: str, dues: Sequence[int | None], *,
+              key: str = "role:am", states: Sequence[str] = ("draft",)) -> list[str]:
+        """Instances ``prefix-NNN`` with ``key``, their timers ``dues`` hours after T0 (None:
+        no timer) and states taken in turn from ``states``; their ids."""
+        ids = []
+        for n, due in enumerate(dues):
+            timers = [Timer(T0 + timedelta(hours=due), "overdue")] if due is not None else []
+            inst, entries = new_instance(f"{prefix}-{n:03d}", timers=timers,
+                                         state=states[n % len(states)])
+            store.commit(with_work(inst, key), None, entries, [])
+            ids.append(inst.id)
+        return ids
+
+    @staticmethod
+    def _walk(index: WorkIndex, keys: Sequence[str], limit: int,
+              between: Any = None, **filters: Any) -> list[list[str]]:
+        """Every page of ``find_work(keys, limit=limit, **filters)`` by its cursor (calling
+        ``between(page_number)`` after each page); the pages' ids."""
+        pages: list[list[str]] = []
+        after = None
+        while True:
+            page = index.find_work(keys, after=after, limit=limit, **filters)
+            assert len(page.found) <= limit
+            assert (page.next is None) or page.next == page.found[-1]
+            pages.append(page.ids)
+            if page.next is None:
+                return pages
+            assert len(pages) < 10_000, "the cursor does not move on"
+            if between is not None:
+                between(len(pages))
+            after = page.next
+
+    def test_find_work_pages_cover_every_instance_once(self, store: InstanceStore) -> None:
+        """Paging by the cursor, any page size, gives every matching instance once, in the
+        order of one unpaged call — ties of due time broken by id, instances without a timer
+        last — and only the last page has no next cursor."""
+        index = self._index(store)
+        dues = [3, None, 1, 3, 3, None, 2, 1, 5, None, 3, 4, 0, 2, 3]
+        self._many(store, "p", dues)
+        whole = index.find_work(["role:am", "user:nobody"]).ids
+        assert len(whole) == len(dues) and whole[-3:] == ["p-001", "p-005", "p-009"]
+        assert whole[:3] == ["p-012", "p-002", "p-007"]
+        for limit in (1, 2, 3, 4, 7, 14, 15, 16):
+            pages = self._walk(index, ["role:am"], limit)
+            assert [i for page in pages for i in page] == whole, limit
+            assert all(len(page) == limit for page in pages[:-1]), limit
+        assert index.find_work(["role:am"], limit=15).next is None
+        last = index.find_work(["role:am"], limit=1000).found[-1]
+        assert index.find_work(["role:am"], after=last).found == ()
+
+    def test_find_work_filters_by_state_and_due_time_in_the_store(
+        self, store: InstanceStore
+    ) -> None:
+        """state, due_by (overdue at a time) and due_after (not yet due, or no timer) filter
+        before the page is cut: pages of a filter hold only matching instances and cover them
+        all."""
+        index = self._index(store)
+        dues = [3, None, 1, 3, 5, None, 2, 1, 4, 0]
+        self._many(store, "f", dues, states=("draft", "review"))
+        at = T0 + timedelta(hours=3)
+        whole = index.find_work(["role:am"]).ids
+        by_state = [i for i in whole if int(i[2:]) % 2 == 1]
+        assert index.find_work(["role:am"], state="review").ids == by_state
+        hours = {i: dues[int(i[2:])] for i in whole}
+        overdue = [i for i in whole if (due := hours[i]) is not None and due <= 3]
+        assert index.find_work(["role:am"], due_by=at).ids == overdue
+        later = [i for i in whole if i not in overdue]
+        assert index.find_work(["role:am"], due_after=at).ids == later
+        assert index.find_work(["role:am"], state="review", due_by=at).ids == [
+            i for i in overdue if i in by_state]
+        for limit in (1, 2, 3):
+            for filters, expected in (({"state": "review"}, by_state),
+                                      ({"due_by": at}, overdue), ({"due_after": at}, later)):
+                pages = self._walk(index, ["role:am"], limit, **filters)
+                assert [i for page in pages for i in page] == expected, (limit, filters)
+
+    def test_find_work_pages_are_stable_under_inserts(self, store: InstanceStore) -> None:
+        """Instances committed between two pages neither repeat an instance nor hide one that
+        was there before: each earlier instance is seen once, and a new one placed after the
+        cursor is seen too."""
+        index = self._index(store)
+        before = self._many(store, "s", [1, 3, None, 5, 2, None, 4, 0])
+        added: list[str] = []
+
+        def insert(page_number: int) -> None:
+            added.extend(self._many(store, f"t{page_number}", [0, 9, None, 3]))
+
+        pages = self._walk(index, ["role:am"], 3, between=insert)
+        seen = [i for page in pages for i in page]
+        assert len(seen) == len(set(seen))
+        assert set(before) <= set(seen)
+        order = {i: pos for pos, i in enumerate(index.find_work(["role:am"]).ids)}
+        assert [order[i] for i in seen] == sorted(order[i] for i in seen)
+        assert {"t1-001", "t1-002"} <= set(seen)  # due at +9 h and untimed: after the cursor
+
+    def test_find_work_paging_property(self, store: InstanceStore) -> None:
+        """Hypothesis: for any dues, page size and filter, the pages concatenate to the
+        unpaged, filtered answer, each instance once."""
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis import strategies as st
+
+        index = self._index(store)
+        counter = iter(range(1_000_000))
+
+        @settings(max_examples=25, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                         HealthCheck.too_slow])
+        @given(dues=st.lists(st.one_of(st.none(), st.integers(0, 6)), max_size=14),
+               limit=st.integers(1, 6), cut=st.one_of(st.none(), st.integers(0, 6)),
+               review=st.booleans())
+        def paging(dues: list[int | None], limit: int, cut: int | None, review: bool) -> None:
+            key = f"user:prop{next(counter)}"
+            ids = self._many(store, key[5:], dues, key=key, states=("draft", "review"))
+            filters: dict[str, Any] = {}
+            if cut is not None:
+                filters["due_by"] = T0 + timedelta(hours=cut)
+            if review:
+                filters["state"] = "review"
+
+            def matches(n: int) -> bool:
+                due = dues[n]
+                if cut is not None and (due is None or due > cut):
+                    return False
+                return not review or n % 2 == 1
+
+            places = [WorkCursor(None if due is None else T0 + timedelta(hours=due), i)
+                      for n, (due, i) in enumerate(zip(dues, ids, strict=True)) if matches(n)]
+            expected = [place.id for place in sorted(places, key=lambda place: place.order)]
+            pages = self._walk(index, [key], limit, **filters)
+            assert [i for page in pages for i in page] == expected
+            assert index.find_work([key], **filters).ids == expected
+
+        paging()
 
     def test_get_many_gives_instances_in_the_order_asked(self, store: InstanceStore) -> None:
         """get_many() returns each known instance as get() does, ledger and keys included, in
@@ -495,7 +635,7 @@ class StorageContract:
         got = index.get_many(ids)
         assert [i.id for i in got] == ids
         assert got[-1] == with_work(batch[0][0], "user:u0")
-        assert len(index.find_work(["user:u3"])) == len(range(3, 1100, 7))
+        assert len(index.find_work(["user:u3"]).ids) == len(range(3, 1100, 7))
 
     def test_rewrite_work_replaces_keys_without_a_new_version(
         self, store: InstanceStore
@@ -507,12 +647,12 @@ class StorageContract:
         index.rewrite_work([("a", frozenset({"role:dd"})), ("d", frozenset())])
         assert store.get("a") == with_work(made["a"], "role:dd")
         assert store.get("a").version == made["a"].version
-        assert index.find_work(["user:u1"]) == ["c"]
-        assert index.find_work(["user:u2"]) == []
-        assert index.find_work(["role:dd"]) == ["a"]
+        assert index.find_work(["user:u1"]).ids == ["c"]
+        assert index.find_work(["user:u2"]).ids == []
+        assert index.find_work(["role:dd"]).ids == ["a"]
         with pytest.raises(NotFoundError):
             index.rewrite_work([("c", frozenset({"role:x"})), ("ghost", frozenset())])
-        assert index.find_work(["role:x"]) == [] and store.get("c") == made["c"]
+        assert index.find_work(["role:x"]).ids == [] and store.get("c") == made["c"]
         index.rewrite_work([])
         moved, entries = advance(store.get("a"), "review")
         store.commit(moved, 1, entries, [])  # the version it had: rewriting did not bump it

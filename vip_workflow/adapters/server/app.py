@@ -14,7 +14,7 @@ import vip_workflow as vw
 from vip_workflow.adapters.server import problems
 from vip_workflow.adapters.server.auth import Authenticator
 from vip_workflow.adapters.server.deps import Service
-from vip_workflow.adapters.server.jobs import Jobs
+from vip_workflow.adapters.server.jobs import Jobs, JobStore
 from vip_workflow.adapters.server.limits import BodyLimit
 from vip_workflow.adapters.server.settings import ServerSettings, settings_from
 from vip_workflow.adapters.server.tokens import TokenStore
@@ -22,7 +22,7 @@ from vip_workflow.adapters.server.tokens import TokenStore
 if TYPE_CHECKING:
     from vip_workflow import Workspace
 
-__all__ = ["ENV_WORKSPACE", "create_app", "create_app_from_env", "open_tokens"]
+__all__ = ["ENV_WORKSPACE", "create_app", "create_app_from_env", "open_jobs", "open_tokens"]
 
 #: The variable ``vip-workflow serve`` passes the workspace in to each uvicorn worker.
 ENV_WORKSPACE = "VIP_WORKFLOW_WORKSPACE"
@@ -45,6 +45,15 @@ def open_tokens(workspace: Workspace, *, cache_seconds: float = 0.0) -> TokenSto
     return TokenStore(getattr(instances, "engine", None), cache_seconds=cache_seconds)
 
 
+def open_jobs(workspace: Workspace, settings: ServerSettings) -> Jobs:
+    """The background jobs, kept in the workspace's database (``vw_job``) so that every
+    worker sees them (in memory for ``memory://``)."""
+    instances = getattr(workspace.store, "instances", None)
+    store = JobStore(getattr(instances, "engine", None),
+                     stale_seconds=settings.job_stale_seconds)
+    return Jobs(store, heartbeat_seconds=settings.job_heartbeat_seconds)
+
+
 def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
                settings: ServerSettings | None = None) -> Any:
     """The ASGI app of a workspace (a ``vip.yaml`` path or a ``Workspace``); ``settings``
@@ -56,7 +65,8 @@ def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
     settings = settings or settings_from(ws.config.server)
     tokens = open_tokens(ws, cache_seconds=settings.token_cache_seconds)
     service = Service(workspace=ws, settings=settings, tokens=tokens,
-                      auth=Authenticator(tokens, settings.oidc), jobs=Jobs())
+                      auth=Authenticator(tokens, settings.oidc),
+                      jobs=open_jobs(ws, settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -1,11 +1,9 @@
-"""What every route needs: the service's parts, the calling actor, paging and versions."""
+"""What every route needs: the service's parts, the calling actor and versions (the inbox
+pages by the work index's own cursor, ``vip_workflow.ports.WorkCursor``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import attrs
 from fastapi import Depends, Request, Security
@@ -21,9 +19,7 @@ if TYPE_CHECKING:
     from vip_workflow import ProcessEngine, Workspace
     from vip_workflow.adapters.server.jobs import Jobs
 
-__all__ = ["CurrentActor", "Page", "Service", "ServiceDep", "check_if_match", "etag", "page"]
-
-T = TypeVar("T")
+__all__ = ["CurrentActor", "Service", "ServiceDep", "check_if_match", "etag"]
 
 
 @attrs.define
@@ -78,39 +74,3 @@ def check_if_match(if_match: str | None, version: int) -> None:
         raise Problem(412, "precondition_failed",
                       f"If-Match {if_match} is not the instance's current version "
                       f"{etag(version)}: read it again", current_etag=etag(version))
-
-
-@attrs.frozen
-class Page:
-    """A page of items and the cursor of the next (``None``: the last page)."""
-
-    items: list[Any]
-    next_cursor: str | None
-
-
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _after(cursor: str) -> str:
-    try:
-        key = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_",
-                               validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Problem(400, "bad_cursor", "the cursor is not one this service gave") from None
-    if not key:
-        raise Problem(400, "bad_cursor", "the cursor is not one this service gave")
-    return key
-
-
-def page(items: Sequence[T], key: Any, *, cursor: str | None, limit: int) -> Page:
-    """The ``limit`` items after ``cursor`` of ``items`` (in a stable order of ``key``)."""
-    start = 0
-    if cursor:
-        last = _after(cursor)
-        keys = [str(key(item)) for item in items]
-        start = keys.index(last) + 1 if last in keys else next(
-            (i for i, k in enumerate(keys) if k > last), len(keys))
-    chosen = list(items[start:start + limit])
-    more = start + limit < len(items)
-    return Page(chosen, _cursor(str(key(chosen[-1]))) if more and chosen else None)

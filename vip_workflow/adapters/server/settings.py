@@ -10,6 +10,8 @@
       session_hours: 12             # how long a workbench sign-in lasts
       titles:                       # process/step titles and event names in the other language
         挽留案例: {en: Retention case}
+      job_heartbeat_seconds: 5      # a worker running a background job says so this often
+      job_stale_seconds: 60         # a job silent this long is failed (its worker is gone)
       oidc:                         # bearer JWTs of this issuer (optional)
         issuer: https://login.example.com/realms/crm
         jwks_url: https://login.example.com/realms/crm/protocol/openid-connect/certs
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["OidcSettings", "ServerSettings", "settings_from"]
 
@@ -92,6 +94,20 @@ class ServerSettings(_Strict):
             "The workbench's translations of process and step titles and event names that "
             "the definitions give in one language only: text or name -> language -> text, "
             "such as {挽留案例: {en: Retention case}}."))
+
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600, description=(
+        "How often a worker running a background job writes its heartbeat."))
+    job_stale_seconds: float = Field(default=60.0, gt=0, description=(
+        "A queued or running job whose heartbeat is older than this is reported failed "
+        "(its worker is gone), and its period may be started again."))
+
+    @model_validator(mode="after")
+    def _beats_within_the_stale_limit(self) -> ServerSettings:
+        if self.job_heartbeat_seconds >= self.job_stale_seconds:
+            raise ValueError(
+                f"job_heartbeat_seconds ({self.job_heartbeat_seconds:g}) must be less than "
+                f"job_stale_seconds ({self.job_stale_seconds:g}), or running jobs read stale")
+        return self
 
     @property
     def max_body_bytes(self) -> int:

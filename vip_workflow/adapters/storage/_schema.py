@@ -14,13 +14,13 @@ import sqlalchemy as sa
 
 from vip_workflow.ports import TASK_FIELDS, TIER_FIELDS
 
-__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "api_tokens", "cycle_runs", "instance", "ledger",
-           "outbox", "signals", "tasks", "tier_history", "work"]
+__all__ = ["HEAD", "METADATA", "VERSION_TABLE", "api_tokens", "cycle_runs", "instance", "jobs",
+           "ledger", "outbox", "signals", "tasks", "tier_history", "work"]
 
 #: Alembic's bookkeeping table (prefixed, so a host application's own Alembic is not disturbed).
 VERSION_TABLE = "vw_alembic_version"
 #: The newest revision this release knows (kept equal to the migrations' head by a test).
-HEAD = "0006_tokens"
+HEAD = "0007_jobs"
 #: Tables whose presence marks a vip_workflow database.
 OWN_TABLES = frozenset({"vw_instance", "vw_ledger", "vw_outbox", VERSION_TABLE})
 #: Tables the monthly cycle's store of earlier releases made itself (``create_all``) before any
@@ -148,4 +148,28 @@ api_tokens = sa.Table(  # the HTTP service's API tokens: SHA-256 hashes only (00
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("expires_at", sa.String(40)),
     sa.Column("revoked_at", sa.String(40)),
+)
+
+jobs = sa.Table(  # the HTTP service's background jobs, seen by every worker (0007_jobs)
+    "vw_job", METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # the period while the job is queued or running, else NULL: one live job per kind and
+    # period, held by the unique constraint across every worker
+    sa.Column("live_key", sa.String(80), unique=True),
+    sa.Column("done", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("stage", sa.String(200), nullable=False),
+    sa.Column("started_by", sa.String(200), nullable=False),
+    sa.Column("worker", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("started_at", sa.String(40)),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("heartbeat_at", sa.String(40), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("result", sa.Text),
+    sa.Index("vw_job_period", "kind", "period", "created_at"),
 )

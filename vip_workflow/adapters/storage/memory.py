@@ -13,6 +13,7 @@ from attrs import evolve
 
 from vip_workflow.domain.instances import LedgerEntry, Notice, ProcessInstance
 from vip_workflow.errors import ConcurrentUpdateError, ConflictError, NotFoundError, StorageError
+from vip_workflow.ports import WorkCursor, WorkPage
 
 if TYPE_CHECKING:
     from vip_workflow.adapters.storage.memory_cycle import MemoryCycleStore
@@ -211,16 +212,34 @@ class MemoryInstanceStore:
         keys: Collection[str],
         *,
         definition: str | None = None,
+        state: str | None = None,
+        due_by: datetime | None = None,
+        due_after: datetime | None = None,
+        after: WorkCursor | None = None,
         limit: int | None = None,
-    ) -> list[str]:
-        """Ids of running instances having any of ``keys``, earliest timer first (none last),
-        then by id (see ``WorkIndex.find_work``)."""
+    ) -> WorkPage:
+        """A page of the running instances having any of ``keys``, earliest timer first (none
+        last), then by id (see ``WorkIndex.find_work``)."""
+        if limit is not None and limit <= 0:
+            return WorkPage(())
         found = set().union(*(self._work.get(key, ()) for key in keys))
-        instances = [self._instances[i] for i in found]
-        if definition is not None:
-            instances = [i for i in instances if i.definition == definition]
-        instances.sort(key=_work_order)
-        return [i.id for i in instances[:limit]] if limit is None or limit > 0 else []
+        start = None if after is None else after.order
+        rows: list[tuple[bool, datetime | None, str]] = []
+        for inst in (self._instances[i] for i in found):
+            due = inst.next_due
+            if ((definition is not None and inst.definition != definition)
+                    or (state is not None and inst.state != state)
+                    or (due_by is not None and (due is None or due > due_by))
+                    or (due_after is not None and due is not None and due <= due_after)):
+                continue
+            row = (due is None, due, inst.id)
+            if start is None or row > start:
+                rows.append(row)
+        chosen = sorted(rows) if limit is None else heapq.nsmallest(limit + 1, rows)
+        places = tuple(WorkCursor(due, instance_id) for _, due, instance_id in chosen)
+        if limit is None or len(places) <= limit:
+            return WorkPage(places)
+        return WorkPage(places[:limit], places[limit - 1])
 
     def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
         """The stored instances of ``ids``, in the order asked (unknown ids skipped)."""
@@ -268,9 +287,3 @@ class MemoryInstanceStore:
     def notice_keys(self, outbox_ids: Iterable[int]) -> dict[int, str]:
         """The given keys of the pending entries enqueued with one."""
         return {i: self._key_of[i] for i in outbox_ids if i in self._key_of}
-
-
-def _work_order(instance: ProcessInstance) -> tuple[bool, datetime | None, str]:
-    """``find_work``'s order: earliest timer first, instances without one last, then id."""
-    due = instance.next_due
-    return (due is None, due, instance.id)

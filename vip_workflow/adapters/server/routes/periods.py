@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import polars as pl
@@ -44,7 +46,8 @@ def _admin(actor: Any) -> None:
 
 
 @router.post("/periods/{period}/run", status_code=202,
-             summary="Run the period's cycle in the background (idempotent)")
+             summary="Run the period's cycle in the background (idempotent; one run of a "
+             "period at a time, whichever worker is asked)")
 def run_period(period: str, service: ServiceDep, actor: CurrentActor, response: Response,
                portfolio: Annotated[UploadFile, File(description="The period's customers.")],
                history: Annotated[UploadFile | None, File(description=(
@@ -68,24 +71,31 @@ def run_period(period: str, service: ServiceDep, actor: CurrentActor, response: 
             raw += name.encode() + data
             extra[name] = read_upload(data, upload.filename or "", encoding=encoding)
 
-    def work() -> dict[str, Any]:
-        result = service.workspace.run_cycle(period, frame, **extra)
+    def work(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+        result = service.workspace.run_cycle(period, frame, progress=progress, **extra)
         return {"summary": result.summary(), "reviews": list(result.reviews),
                 "rules": result.rules, "customers": result.judged.height,
                 "timings": {k: round(v, 3) for k, v in result.timings.items()},
                 "warnings": list(result.warnings)}
 
-    job = service.jobs.submit(period, raw, work)
+    job = service.jobs.submit("cycle", period, raw, work, started_by=actor.id)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return job.to_dict()
 
 
-@router.get("/jobs/{job_id}", summary="A background run's progress and result")
-def get_job(job_id: str, service: ServiceDep, _actor: CurrentActor) -> dict[str, Any]:
+@router.get("/periods/{period}/jobs", summary="The period's background runs, newest first")
+def period_jobs(period: str, service: ServiceDep, _actor: CurrentActor) -> dict[str, Any]:
+    return {"period": period,
+            "jobs": [job.to_dict() for job in service.jobs.store.of_period("cycle", period)]}
+
+
+@router.get("/jobs/{job_id}", summary="A background run's status, progress and result")
+def get_job(job_id: str, service: ServiceDep, _actor: CurrentActor,
+            response: Response) -> dict[str, Any]:
+    response.headers["X-Worker-Pid"] = str(os.getpid())  # which worker answered the poll
     job = service.jobs.get(job_id)
     if job is None:
-        raise Problem(404, "not_found", f"no job {job_id!r} (jobs live as long as the "
-                      "service process)")
+        raise Problem(404, "not_found", f"no job {job_id!r}")
     return job.to_dict()
 
 

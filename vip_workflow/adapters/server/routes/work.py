@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Query
 
-from vip_workflow.adapters.server.deps import CurrentActor, Service, ServiceDep, page
+from vip_workflow.adapters.server.deps import CurrentActor, Service, ServiceDep
 from vip_workflow.adapters.server.problems import Problem
 from vip_workflow.adapters.server.routes._tables import rows
 from vip_workflow.adapters.server.routes.processes import instance_body
+from vip_workflow.ports import WorkCursor
 
 router = APIRouter(tags=["work"])
 
@@ -22,18 +22,22 @@ Cursor = Annotated[str | None, Query(description="The next_cursor of the previou
 def inbox(service: ServiceDep, actor: CurrentActor, cursor: Cursor = None,
           limit: Annotated[int | None, Query(ge=1, le=500)] = None,
           definition: str | None = None, state: str | None = None,
-          overdue: bool | None = None) -> dict[str, Any]:
-    found = service.engine.tasks_for(actor, definition=definition)
-    now = datetime.now(UTC)
-    if state is not None:
-        found = [i for i in found if i.state == state]
-    if overdue is not None:
-        found = [i for i in found
-                 if (i.next_due is not None and i.next_due <= now) == overdue]
-    chosen = page(found, lambda i: i.id, cursor=cursor,
-                  limit=limit or service.settings.page_size)
-    return {"items": [instance_body(service, i, actor, ledger=False) for i in chosen.items],
-            "next_cursor": chosen.next_cursor}
+          overdue: Annotated[bool | None, Query(description=(
+              "true: only work whose SLA timer has passed; false: only work not overdue"))
+          ] = None) -> dict[str, Any]:
+    """Overdue first (earliest timer first, work without one last), then by id; paged in the
+    store by a keyset cursor, with the filters applied there."""
+    after = None
+    if cursor:
+        try:
+            after = WorkCursor.decode(cursor)
+        except ValueError:
+            raise Problem(400, "bad_cursor", "the cursor is not one this service gave") from None
+    found = service.engine.tasks_page(actor, definition=definition, state=state,
+                                      overdue=overdue, after=after,
+                                      limit=limit or service.settings.page_size)
+    return {"items": [instance_body(service, i, actor, ledger=False) for i in found.items],
+            "next_cursor": None if found.next is None else found.next.encode()}
 
 
 def _explanation(service: Service, customer: str, current: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ from vip_workflow.adapters.server.web.deps import CheckedForm, HtmlRoute, WebAct
 from vip_workflow.adapters.server.web.labels import Titles
 from vip_workflow.adapters.server.web.render import duration, gettext_for, language, page
 from vip_workflow.domain.instances import Actor
+from vip_workflow.ports import WorkCursor
 
 router = APIRouter(prefix="/web", route_class=HtmlRoute, include_in_schema=False)
 
@@ -52,19 +53,24 @@ def _row(service: Service, inst: Any, now: datetime, gettext: Any,
 
 @router.get("/inbox")
 def inbox(request: Request, service: ServiceDep, actor: WebActor,
-          page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
+          cursor: Annotated[str | None, Query(max_length=2000)] = None,
+          overdue: bool = False) -> Response:
+    """My work, overdue first, a page at a time (paged in the store by a keyset cursor)."""
     now = datetime.now(UTC)
-    found = service.engine.tasks_for(actor)
-    far = datetime.max.replace(tzinfo=UTC)
-    found.sort(key=lambda i: (i.next_due or far, i.id))  # the most overdue first
-    size = service.settings.page_size
-    chosen = found[(page_no - 1) * size: page_no * size]
+    after = None
+    if cursor:
+        try:
+            after = WorkCursor.decode(cursor)
+        except ValueError:
+            raise Problem(400, "bad_cursor", "the cursor is not one this service gave") from None
+    found = service.engine.tasks_page(actor, overdue=True if overdue else None, after=after,
+                                      limit=service.settings.page_size)
     gettext = gettext_for(request)
     titles = titles_for(request, service)
-    rows = [_row(service, inst, now, gettext, titles) for inst in chosen]
+    rows = [_row(service, inst, now, gettext, titles) for inst in found.items]
     template = "inbox_rows.html" if request.headers.get("hx-request") else "inbox.html"
-    return page(request, template, actor=actor, rows=rows, total=len(found), page_no=page_no,
-                pages=max(1, -(-len(found) // size)))
+    return page(request, template, actor=actor, rows=rows, cursor=cursor, overdue=overdue,
+                next_cursor=None if found.next is None else found.next.encode())
 
 
 def _mermaid_text(text: str) -> str:

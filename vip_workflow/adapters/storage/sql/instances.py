@@ -39,6 +39,7 @@ from vip_workflow.errors import (
     NotFoundError,
     StorageError,
 )
+from vip_workflow.ports import WorkCursor, WorkPage
 
 if TYPE_CHECKING:
     from vip_workflow.adapters.storage.sql.cycle import SQLCycleStore
@@ -497,27 +498,45 @@ class SQLInstanceStore(SQLOutbox):
         keys: Collection[str],
         *,
         definition: str | None = None,
+        state: str | None = None,
+        due_by: datetime | None = None,
+        due_after: datetime | None = None,
+        after: WorkCursor | None = None,
         limit: int | None = None,
-    ) -> list[str]:
-        """Ids of running instances having any of ``keys``, earliest timer first (none last),
-        then by id (see ``WorkIndex.find_work``).
+    ) -> WorkPage:
+        """A page of the running instances having any of ``keys``, earliest timer first (none
+        last), then by id (see ``WorkIndex.find_work``).
 
-        An index-only range scan of ``vw_work_due`` per key: each index row carries the
-        instance's due time and definition (written with the keys on every commit), so the
-        instances are never read. Final instances have no rows in ``vw_work``.
+        A range scan of ``vw_work_due`` per key: each index row carries the instance's due time
+        and definition (written with the keys on every commit), so the instances are read only
+        for a ``state`` filter. The cursor is a keyset condition on (due, id); final instances
+        have no rows in ``vw_work``.
         """
         keys = sorted(set(keys))
         if not keys or (limit is not None and limit <= 0):
-            return []
+            return WorkPage(())
         w = s.work.c
         query = (sa.select(w.instance_id, w.due).distinct().where(w.key.in_(keys))
                  .order_by(w.due.asc().nulls_last(), w.instance_id))
         if definition is not None:
             query = query.where(w.definition == definition)
+        if state is not None:
+            t = s.instance.c
+            query = query.where(sa.exists().where(t.id == w.instance_id, t.state == state))
+        if due_by is not None:
+            query = query.where(w.due.is_not(None), w.due <= utc_text(due_by))
+        if due_after is not None:
+            query = query.where(sa.or_(w.due.is_(None), w.due > utc_text(due_after)))
+        if after is not None:
+            query = query.where(_after(w, after))
         if limit is not None:
-            query = query.limit(limit)
+            query = query.limit(limit + 1)
         with translated("finding work"), self.engine.connect() as c:
-            return [r[0] for r in c.execute(query)]
+            places = [WorkCursor(None if due is None else _parse_due(due), instance_id)
+                      for instance_id, due in c.execute(query)]
+        if limit is None or len(places) <= limit:
+            return WorkPage(tuple(places))
+        return WorkPage(tuple(places[:limit]), places[limit - 1])
 
     def get_many(self, ids: Sequence[str]) -> list[ProcessInstance]:
         """The instances of ``ids`` with their ledgers, in the order asked (unknown ids
@@ -622,3 +641,16 @@ def _instance(row: Any, history: Iterable[LedgerEntry], keys: Iterable[str]) -> 
 def _batch_name(items: Sequence[CommitItem]) -> str:
     return (f"committing instance {items[0][0].id}" if len(items) == 1
             else f"committing {len(items)} instances")
+
+
+def _parse_due(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _after(w: Any, cursor: WorkCursor) -> Any:
+    """The keyset condition of the rows after ``cursor`` in (due nulls last, id) order."""
+    if cursor.due is None:
+        return sa.and_(w.due.is_(None), w.instance_id > cursor.id)
+    due = utc_text(cursor.due)
+    return sa.or_(w.due > due, sa.and_(w.due == due, w.instance_id > cursor.id),
+                  w.due.is_(None))

@@ -17,6 +17,7 @@ from vip_workflow.adapters.server.deps import Service
 from vip_workflow.adapters.server.jobs import Jobs
 from vip_workflow.adapters.server.limits import BodyLimit
 from vip_workflow.adapters.server.settings import ServerSettings, settings_from
+from vip_workflow.adapters.server.timing import ServerTiming
 from vip_workflow.adapters.server.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def create_app(workspace: str | Path | Workspace = "vip.yaml", *,
     app.router.routes[:0] = books.fast_routes("/api/v1")  # matched before their twins
     web.install(app)  # the workbench's pages at /web
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(ServerTiming)  # outermost: the whole of the app's time
     return app
 
 

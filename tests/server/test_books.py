@@ -90,6 +90,46 @@ class TestBooks:
         assert (response.json()["tier"], response.json()["rule"]) == (expected.tier,
                                                                      expected.rule)
 
+    def test_judge_refuses_like_every_other_route(self, sqlite_live: LiveServer) -> None:
+        """The judge route (served without FastAPI's dependency solving) answers no token,
+        malformed JSON, an empty body, a wrong type and an unknown field as the others do."""
+        path = "/api/v1/books/hubei-2006/judge"
+        anonymous = sqlite_live.client()
+        assert is_problem(anonymous.post(path, json={"customer": CUSTOMER}),
+                          401)["code"] == "unauthorized"
+        client = sqlite_live.client("AM001", **{"Content-Type": "application/json"})
+        assert is_problem(client.post(path, content=b'{"customer": {'),
+                          400)["code"] == "malformed_json"
+        assert ["body"] in [e["location"] for e in is_problem(
+            client.post(path, content=b""), 422)["errors"]]
+        for body, where in (({"customer": [1, 2]}, ["body", "customer"]),
+                            ({"customer": CUSTOMER, "speed": 1}, ["body", "speed"]),
+                            ({"customer": CUSTOMER, "period": "May"}, ["body", "period"])):
+            found = is_problem(client.post(path, json=body), 422)
+            assert where in [e["location"] for e in found["errors"]], found
+
+    def test_judge_writes_what_json_cannot_hold_as_fastapi_would(
+            self, sqlite_live: LiveServer) -> None:
+        """A customer's values come back in the decision as JSON (the body is written by the
+        route itself, not by FastAPI)."""
+        customer = CUSTOMER | {"customer_id": "客户-1"}
+        body = sqlite_live.client("AM001").post("/api/v1/books/hubei-2006/judge",
+                                                json={"customer": customer}).json()
+        assert body["customer"] == "客户-1"
+        assert body["ok"] is True
+        assert isinstance(body["trace"], list)
+
+    def test_every_answer_says_how_long_the_service_worked(
+            self, sqlite_live: LiveServer) -> None:
+        """Server-Timing: app;dur=<ms> on answers and refusals alike."""
+        client = sqlite_live.client("AM001")
+        for response in (client.post("/api/v1/books/hubei-2006/judge",
+                                     json={"customer": CUSTOMER}),
+                         client.get("/api/v1/books"), client.get("/api/v1/nowhere")):
+            timing = response.headers["server-timing"]
+            assert timing.startswith("app;dur=")
+            assert float(timing.removeprefix("app;dur=")) >= 0
+
     def test_explain_gives_the_steps_in_words(self, sqlite_live: LiveServer) -> None:
         """POST /explain adds the readable explanation of the decision."""
         body = sqlite_live.client("AM001").post("/api/v1/books/hubei-2006/explain",

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import jwt
+from starlette.concurrency import run_in_threadpool
 
 from vip_workflow.adapters.server.settings import OidcSettings
-from vip_workflow.adapters.server.tokens import PREFIX, TokenStore
+from vip_workflow.adapters.server.tokens import PREFIX, TokenStore, digest
 from vip_workflow.domain.instances import Actor
 
 __all__ = ["Authenticator", "Unauthorized"]
@@ -76,6 +77,19 @@ class Authenticator:
     def __init__(self, tokens: TokenStore, oidc: OidcSettings | None = None) -> None:
         self.tokens = tokens
         self._oidc = _OidcVerifier(oidc) if oidc is not None else None
+
+    async def actor_async(self, authorization: str | None) -> Actor:
+        """``actor`` for the event loop: an API token this process checked moments ago is
+        answered from memory; anything that needs the database or the issuer's keys runs in
+        the thread pool."""
+        if authorization:
+            scheme, _, credential = authorization.partition(" ")
+            credential = credential.strip()
+            if scheme.lower() == "bearer" and credential.startswith(PREFIX):
+                known = self.tokens.cached(digest(credential))
+                if known is not None:
+                    return known
+        return await run_in_threadpool(self.actor, authorization)
 
     def actor(self, authorization: str | None) -> Actor:
         """The actor of the header's bearer credential."""

@@ -136,15 +136,23 @@ class TokenStore:
     def actor_of_digest(self, hashed: str) -> Actor | None:
         """The actor of the live token whose SHA-256 is ``hashed`` (a web session keeps the
         digest, never the token), or ``None``."""
-        cached = self._cache.get(hashed)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        cached = self.cached(hashed)
+        if cached is not None:
+            return cached
         found = self._lookup(hashed)
         if found is not None and self.cache_seconds > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[hashed] = (time.monotonic() + self.cache_seconds, found)
         return found
+
+    def cached(self, hashed: str) -> Actor | None:
+        """The actor of ``hashed`` if this process checked it less than ``cache_seconds``
+        ago (no database: safe to call on the event loop), else ``None``."""
+        cached = self._cache.get(hashed)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
 
     def _lookup(self, hashed: str) -> Actor | None:
         info: TokenInfo | None = None

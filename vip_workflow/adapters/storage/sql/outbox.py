@@ -3,9 +3,9 @@ and notices enqueued with their own keys (``NoticeQueue``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +17,16 @@ from vip_workflow.domain.instances import Notice
 from vip_workflow.outbox import OutboxItem
 
 __all__ = ["EPOCH", "SQLOutbox", "enqueue_keyed"]
+
+T = TypeVar("T")
+
+_PG_CLAIM = (
+    f"UPDATE {s.outbox.name} SET next_attempt_at = %(until)s::text WHERE id IN ("
+    f"SELECT id FROM {s.outbox.name} WHERE status = 'pending' "
+    "AND next_attempt_at <= %(now)s::text ORDER BY id LIMIT %(limit)s::integer "
+    f"FOR UPDATE SKIP LOCKED) RETURNING {', '.join(c.name for c in s.outbox.columns)}")
+_PG_ACK = (f"UPDATE {s.outbox.name} SET status = 'delivered', delivered_at = %(at)s::text "
+           "WHERE id = ANY(%(ids)s::integer[])")
 
 EPOCH = "0001-01-01T00:00:00.000000+00:00"  # "due at once", whatever the dispatcher's clock
 
@@ -42,6 +52,10 @@ class SQLOutbox:
     engine: sa.Engine
     _write: sa.Engine
     _postgres: bool
+    _pg_writer: sa.Engine | None
+
+    def pg_once(self, run: Callable[[sa.Connection], T], *, relaxed: bool = False) -> T:
+        raise NotImplementedError  # SQLInstanceStore's
 
     def pending_notices(self, limit: int = 1000) -> list[tuple[int, Notice]]:
         """Outbox entries not yet delivered (nor dead), oldest first, with their ids."""
@@ -52,9 +66,16 @@ class SQLOutbox:
         ids = list(outbox_ids)
         if not ids:
             return
-        with translated("acknowledging notices"), self._write.begin() as c:
-            c.execute(s.outbox.update().where(s.outbox.c.id.in_(ids))
-                      .values(status="delivered", delivered_at=utc_text(datetime.now(UTC))))
+        at = utc_text(datetime.now(UTC))
+        with translated("acknowledging notices"):
+            if self._pg_writer is not None:  # one statement, autocommit: one round trip
+                self.pg_once(lambda c: c.exec_driver_sql(_PG_ACK, {"ids": ids, "at": at}),
+                             relaxed=True)
+                return
+            statement = (s.outbox.update().where(s.outbox.c.id.in_(ids))
+                         .values(status="delivered", delivered_at=at))
+            with self._write.begin() as c:
+                c.execute(statement)
 
     # ------------------------------------------------------------- NoticeQueue
 
@@ -81,18 +102,29 @@ class SQLOutbox:
                       lease: timedelta = timedelta(seconds=60)) -> list[OutboxItem]:
         """Pending notices due at ``now``, oldest first, leased for ``lease``: another
         dispatcher does not see them until the lease ends (or they are acked or failed)."""
+        if self._pg_writer is not None:
+            return self._claim_postgres(utc_text(now), limit, utc_text(now + lease))
         o = s.outbox.c
         query = (sa.select(s.outbox).where(o.status == "pending",
                                            o.next_attempt_at <= utc_text(now))
                  .order_by(o.id).limit(limit))
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
         with translated("claiming notices"), self._write.begin() as c:
             rows = c.execute(query).mappings().all()
             if rows:
                 c.execute(s.outbox.update().where(o.id.in_([r["id"] for r in rows]))
                           .values(next_attempt_at=utc_text(now + lease)))
         return [_item(r) for r in rows]
+
+    def _claim_postgres(self, now: str, limit: int, until: str) -> list[OutboxItem]:
+        """Claim as one statement (``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+        RETURNING``, plain SQL: nothing built or compiled a call) on an autocommit
+        connection: one round trip. Repeating it after a dropped connection claims only
+        what is still unclaimed."""
+        params = {"now": now, "limit": limit, "until": until}
+        with translated("claiming notices"):
+            rows = self.pg_once(lambda c: c.exec_driver_sql(_PG_CLAIM, params).mappings().all(),
+                                relaxed=True)
+        return [_item(r) for r in sorted(rows, key=lambda r: r["id"])]
 
     def fail_notice(self, outbox_id: int, *, error: str, retry_at: datetime | None) -> None:
         """Count a failed attempt: try again at ``retry_at``, or (``None``) dead-letter it."""

@@ -1,15 +1,13 @@
 """The Spark back end: ``book.judge_many(spark_df)`` gives the polars back end's answers.
 
-One local Spark session (``local[2]``) serves the whole file. Rule files are judged ten to a
+One local Spark session (``local[2]``, the ``spark`` fixture of ``tests/conftest.py``) serves
+every Spark test. Rule files are judged ten to a
 Spark job: each book's answers over the same DataFrame, tagged with the book's number, are
 unioned and collected once. Under CI=true a missing pyspark or Java fails these tests.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -33,33 +31,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")]
 ROW = "__row"
 BATCH = 10  # books per Spark job: bigger unions cost more to plan than they save
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the Spark tests need {why} (CI must run them)")
-    pytest.skip(f"Spark tests need {why}")
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    """One local Spark session for the file: two cores, few shuffle partitions, no UI."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        _unavailable("pyspark (pip install 'vip_workflow[spark]')")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        _unavailable("Java 17 or later")
-    session = (SparkSession.builder.master("local[2]").appName("vip_workflow tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.default.parallelism", "2")
-               .config("spark.driver.memory", "1g")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def _indexed(frame: pl.DataFrame) -> pl.DataFrame:

@@ -146,5 +146,7 @@ def check_spark(kpis: Sequence[Kpi], portfolio: DataFrame) -> DataFrame:
     union = parts[0]
     for part in parts[1:]:
         union = union.unionByName(part)
-    return (union.orderBy(_ORDER, _EXTRA, F.col("segment").asc_nulls_last())
+    # a few rows: sorted in one partition (a global sort would sample them in a job first)
+    return (union.coalesce(1)
+            .sortWithinPartitions(_ORDER, _EXTRA, F.col("segment").asc_nulls_last())
             .select(*RESULT_SCHEMA))

@@ -131,8 +131,8 @@ class TriggerBook:
 
         Returns a DataFrame with ``customer_id, period, trigger, family, severity, action,
         evidence`` (a list of ``{name, value}``), sorted by customer, period and trigger order;
-        pandas in, pandas out; a Spark DataFrame in, a lazy Spark DataFrame out (the back end
-        is chosen by the input's type: ``SCAN_BACKENDS``). ``families`` / ``triggers``
+        pandas in, pandas out; a Spark DataFrame in, a lazy Spark DataFrame out, unsorted (the
+        back end is chosen by the input's type: ``SCAN_BACKENDS``). ``families`` / ``triggers``
         restrict the triggers run.
         """
         result = _scanner(history)(self._active(families, triggers), history)

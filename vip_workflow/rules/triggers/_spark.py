@@ -6,7 +6,8 @@ number and framed to exactly ``k`` months back (``rangeBetween(-k, -k)``): a mon
 the history is an empty frame, so it reads as null — never as the row before it. Every lag
 shares the window's partitioning and order, so the facts cost one shuffle and one sort; the
 ``onset`` test (held this month, not the month before) is a second window on the same spec.
-The signals of all triggers leave one projection as an array of structs, exploded.
+The signals of all triggers leave one projection as an array of structs, exploded; they are not
+sorted (the polars scan sorts by customer, period and trigger order).
 
 The input is read as the polars scan reads it: ``period`` (a date, timestamp or ``YYYY-MM[-DD]``
 text) as the first day of its month, numbers as doubles with NaN unknown, ``agreement_end`` as a
@@ -73,7 +74,7 @@ class _Columns:
 
     def __init__(self) -> None:
         self.lags: dict[str, Column] = {}
-        self.stashed: list[tuple[str, Column]] = []
+        self.stashed: list[list[tuple[str, Column]]] = []  # per context, in order
 
     def lag(self, field: str, k: int) -> Column:
         name = f"__vw_{field}@{k}"
@@ -84,9 +85,12 @@ class _Columns:
     def context(self, prefix: str) -> SparkContext:
         """A lowering context whose ``Let``s become columns named after ``prefix``."""
 
+        mine: list[tuple[str, Column]] = []
+        self.stashed.append(mine)
+
         def stash(name: str, value: Column) -> Column:
             column = f"__vw_{prefix}.{name}"
-            self.stashed.append((column, value))
+            mine.append((column, value))
             return col(column)
 
         return SparkContext(self.lag, F.col("period"), stash=stash)
@@ -120,8 +124,9 @@ def _evidence(items: list[tuple[str, Column]]) -> Column:
 
 def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
     """The signals of ``plans`` over a Spark ``history`` (see ``TriggerBook.scan``): a lazy
-    DataFrame of ``customer_id, period, trigger, family, severity, action, evidence``, sorted
-    by customer, period and trigger order."""
+    DataFrame of ``customer_id, period, trigger, family, severity, action, evidence``, not
+    sorted (a global sort is a shuffle of its own: ``orderBy`` when the order matters). Within
+    a customer-month the triggers come in file order."""
     fields = [f for plan in plans for f in plan.fields]
     frame = _prepare(history, fields)
     columns = _Columns()
@@ -141,8 +146,10 @@ def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
         holds[f"__vw_h{plan.index}"] = F.coalesce(held, F.lit(False))
         evidence[plan.index] = _evidence(items)
     frame = frame.withColumns(columns.lags)
-    for name, value in columns.stashed:  # each may read the ones before it
-        frame = frame.withColumn(name, value)
+    # a context's n-th intermediate reads only its earlier ones: one projection per rank
+    for rank in range(max((len(mine) for mine in columns.stashed), default=0)):
+        frame = frame.withColumns({name: value for mine in columns.stashed
+                                   if rank < len(mine) for name, value in [mine[rank]]})
     frame = frame.withColumns(fact_columns).withColumns(holds)
     emitted: dict[str, Column] = {}
     for plan in plans:
@@ -165,7 +172,5 @@ def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
                                        ("trigger", "family", "severity", "action")),
             F.lit(None).cast("array<struct<name:string,value:double>>").alias("evidence"))
     fired = F.filter(F.array(*signals), lambda s: s.isNotNull())
-    exploded = frame.select("customer_id", "period", F.inline(fired))
-    return (exploded.orderBy("customer_id", "period", "order")
-            .select("customer_id", "period", "trigger", "family", "severity", "action",
-                    "evidence"))
+    return frame.select("customer_id", "period", F.inline(fired)).select(
+        "customer_id", "period", "trigger", "family", "severity", "action", "evidence")

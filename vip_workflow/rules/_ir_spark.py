@@ -158,10 +158,14 @@ def _count_known(node: ir.CountKnown, ctx: SparkContext) -> Column:
 
 
 def _median(node: ir.ListMedian, ctx: SparkContext) -> Column:
-    """The median of the non-null items, NaN sorted last (Spark's order, and polars')."""
-    items = F.array(*(to_spark(i, ctx).cast("double") for i in node.items))
-    ordered = F.array_sort(F.filter(items, lambda x: x.isNotNull()))
-    n = F.size(ordered)
+    """The median of the non-null items, NaN sorted last (Spark's order, and polars'); nulls
+    sort after every value, so the first ``n`` items are the known ones (no lambda: Spark
+    interprets those row by row)."""
+    values = [to_spark(i, ctx).cast("double") for i in node.items]
+    ordered = F.array_sort(F.array(*values))
+    n = F.lit(0)
+    for value in values:
+        n = n + value.isNotNull().cast("int")
     low = F.try_element_at(ordered, F.shiftright(n - F.lit(1), 1) + F.lit(1))
     high = F.try_element_at(ordered, F.shiftright(n, 1) + F.lit(1))
     return F.when(n > F.lit(0), (low + high) / F.lit(2.0))

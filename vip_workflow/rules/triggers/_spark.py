@@ -17,7 +17,9 @@ and month are not refused (the lag then reads either) and an unreadable period i
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from typing import TYPE_CHECKING
 
 from vip_workflow._extras import LazyModule, require
@@ -171,6 +173,9 @@ def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
             "customer_id", "period", *(F.lit(None).cast("string").alias(name) for name in
                                        ("trigger", "family", "severity", "action")),
             F.lit(None).cast("array<struct<name:string,value:double>>").alias("evidence"))
-    fired = F.filter(F.array(*signals), lambda s: s.isNotNull())
-    return frame.select("customer_id", "period", F.inline(fired)).select(
-        "customer_id", "period", "trigger", "family", "severity", "action", "evidence")
+    # only the months where something fired build the array (most emit nothing)
+    fired = frame.where(reduce(operator.or_, (col(name) for name in emitted)))
+    exploded = fired.select("customer_id", "period", F.explode(F.array(*signals)).alias("s"))
+    return exploded.where(F.col("s").isNotNull()).select(
+        "customer_id", "period", *(F.col("s")[name].alias(name) for name in
+                                   ("trigger", "family", "severity", "action", "evidence")))

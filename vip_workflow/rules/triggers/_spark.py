@@ -12,7 +12,8 @@ sorted (the polars scan sorts by customer, period and trigger order).
 The input is read as the polars scan reads it: ``period`` (a date, timestamp or ``YYYY-MM[-DD]``
 text) as the first day of its month, numbers as doubles with NaN unknown, ``agreement_end`` as a
 date. Unlike the polars scan, nothing is collected to check the input: two rows for one customer
-and month are not refused (the lag then reads either) and an unreadable period is dropped.
+and month are not refused (the lag then reads either), an unreadable period is dropped and a
+text that is not a number reads as unknown.
 """
 
 from __future__ import annotations

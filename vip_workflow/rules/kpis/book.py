@@ -15,16 +15,18 @@ a zero denominator, or a group with no rows, has no value and status ``n/a``.
 from __future__ import annotations
 
 import html
+import importlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
 
 import polars as pl
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules import ir
+from vip_workflow.rules._ir_spark import is_spark_frame
 from vip_workflow.rules.files.conditions import Condition, upgrade_where
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.files.findings import Finding, LintReport
@@ -32,7 +34,11 @@ from vip_workflow.rules.files.header import FileHeader
 from vip_workflow.rules.files.kinds import schema_for
 from vip_workflow.rules.files.model import FileModel
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+
 __all__ = [
+    "CHECK_BACKENDS",
     "Aggregate",
     "Kpi",
     "KpiBook",
@@ -474,6 +480,13 @@ def _fmt_target(target: str | None, unit: str) -> str:
     return _fmt(float(target), unit)
 
 
+#: Back ends of ``KpiBook.check`` besides polars, by name: (does it take this input?,
+#: ``"module:function"`` checking a list of KPIs on it — imported on first use).
+CHECK_BACKENDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "spark": (is_spark_frame, "vip_workflow.rules.kpis._spark:check_spark"),
+}
+
+
 class KpiBook:
     """A validated KPI file."""
 
@@ -514,14 +527,30 @@ class KpiBook:
                    for k in self.rules.kpis}
         return {kpi: cols for kpi, cols in missing.items() if cols}
 
-    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame:
-        """One result row per KPI (and group); see the module docstring for the columns."""
-        frame = _frame(portfolio)
+    @overload
+    def check(self, portfolio: SparkDataFrame, *, kpis: Iterable[str] | None = None
+              ) -> SparkDataFrame: ...
+
+    @overload
+    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame: ...
+
+    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> Any:
+        """One result row per KPI (and group); see the module docstring for the columns.
+
+        A polars or pandas frame or records give a polars frame; a Spark DataFrame gives a lazy
+        Spark DataFrame of the same columns (the back end is chosen by the input's type:
+        ``CHECK_BACKENDS``)."""
         wanted = set(kpis) if kpis is not None else None
+        chosen = [kpi for kpi in self.rules.kpis if wanted is None or kpi.id in wanted]
+        for accepts, target in CHECK_BACKENDS.values():
+            if accepts(portfolio):
+                module, _, name = target.partition(":")
+                check: Callable[..., Any] = getattr(importlib.import_module(module), name)
+                return check(chosen, portfolio)
+        frame = _frame(portfolio)
         rows: list[dict[str, Any]] = []
-        for kpi in self.rules.kpis:
-            if wanted is None or kpi.id in wanted:
-                rows += check_kpi(kpi, frame)
+        for kpi in chosen:
+            rows += check_kpi(kpi, frame)
         return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
     def report(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> KpiReport:

@@ -9,13 +9,15 @@ scans a whole history column-wise (``scan``) or evaluates monthly events as they
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Iterator
+import importlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from vip_workflow.errors import EvaluationError
+from vip_workflow.rules._ir_spark import is_spark_frame
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.triggers import schema
 from vip_workflow.rules.triggers.batch import SIGNAL_SCHEMA, scan_frame
@@ -29,6 +31,7 @@ from vip_workflow.rules.triggers.signal import (
 )
 
 __all__ = [
+    "SCAN_BACKENDS",
     "SIGNAL_SCHEMA",
     "LiveTriggerEngine",
     "Signal",
@@ -38,6 +41,24 @@ __all__ = [
     "from_document",
     "triggers_schema",
 ]
+
+
+#: Back ends of ``TriggerBook.scan`` besides polars, by name: (does it take this input?,
+#: ``"module:function"`` scanning it as ``scan_frame`` does — imported on first use).
+SCAN_BACKENDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "spark": (is_spark_frame, "vip_workflow.rules.triggers._spark:scan_spark"),
+}
+
+
+def _scanner(history: object) -> Callable[..., Any]:
+    """The scan function of the back end taking ``history`` (polars' ``scan_frame`` when none
+    of ``SCAN_BACKENDS`` does)."""
+    for accepts, target in SCAN_BACKENDS.values():
+        if accepts(history):
+            module, _, name = target.partition(":")
+            found: Callable[..., Any] = getattr(importlib.import_module(module), name)
+            return found
+    return scan_frame
 
 
 class TriggerBook:
@@ -110,9 +131,11 @@ class TriggerBook:
 
         Returns a DataFrame with ``customer_id, period, trigger, family, severity, action,
         evidence`` (a list of ``{name, value}``), sorted by customer, period and trigger order;
-        pandas in, pandas out. ``families`` / ``triggers`` restrict the triggers run.
+        pandas in, pandas out; a Spark DataFrame in, a lazy Spark DataFrame out, unsorted (the
+        back end is chosen by the input's type: ``SCAN_BACKENDS``). ``families`` / ``triggers``
+        restrict the triggers run.
         """
-        result = scan_frame(self._active(families, triggers), history)
+        result = _scanner(history)(self._active(families, triggers), history)
         if type(history).__module__.startswith("pandas"):
             return result.to_pandas()
         return result

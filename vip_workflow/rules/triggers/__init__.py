@@ -105,14 +105,27 @@ class TriggerBook:
 
     # -- evaluation ----------------------------------------------------------------------
     def scan(self, history: Any, *, families: Iterable[str] | None = None,
-             triggers: Iterable[str] | None = None) -> Any:
+             triggers: Iterable[str] | None = None, bind: Any = None) -> Any:
         """Signals over a whole history (one row per customer × month), column-wise.
 
         Returns a DataFrame with ``customer_id, period, trigger, family, severity, action,
         evidence`` (a list of ``{name, value}``), sorted by customer, period and trigger order;
         pandas in, pandas out. ``families`` / ``triggers`` restrict the triggers run.
+
+        Other inputs go to the back end registered for them
+        (``vip_workflow.rules.batch_backends``): a DuckDB relation gives a lazy relation of the
+        signals; a SQLAlchemy ``Table`` (with ``bind=engine``) a polars frame computed inside
+        the database.
         """
-        result = scan_frame(self._active(families, triggers), history)
+        plans = self._active(families, triggers)
+        if not isinstance(history, pl.DataFrame | pl.LazyFrame) \
+                and not type(history).__module__.startswith("pandas"):
+            from vip_workflow.rules.batch_backends import backend_for
+
+            backend = backend_for("triggers", history)
+            if backend is not None:
+                return backend.run(plans, history, bind=bind)
+        result = scan_frame(plans, history)
         if type(history).__module__.startswith("pandas"):
             return result.to_pandas()
         return result

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,8 +30,12 @@ from sqlglot import exp  # noqa: E402
 
 from vip_workflow.rules import ir  # noqa: E402
 
-__all__ = ["DIALECTS", "SqlContext", "aggregate_sql", "dialect_of", "group_aggregate_sql",
-           "is_nan", "let_depth", "nan", "to_sql"]
+if TYPE_CHECKING:
+    import polars as pl
+    import sqlalchemy as sa
+
+__all__ = ["DIALECTS", "SqlContext", "aggregate_sql", "dialect_of", "fetch",
+           "group_aggregate_sql", "is_nan", "let_depth", "nan", "table_source", "to_sql"]
 
 DIALECTS = ("duckdb", "postgres", "sqlite", "spark")
 _DOUBLE = "double"
@@ -391,3 +395,19 @@ def group_aggregate_sql(query: ir.GroupAggregate, source: exp.Expression, dialec
     if query.by is not None:
         select = select.group_by(exp.column(query.by, quoted=True))
     return select
+
+
+# -- running a SELECT -------------------------------------------------------------------------
+def table_source(table: sa.Table) -> exp.Expression:
+    return exp.to_table(f"{table.schema}.{table.name}" if table.schema else table.name,
+                        quoted=True)
+
+
+def fetch(bind: sa.Engine | sa.Connection, sql: str, dialect: str) -> pl.DataFrame:
+    """The rows of ``sql`` as a polars frame: Arrow from DuckDB and PostgreSQL (ADBC, else
+    COPY), the cursor on SQLite — the paths tier books use."""
+    from vip_workflow.rules.tiers import _sqlalchemy as tiers_sql
+
+    fetcher = {"postgres": tiers_sql._fetch_postgres, "duckdb": tiers_sql._fetch_duckdb}.get(
+        dialect, tiers_sql._fetch_rows)
+    return fetcher(bind, sql)

@@ -367,12 +367,24 @@ def _show_target(target: Any) -> str | None:
 
 
 def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
-    missing = sorted(c for c in _columns(kpi) if c not in frame.columns)
+    check_columns(kpi, frame.schema)
+    table = ir.run_group_aggregate(query_ir(kpi), frame, extra_groups=list(kpi.targets or {}))
+    return kpi_rows(kpi, table)
+
+
+def check_columns(kpi: Kpi, schema: pl.Schema) -> None:
+    """Raise EvaluationError for a column the KPI reads that ``schema`` lacks, or a filter
+    value of another kind than its column."""
+    missing = sorted(c for c in _columns(kpi) if c not in schema)
     if missing:
         raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
                               rule=kpi.id, field=missing[0])
-    check_filter_types(kpi, frame.schema)
-    table = ir.run_group_aggregate(query_ir(kpi), frame, extra_groups=list(kpi.targets or {}))
+    check_filter_types(kpi, schema)
+
+
+def kpi_rows(kpi: Kpi, table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The result rows of ``kpi`` from its group table (``segment``, ``numerator`` and, for a
+    ratio, ``denominator``, ``rows``: what ``ir.run_group_aggregate`` gives)."""
     results = []
     for row in table.iter_rows(named=True):
         numerator, denominator = row["numerator"], row.get("denominator")
@@ -508,10 +520,23 @@ class KpiBook:
                    for k in self.rules.kpis}
         return {kpi: cols for kpi, cols in missing.items() if cols}
 
-    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame:
-        """One result row per KPI (and group); see the module docstring for the columns."""
-        frame = _frame(portfolio)
+    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None,
+              bind: Any = None) -> pl.DataFrame:
+        """One result row per KPI (and group); see the module docstring for the columns.
+
+        A DuckDB relation, or a SQLAlchemy ``Table`` with ``bind=engine``, is checked inside
+        its database by the back end registered for it
+        (``vip_workflow.rules.batch_backends``); the result is the same polars frame."""
         wanted = set(kpis) if kpis is not None else None
+        if not isinstance(portfolio, pl.DataFrame | pl.LazyFrame) \
+                and not type(portfolio).__module__.startswith("pandas"):
+            from vip_workflow.rules.batch_backends import backend_for
+
+            backend = backend_for("kpis", portfolio)
+            if backend is not None:
+                chosen = [k for k in self.rules.kpis if wanted is None or k.id in wanted]
+                return backend.run(chosen, portfolio, bind=bind)  # type: ignore[no-any-return]
+        frame = _frame(portfolio)
         rows: list[dict[str, Any]] = []
         for kpi in self.rules.kpis:
             if wanted is None or kpi.id in wanted:

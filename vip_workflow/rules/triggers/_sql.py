@@ -368,21 +368,6 @@ def table_kinds(table: sa.Table) -> dict[str, str]:
     return {c.name: _sa_kind(c.type) for c in table.columns}
 
 
-def table_source(table: sa.Table) -> exp.Expression:
-    return exp.to_table(f"{table.schema}.{table.name}" if table.schema else table.name,
-                        quoted=True)
-
-
-def fetch(bind: sa.Engine | sa.Connection, sql: str, dialect: str) -> pl.DataFrame:
-    """The rows of ``sql`` as a polars frame: Arrow from DuckDB and PostgreSQL (ADBC, else
-    COPY), the cursor on SQLite — the paths tier books use."""
-    from vip_workflow.rules.tiers import _sqlalchemy as tiers_sql
-
-    fetcher = {"postgres": tiers_sql._fetch_postgres, "duckdb": tiers_sql._fetch_duckdb}.get(
-        dialect, tiers_sql._fetch_rows)
-    return fetcher(bind, sql)
-
-
 def _first(bind: sa.Engine | sa.Connection, sql: str) -> tuple[Any, ...] | None:
     import sqlalchemy as sa
 
@@ -436,14 +421,14 @@ class SQLAlchemyTriggers:
                               "scan(table, bind=engine)")
         plans: Sequence[TriggerPlan] = rules
         dialect = lower.dialect_of(bind.dialect.name)
-        query = scan_query(plans or [], table_kinds(data), table_source(data), dialect,
+        query = scan_query(plans or [], table_kinds(data), lower.table_source(data), dialect,
                            lists=False) if plans else None
         from vip_workflow.rules.triggers.batch import empty_signals
 
         if query is None:
             return empty_signals()
         _raise_found(_first(bind, query.check.sql(dialect=dialect)))
-        rows = fetch(bind, query.signals.sql(dialect=dialect), dialect)
+        rows = lower.fetch(bind, query.signals.sql(dialect=dialect), dialect)
         return _assemble(plans, query.names, rows, None if rows.height else _id_dtype(data))
 
 

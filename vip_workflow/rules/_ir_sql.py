@@ -54,38 +54,38 @@ class SqlContext:
     ``lag(field, k)``, the row's ``period`` (a date), named ``refs``, and ``stash(let, expr)``
     which may turn a ``Let`` into a column computed once (the default computes it in place)."""
 
-    def __init__(self, dialect: str, *, lag: Callable[[str, int], exp.Expression] | None = None,
-                 period: exp.Expression | None = None,
-                 refs: Mapping[str, exp.Expression] | None = None,
-                 stash: Callable[[ir.Let, exp.Expression], exp.Expression] | None = None
+    def __init__(self, dialect: str, *, lag: Callable[[str, int], exp.Expr] | None = None,
+                 period: exp.Expr | None = None,
+                 refs: Mapping[str, exp.Expr] | None = None,
+                 stash: Callable[[ir.Let, exp.Expr], exp.Expr] | None = None
                  ) -> None:
         self.dialect = dialect
         self.lag = lag
         self.period = period
         self.refs = dict(refs or {})
         self.stash = stash
-        self.lets: dict[str, exp.Expression] = {}
+        self.lets: dict[str, exp.Expr] = {}
 
 
 # -- dialect pieces -------------------------------------------------------------------------
-def _double(value: exp.Expression) -> exp.Expression:
+def _double(value: exp.Expr) -> exp.Expr:
     return exp.Cast(this=value, to=exp.DataType.build(_DOUBLE))
 
 
-def nan(dialect: str) -> exp.Expression:
+def nan(dialect: str) -> exp.Expr:
     """A NaN literal (SQLite has none: null)."""
     if dialect == "sqlite":
         return exp.Null()
     return _double(exp.Literal.string("NaN"))
 
 
-def _inf(dialect: str, negative: bool = False) -> exp.Expression:
+def _inf(dialect: str, negative: bool = False) -> exp.Expr:
     if dialect == "sqlite":  # 9e999 overflows to inf when SQLite reads it
         return exp.Literal.number("-9e999" if negative else "9e999")
     return _double(exp.Literal.string("-Infinity" if negative else "Infinity"))
 
 
-def is_nan(value: exp.Expression, dialect: str) -> exp.Expression:
+def is_nan(value: exp.Expr, dialect: str) -> exp.Expr:
     """True where ``value`` is NaN (null stays null)."""
     if dialect == "postgres":  # PostgreSQL: NaN = NaN is true
         return exp.Paren(this=exp.EQ(this=_double(value), expression=nan(dialect)))
@@ -96,7 +96,7 @@ def is_nan(value: exp.Expression, dialect: str) -> exp.Expression:
     return exp.IsNan(this=_double(value))
 
 
-def literal(value: Any, dialect: str) -> exp.Expression:
+def literal(value: Any, dialect: str) -> exp.Expr:
     if value is None:
         return exp.Null()
     if isinstance(value, bool):
@@ -112,25 +112,25 @@ def literal(value: Any, dialect: str) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _case(whens: Sequence[tuple[exp.Expression, exp.Expression]],
-          otherwise: exp.Expression | None = None) -> exp.Expression:
+def _case(whens: Sequence[tuple[exp.Expr, exp.Expr]],
+          otherwise: exp.Expr | None = None) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=c, true=v) for c, v in whens], default=otherwise)
 
 
-def _is_null(value: exp.Expression) -> exp.Expression:
+def _is_null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=value, expression=exp.Null())
 
 
-def _paren(value: exp.Expression) -> exp.Expression:
+def _paren(value: exp.Expr) -> exp.Expr:
     return exp.Paren(this=value)
 
 
 # -- the nodes ------------------------------------------------------------------------------
-def _operand(node: ir.Node, ctx: SqlContext) -> exp.Expression:
+def _operand(node: ir.Node, ctx: SqlContext) -> exp.Expr:
     return to_sql(node, ctx)
 
 
-def _let(node: ir.Let, ctx: SqlContext) -> exp.Expression:
+def _let(node: ir.Let, ctx: SqlContext) -> exp.Expr:
     done = ctx.lets.get(node.name)
     if done is None:
         value = to_sql(node.value, ctx)
@@ -139,19 +139,19 @@ def _let(node: ir.Let, ctx: SqlContext) -> exp.Expression:
     return done.copy()
 
 
-def _lag(node: ir.Lag, ctx: SqlContext) -> exp.Expression:
+def _lag(node: ir.Lag, ctx: SqlContext) -> exp.Expr:
     if ctx.lag is None:
         raise ir.UnknownNode(f"SQL ({ctx.dialect})", node)
     return ctx.lag(node.field, node.months)
 
 
-def _period(node: ir.Period, ctx: SqlContext) -> exp.Expression:
+def _period(node: ir.Period, ctx: SqlContext) -> exp.Expr:
     if ctx.period is None:
         raise ir.UnknownNode(f"SQL ({ctx.dialect})", node)
     return ctx.period.copy()
 
 
-def _divide(left: exp.Expression, right: exp.Expression, dialect: str) -> exp.Expression:
+def _divide(left: exp.Expr, right: exp.Expr, dialect: str) -> exp.Expr:
     """IEEE division: ``x / 0`` is ±inf by the sign of x, ``0 / 0`` and ``NaN / 0`` NaN (the
     sign of a zero divisor is not read: −0.0 divides as +0.0)."""
     by_zero = _case([(exp.GT(this=left.copy(), expression=exp.Literal.number(0)),
@@ -168,20 +168,20 @@ _CMP: dict[str, type[exp.Binary]] = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "
                                      ">": exp.GT, ">=": exp.GTE}
 
 
-def _math(node: ir.Math, ctx: SqlContext) -> exp.Expression:
+def _math(node: ir.Math, ctx: SqlContext) -> exp.Expr:
     left, right = to_sql(node.left, ctx), to_sql(node.right, ctx)
     if node.op == "/":
         return _paren(_divide(left, right, ctx.dialect))
     return _paren(_MATH[node.op](this=left, expression=right))
 
 
-def _safe_div(node: ir.SafeDiv, ctx: SqlContext) -> exp.Expression:
+def _safe_div(node: ir.SafeDiv, ctx: SqlContext) -> exp.Expr:
     num, den = to_sql(node.num, ctx), to_sql(node.den, ctx)
     zero = exp.or_(_is_null(den.copy()), exp.EQ(this=den.copy(), expression=exp.Literal.number(0)))
     return _case([(zero, exp.Null())], exp.Div(this=_double(num), expression=den))
 
 
-def _sqrt(node: ir.Sqrt, ctx: SqlContext) -> exp.Expression:
+def _sqrt(node: ir.Sqrt, ctx: SqlContext) -> exp.Expr:
     value = to_sql(node.value, ctx)
     negative = exp.LT(this=value.copy(), expression=exp.Literal.number(0))
     return _case([(negative, nan(ctx.dialect))], exp.Sqrt(this=_double(value)))
@@ -198,7 +198,7 @@ def _is_boolean(node: ir.Node) -> bool:
     return isinstance(node, _BOOLEAN_NODES)
 
 
-def _as_float(node: ir.AsFloat, ctx: SqlContext) -> exp.Expression:
+def _as_float(node: ir.AsFloat, ctx: SqlContext) -> exp.Expr:
     value = to_sql(node.value, ctx)
     if _is_boolean(node.value):  # PostgreSQL casts no boolean to a double
         return _case([(value, exp.Literal.number("1.0")),
@@ -206,7 +206,7 @@ def _as_float(node: ir.AsFloat, ctx: SqlContext) -> exp.Expression:
     return _double(value)
 
 
-def _days(node: ir.DaysBetween, ctx: SqlContext) -> exp.Expression:
+def _days(node: ir.DaysBetween, ctx: SqlContext) -> exp.Expr:
     end, start = to_sql(node.end, ctx), to_sql(node.start, ctx)
     if ctx.dialect == "sqlite":
         return _paren(exp.Sub(this=exp.Anonymous(this="julianday", expressions=[end]),
@@ -218,11 +218,11 @@ def _days(node: ir.DaysBetween, ctx: SqlContext) -> exp.Expression:
                            expression=exp.Cast(this=start, to=date.copy())))
 
 
-def _cmp(node: ir.Cmp, ctx: SqlContext) -> exp.Expression:
+def _cmp(node: ir.Cmp, ctx: SqlContext) -> exp.Expr:
     return _paren(_CMP[node.op](this=to_sql(node.left, ctx), expression=to_sql(node.right, ctx)))
 
 
-def _logic(node: ir.Logic, ctx: SqlContext) -> exp.Expression:
+def _logic(node: ir.Logic, ctx: SqlContext) -> exp.Expr:
     items = [_paren(to_sql(item, ctx)) for item in node.items]
     if node.op == "not":
         return exp.Not(this=items[0])
@@ -230,7 +230,7 @@ def _logic(node: ir.Logic, ctx: SqlContext) -> exp.Expression:
     return _paren(join(*items)) if len(items) > 1 else items[0]
 
 
-def _in(node: ir.InList, ctx: SqlContext) -> exp.Expression:
+def _in(node: ir.InList, ctx: SqlContext) -> exp.Expr:
     value = to_sql(node.value, ctx)
     if not node.values:  # x IN () is no SQL; null stays null
         return _case([(_is_null(value), exp.Null())], exp.false())
@@ -241,7 +241,7 @@ def _in(node: ir.InList, ctx: SqlContext) -> exp.Expression:
                                                    for v in node.values]))
 
 
-def _when(node: ir.When, ctx: SqlContext) -> exp.Expression:
+def _when(node: ir.When, ctx: SqlContext) -> exp.Expr:
     whens = [(to_sql(cond, ctx), to_sql(value, ctx)) for cond, value in node.cases]
     otherwise = node.otherwise
     default = None if isinstance(otherwise, ir.Const) and otherwise.value is None \
@@ -249,7 +249,7 @@ def _when(node: ir.When, ctx: SqlContext) -> exp.Expression:
     return _case(whens, default)
 
 
-def _count_known(node: ir.CountKnown, ctx: SqlContext) -> exp.Expression:
+def _count_known(node: ir.CountKnown, ctx: SqlContext) -> exp.Expr:
     terms = [_case([(_is_null(to_sql(item, ctx)), exp.Literal.number(0))],
                    exp.Literal.number(1)) for item in node.items]
     total = terms[0]
@@ -258,7 +258,7 @@ def _count_known(node: ir.CountKnown, ctx: SqlContext) -> exp.Expression:
     return _paren(total)
 
 
-def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expression:
+def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expr:
     """The median of the known items: each known item's rank among the known ones (a smaller
     value first, ties by position; NaN compares above every number, as the engines sort it),
     then ``(low + high) / 2`` of the items ranked ``(n - 1) // 2`` and ``n // 2``."""
@@ -266,12 +266,12 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expression:
     known = [exp.Not(this=_is_null(item.copy())) for item in items]
     one, zero, two = exp.Literal.number(1), exp.Literal.number(0), exp.Literal.number(2)
 
-    def rank(i: int) -> exp.Expression:
-        total: exp.Expression = zero.copy()
+    def rank(i: int) -> exp.Expr:
+        total: exp.Expr = zero.copy()
         for j, other in enumerate(items):
             if j == i:
                 continue
-            before = exp.LT(this=other.copy(), expression=items[i].copy())
+            before: exp.Expr = exp.LT(this=other.copy(), expression=items[i].copy())
             if j < i:
                 before = exp.or_(before, exp.EQ(this=other.copy(), expression=items[i].copy()))
             hit = _case([(exp.and_(known[j].copy(), _paren(before)), one.copy())], zero.copy())
@@ -280,7 +280,7 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expression:
 
     count = _count_known(ir.CountKnown(node.items), ctx)
 
-    def pick(offsets: tuple[int, int]) -> exp.Expression:
+    def pick(offsets: tuple[int, int]) -> exp.Expr:
         wanted = [exp.Sub(this=count.copy(), expression=exp.Literal.number(k)) for k in offsets]
         return _case([(exp.and_(known[i].copy(), exp.In(this=rank(i), expressions=[
             w.copy() for w in wanted])), items[i].copy()) for i in range(len(items))])
@@ -290,7 +290,7 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expression:
     return _paren(exp.Div(this=_paren(total), expression=exp.Literal.number("2.0")))
 
 
-_SQL: dict[type[ir.Node], Callable[[Any, SqlContext], exp.Expression]] = {
+_SQL: dict[type[ir.Node], Callable[[Any, SqlContext], exp.Expr]] = {
     ir.Const: lambda n, c: literal(n.value, c.dialect),
     ir.Lag: _lag,
     ir.Column: lambda n, c: exp.column(n.name, quoted=True),
@@ -316,7 +316,7 @@ _SQL: dict[type[ir.Node], Callable[[Any, SqlContext], exp.Expression]] = {
 }
 
 
-def to_sql(node: ir.Node, ctx: SqlContext) -> exp.Expression:
+def to_sql(node: ir.Node, ctx: SqlContext) -> exp.Expr:
     """The sqlglot expression of ``node`` (raises UnknownNode for a kind it has no rule for:
     ``Filter`` and ``Aggregate`` run through ``aggregate_sql``)."""
     rule = _SQL.get(type(node))
@@ -333,13 +333,14 @@ def let_depth(node: object) -> int:
     if isinstance(node, tuple):
         return max((let_depth(item) for item in node), default=0)
     if isinstance(node, ir.Node):
-        return max((let_depth(getattr(node, f.name)) for f in attrs.fields(type(node))),
+        return max((let_depth(getattr(node, f.name))
+                    for f in attrs.fields(type(node))),  # type: ignore[arg-type]
                    default=0)
     return 0
 
 
 # -- KPIs: filtered, grouped aggregates ------------------------------------------------------
-def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expression:
+def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expr:
     """One aggregate as a float, with polars' rules: ``sum`` and ``count_true`` of no rows are
     0; ``min``/``max`` skip NaN unless every value is NaN; ``n_unique`` counts NaN once."""
     if node.fn == "len":
@@ -358,7 +359,7 @@ def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expression:
             [(hit, exp.Literal.number(1))], exp.Literal.number(0))),
             expressions=[exp.Literal.number(0)]))
 
-    def kept(where: exp.Expression | None = keep) -> exp.Expression:
+    def kept(where: exp.Expr | None = keep) -> exp.Expr:
         return read.copy() if where is None else _case([(where.copy(), read.copy())])
 
     if node.fn == "sum":
@@ -378,13 +379,13 @@ def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expression:
     raise ir.UnknownNode(f"SQL ({ctx.dialect})", node)
 
 
-def group_aggregate_sql(query: ir.GroupAggregate, source: exp.Expression, dialect: str
+def group_aggregate_sql(query: ir.GroupAggregate, source: exp.Expr, dialect: str
                         ) -> exp.Select:
     """``query`` over ``source`` (a table or sub-select): ``segment`` (the ``by`` column as it
     is: the caller reads it as text, sorts and adds the groups it lacks, as
     ``ir.run_group_aggregate`` does), the aggregates, ``rows``."""
     ctx = SqlContext(dialect)
-    segment: exp.Expression = exp.column(query.by, quoted=True) if query.by is not None \
+    segment: exp.Expr = exp.column(query.by, quoted=True) if query.by is not None \
         else exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))
     outputs = [segment.as_("segment", quoted=True)]
     outputs += [aggregate_sql(agg, ctx).as_(name, quoted=True) for name, agg in query.aggregates]
@@ -398,7 +399,7 @@ def group_aggregate_sql(query: ir.GroupAggregate, source: exp.Expression, dialec
 
 
 # -- running a SELECT -------------------------------------------------------------------------
-def table_source(table: sa.Table) -> exp.Expression:
+def table_source(table: sa.Table) -> exp.Expr:
     return exp.to_table(f"{table.schema}.{table.name}" if table.schema else table.name,
                         quoted=True)
 

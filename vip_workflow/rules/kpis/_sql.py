@@ -44,8 +44,8 @@ _INPUT = "__vw_input"
 _KPI = "__vw_kpi"
 
 
-def kpi_selects(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expression,
-                dialect: str) -> list[tuple[list[int], exp.Expression]]:
+def kpi_selects(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expr,
+                dialect: str) -> list[tuple[list[int], exp.Expr]]:
     """The SELECTs of ``kpis`` over ``source``: (positions of the KPIs, their ``UNION ALL``)
     for each column type the KPIs group by (no ``by``: one group, with the text ones)."""
     batches: dict[str, list[int]] = {}
@@ -64,7 +64,7 @@ def kpi_selects(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expression,
                     "double")).as_("denominator", quoted=True), rows, copy=False)
             parts.append(select.select(exp.Literal.number(position).as_(_KPI, quoted=True),
                                        copy=False))
-        union: exp.Expression = parts[0]
+        union: exp.Expr = parts[0]
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False)
         selects.append((positions, union))
@@ -84,7 +84,7 @@ def _group_table(kpi: Kpi, rows: pl.DataFrame, schema: pl.Schema) -> pl.DataFram
                               list(kpi.targets or {}))
 
 
-def check_in_database(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expression,
+def check_in_database(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expr,
                       dialect: str, fetch: Callable[[str], pl.DataFrame]) -> pl.DataFrame:
     """``KpiBook.check``'s frame for ``kpis`` over ``source`` (columns typed as ``schema``),
     each batch of SELECTs run by ``fetch``."""

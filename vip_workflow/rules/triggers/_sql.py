@@ -51,7 +51,7 @@ def _q(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def _select(outputs: Sequence[exp.Expression], inner: exp.Select, alias: str,
+def _select(outputs: Sequence[exp.Expr], inner: exp.Select, alias: str,
             dialect: str) -> exp.Select:
     # OFFSET 0 fences a sub-select in PostgreSQL (its planner would paste each stage into
     # every place that reads it)
@@ -64,11 +64,11 @@ class _Stages:
 
     def __init__(self, kinds: Mapping[str, str], dialect: str) -> None:
         self.kinds, self.dialect = kinds, dialect
-        self.sources: dict[str, exp.Expression] = {}
-        self.lags: dict[str, exp.Expression] = {}
-        self.lets: dict[int, dict[str, exp.Expression]] = {}
+        self.sources: dict[str, exp.Expr] = {}
+        self.lags: dict[str, exp.Expr] = {}
+        self.lets: dict[int, dict[str, exp.Expr]] = {}
 
-    def source(self, field: str) -> exp.Expression:
+    def source(self, field: str) -> exp.Expr:
         """The field as facts read it: a date field as a date, numbers as doubles (NaN →
         null); another column type cannot be scanned."""
         kind = self.kinds.get(field)
@@ -90,7 +90,7 @@ class _Stages:
         return exp.Case(ifs=[exp.If(this=lower.is_nan(column.copy(), self.dialect),
                                     true=exp.Null())], default=value)
 
-    def lag(self, field: str, k: int) -> exp.Expression:
+    def lag(self, field: str, k: int) -> exp.Expr:
         base = f"__vw_{field}@0"
         if base not in self.sources:
             self.sources[base] = self.source(field)
@@ -102,7 +102,7 @@ class _Stages:
         return _q(name)
 
     def stasher(self, prefix: str) -> Any:
-        def stash(let: ir.Let, value: exp.Expression) -> exp.Expression:
+        def stash(let: ir.Let, value: exp.Expr) -> exp.Expr:
             name = f"__vw_{prefix}.{let.name}"
             self.lets.setdefault(lower.let_depth(let), {}).setdefault(name, value)
             return _q(name)
@@ -110,7 +110,7 @@ class _Stages:
         return stash
 
 
-def _window(value: exp.Expression, back: int) -> exp.Expression:
+def _window(value: exp.Expr, back: int) -> exp.Expr:
     """``value`` at the row exactly ``back`` months before, null when there is none."""
     spec = exp.WindowSpec(kind="RANGE", start=str(back), start_side="PRECEDING",
                           end=str(back), end_side="PRECEDING")
@@ -118,7 +118,7 @@ def _window(value: exp.Expression, back: int) -> exp.Expression:
                       order=exp.Order(expressions=[exp.Ordered(this=_q(MONTH))]), spec=spec)
 
 
-def _month_start(kind: str | None, dialect: str) -> exp.Expression:
+def _month_start(kind: str | None, dialect: str) -> exp.Expr:
     column = _q(PERIOD)
     if kind not in ("date", "text"):
         raise EvaluationError(f"period must be a date or YYYY-MM text, not {kind}",
@@ -139,7 +139,7 @@ def _month_start(kind: str | None, dialect: str) -> exp.Expression:
     return exp.Cast(this=truncated, to=exp.DataType.build("date"))
 
 
-def _month_number(dialect: str) -> exp.Expression:
+def _month_number(dialect: str) -> exp.Expr:
     period = _q(PERIOD)
     integer = exp.DataType.build("int")
     if dialect == "sqlite":
@@ -164,7 +164,7 @@ class ScanQuery:
         self.check, self.signals, self.names = check, signals, names
 
 
-def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: exp.Expression,
+def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: exp.Expr,
                dialect: str, *, lists: bool) -> ScanQuery:
     """The scan of ``plans`` over ``source`` (a table or sub-select whose columns have the
     ``kinds`` number, date, text …). ``lists``: evidence as a list of structs (DuckDB), else
@@ -176,11 +176,11 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
                               field=missing[0])
     stages = _Stages(kinds, dialect)
     period = _q(PERIOD)
-    facts: dict[str, exp.Expression] = {}
-    holds: list[exp.Expression] = []
-    evidence: list[list[tuple[str, exp.Expression]]] = []
+    facts: dict[str, exp.Expr] = {}
+    holds: list[exp.Expr] = []
+    evidence: list[list[tuple[str, exp.Expr]]] = []
     for plan in plans:
-        refs: dict[str, exp.Expression] = {}
+        refs: dict[str, exp.Expr] = {}
         items: list[tuple[str, Any]] = []
         for leaf in plan.leaves:
             stash = stages.stasher(f"t{plan.index}{leaf.key}")
@@ -218,10 +218,11 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
                    work, "__vw_holds", dialect)
     flags = []
     for i, plan in enumerate(plans):
-        flag: exp.Expression = _q(f"__vw_h{i}")
+        flag: exp.Expr = _q(f"__vw_h{i}")
         if plan.trigger.emit == "onset":  # held last month (a month with data): no onset
-            before = _window(exp.Max(this=exp.Case(ifs=[exp.If(this=flag.copy(), true=exp.Literal.number(1))],
-                                                   default=exp.Literal.number(0))), 1)
+            held = exp.Case(ifs=[exp.If(this=flag.copy(), true=exp.Literal.number(1))],
+                            default=exp.Literal.number(0))
+            before = _window(exp.Max(this=held), 1)
             flag = exp.and_(flag, exp.Not(this=exp.Paren(this=exp.Coalesce(
                 this=exp.EQ(this=before, expression=exp.Literal.number(1)),
                 expressions=[exp.false()]))))
@@ -231,14 +232,14 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
     return ScanQuery(check, signals, names)
 
 
-def _clean(value: exp.Expression, dialect: str) -> exp.Expression:
+def _clean(value: exp.Expr, dialect: str) -> exp.Expr:
     """An evidence value: a double, NaN shown as null."""
     number = exp.Cast(this=value, to=exp.DataType.build("double"))
     return exp.Case(ifs=[exp.If(this=lower.is_nan(number.copy(), dialect), true=exp.Null())],
                     default=number)
 
 
-def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Expression]]],
+def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Expr]]],
              work: exp.Select, dialect: str, *, lists: bool
              ) -> tuple[exp.Select, list[list[str]]]:
     """The fired rows × the table of triggers, with their evidence."""
@@ -248,14 +249,14 @@ def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Ex
         rows.append(exp.select(*(exp.Literal.string(v).as_(n, quoted=True) for n, v in (
             ("trigger", t.id), ("family", t.family), ("severity", t.severity),
             ("action", t.action))), exp.Literal.number(i).as_(ORDER, quoted=True)))
-    table: exp.Expression = rows[0]
+    table: exp.Expr = rows[0]
     for row in rows[1:]:
         table = exp.union(table, row, distinct=False)
     order = _q(ORDER)
     fired = exp.or_(*(exp.and_(exp.EQ(this=order.copy(), expression=exp.Literal.number(i)),
                                _q(f"__vw_t{i}")) for i in range(len(plans))))
     names = [[name for name, _ in items] for items in evidence]
-    outputs: list[exp.Expression] = [_q(ID), _q(PERIOD), _q("trigger"), _q("family"),
+    outputs: list[exp.Expr] = [_q(ID), _q(PERIOD), _q("trigger"), _q("family"),
                                      _q("severity"), _q("action")]
     if lists:
         structs = [exp.Array(expressions=[exp.Struct(expressions=[
@@ -278,7 +279,7 @@ def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Ex
     return select, names
 
 
-def _by_order(values: list[exp.Expression]) -> exp.Expression:
+def _by_order(values: Sequence[exp.Expr]) -> exp.Expr:
     if len(values) == 1:
         return values[0]
     return exp.Case(ifs=[exp.If(this=exp.EQ(this=_q(ORDER), expression=exp.Literal.number(i)),

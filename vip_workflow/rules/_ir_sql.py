@@ -16,6 +16,7 @@ The semantics are those of ``docs/semantics.md``, spelled out where a database d
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -177,7 +178,8 @@ def _math(node: ir.Math, ctx: SqlContext) -> exp.Expr:
 
 def _safe_div(node: ir.SafeDiv, ctx: SqlContext) -> exp.Expr:
     num, den = to_sql(node.num, ctx), to_sql(node.den, ctx)
-    zero = exp.or_(_is_null(den.copy()), exp.EQ(this=den.copy(), expression=exp.Literal.number(0)))
+    zero = exp.or_(_is_null(den.copy()), exp.EQ(this=den.copy(), expression=exp.Literal.number(0)),
+                   copy=False)
     return _case([(zero, exp.Null())], exp.Div(this=_double(num), expression=den))
 
 
@@ -227,7 +229,7 @@ def _logic(node: ir.Logic, ctx: SqlContext) -> exp.Expr:
     if node.op == "not":
         return exp.Not(this=items[0])
     join = exp.and_ if node.op == "and" else exp.or_
-    return _paren(join(*items)) if len(items) > 1 else items[0]
+    return _paren(join(*items, copy=False)) if len(items) > 1 else items[0]
 
 
 def _in(node: ir.InList, ctx: SqlContext) -> exp.Expr:
@@ -262,6 +264,11 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expr:
     """The median of the known items: each known item's rank among the known ones (a smaller
     value first, ties by position; NaN compares above every number, as the engines sort it),
     then ``(low + high) / 2`` of the items ranked ``(n - 1) // 2`` and ``n // 2``."""
+    if ctx.stash is not None:  # each item read many times: a column computed once
+        key = hashlib.blake2b(repr(node).encode(), digest_size=6).hexdigest()
+        node = ir.ListMedian(tuple(
+            item if isinstance(item, ir.Lag | ir.Column | ir.Let | ir.Const)
+            else ir.Let(f"median{key}.{i}", item) for i, item in enumerate(node.items)))
     items = [to_sql(item, ctx) for item in node.items]
     known = [exp.Not(this=_is_null(item.copy())) for item in items]
     one, zero, two = exp.Literal.number(1), exp.Literal.number(0), exp.Literal.number(2)
@@ -273,8 +280,10 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expr:
                 continue
             before: exp.Expr = exp.LT(this=other.copy(), expression=items[i].copy())
             if j < i:
-                before = exp.or_(before, exp.EQ(this=other.copy(), expression=items[i].copy()))
-            hit = _case([(exp.and_(known[j].copy(), _paren(before)), one.copy())], zero.copy())
+                before = exp.or_(before, exp.EQ(this=other.copy(), expression=items[i].copy()),
+                                 copy=False)
+            hit = _case([(exp.and_(known[j].copy(), _paren(before), copy=False), one.copy())],
+                        zero.copy())
             total = exp.Add(this=total, expression=hit)
         return exp.Mul(this=two.copy(), expression=_paren(total))
 
@@ -283,7 +292,8 @@ def _median(node: ir.ListMedian, ctx: SqlContext) -> exp.Expr:
     def pick(offsets: tuple[int, int]) -> exp.Expr:
         wanted = [exp.Sub(this=count.copy(), expression=exp.Literal.number(k)) for k in offsets]
         return _case([(exp.and_(known[i].copy(), exp.In(this=rank(i), expressions=[
-            w.copy() for w in wanted])), items[i].copy()) for i in range(len(items))])
+            w.copy() for w in wanted]), copy=False), items[i].copy())
+            for i in range(len(items))])
 
     low, high = pick((1, 2)), pick((0, 1))  # 2·rank = n−1 or n−2; n or n−1
     total = exp.Add(this=low, expression=high)
@@ -354,7 +364,7 @@ def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expr:
         raise ir.UnknownNode(f"SQL ({ctx.dialect})", node)
     read = to_sql(value, ctx)
     if node.fn == "count_true":
-        hit = read if keep is None else exp.and_(_paren(keep), _paren(read))
+        hit = read if keep is None else exp.and_(_paren(keep), _paren(read), copy=False)
         return _double(exp.Coalesce(this=exp.Sum(this=_case(
             [(hit, exp.Literal.number(1))], exp.Literal.number(0))),
             expressions=[exp.Literal.number(0)]))
@@ -371,7 +381,7 @@ def aggregate_sql(node: ir.Aggregate, ctx: SqlContext) -> exp.Expr:
         return _double(exp.Min(this=kept()))
     if node.fn == "max":
         number = exp.Not(this=is_nan(read.copy(), ctx.dialect))
-        where = number if keep is None else exp.and_(_paren(keep), number)
+        where = number if keep is None else exp.and_(_paren(keep.copy()), number, copy=False)
         return _double(exp.Coalesce(this=exp.Max(this=kept(where)),
                                     expressions=[exp.Max(this=kept())]))
     if node.fn == "n_unique":
@@ -387,14 +397,15 @@ def group_aggregate_sql(query: ir.GroupAggregate, source: exp.Expr, dialect: str
     ctx = SqlContext(dialect)
     segment: exp.Expr = exp.column(query.by, quoted=True) if query.by is not None \
         else exp.Cast(this=exp.Null(), to=exp.DataType.build("text"))
-    outputs = [segment.as_("segment", quoted=True)]
-    outputs += [aggregate_sql(agg, ctx).as_(name, quoted=True) for name, agg in query.aggregates]
-    outputs.append(exp.Count(this=exp.Star()).as_("rows", quoted=True))
-    select = exp.select(*outputs).from_(source)
+    outputs = [segment.as_("segment", quoted=True, copy=False)]
+    outputs += [aggregate_sql(agg, ctx).as_(name, quoted=True, copy=False)
+                for name, agg in query.aggregates]
+    outputs.append(exp.Count(this=exp.Star()).as_("rows", quoted=True, copy=False))
+    select = exp.select(*outputs).from_(source, copy=False)
     if query.where is not None:
-        select = select.where(to_sql(query.where, ctx))
+        select = select.where(to_sql(query.where, ctx), copy=False)
     if query.by is not None:
-        select = select.group_by(exp.column(query.by, quoted=True))
+        select = select.group_by(exp.column(query.by, quoted=True), copy=False)
     return select
 
 

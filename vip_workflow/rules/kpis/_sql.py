@@ -61,9 +61,9 @@ def kpi_selects(kpis: Sequence[Kpi], schema: pl.Schema, source: exp.Expr,
             if len(query.aggregates) == 1:  # every part has numerator and denominator
                 rows = select.expressions.pop()
                 select = select.select(exp.Cast(this=exp.Null(), to=exp.DataType.build(
-                    "double")).as_("denominator", quoted=True), rows, copy=False)
-            parts.append(select.select(exp.Literal.number(position).as_(_KPI, quoted=True),
-                                       copy=False))
+                    "double")).as_("denominator", quoted=True, copy=False), rows, copy=False)
+            index = exp.Literal.number(position).as_(_KPI, quoted=True, copy=False)
+            parts.append(select.select(index, copy=False))
         union: exp.Expr = parts[0]
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False)

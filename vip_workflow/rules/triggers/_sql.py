@@ -51,12 +51,16 @@ def _q(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
+def _as(value: exp.Expr, name: str) -> exp.Expr:
+    return _as(value, name)
+
+
 def _select(outputs: Sequence[exp.Expr], inner: exp.Select, alias: str,
             dialect: str) -> exp.Select:
     # OFFSET 0 fences a sub-select in PostgreSQL (its planner would paste each stage into
     # every place that reads it)
-    fenced = inner.offset(0) if dialect == "postgres" else inner
-    return exp.select(*outputs).from_(fenced.subquery(alias))
+    fenced = inner.offset(0, copy=False) if dialect == "postgres" else inner
+    return exp.select(*outputs).from_(fenced.subquery(alias, copy=False), copy=False)
 
 
 class _Stages:
@@ -196,26 +200,26 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
         holds.append(exp.Coalesce(this=held, expressions=[exp.false()]))
         evidence.append(unique_items(items))
 
-    first = exp.select(_q(ID), _month_start(kinds.get(PERIOD), dialect).as_(PERIOD, quoted=True),
-                       *(value.as_(name, quoted=True) for name, value in stages.sources.items())
-                       ).from_(source)
-    check = exp.select(_q(ID), period.copy()).from_(first.subquery("__vw_c")).group_by(
+    first = exp.select(_q(ID), _as(_month_start(kinds.get(PERIOD), dialect), PERIOD),
+                       *(_as(value, name) for name, value in stages.sources.items())
+                       ).from_(source, copy=False)
+    check = exp.select(_q(ID), period.copy()).from_(
+        first.copy().subquery("__vw_c", copy=False)).group_by(
         _q(ID), period.copy()).having(exp.or_(
             exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)),
             exp.Is(this=_q(ID), expression=exp.Null()),
             exp.Is(this=period.copy(), expression=exp.Null()))).limit(1)
-    work = _select([exp.Star(), _month_number(dialect).as_(MONTH, quoted=True)], first,
-                   "__vw_s0", dialect)
-    work = _select([exp.Star(), *(v.as_(n, quoted=True) for n, v in stages.lags.items())], work,
-                   "__vw_lags", dialect) if stages.lags else work
+    work = _select([exp.Star(), _as(_month_number(dialect), MONTH)], first, "__vw_s0", dialect)
+    if stages.lags:
+        work = _select([exp.Star(), *(_as(v, n) for n, v in stages.lags.items())], work,
+                       "__vw_lags", dialect)
     for depth in sorted(stages.lets):
-        work = _select([exp.Star(), *(v.as_(n, quoted=True)
-                                      for n, v in stages.lets[depth].items())],
+        work = _select([exp.Star(), *(_as(v, n) for n, v in stages.lets[depth].items())],
                        work, f"__vw_let{depth}", dialect)
-    work = _select([exp.Star(), *(v.as_(n, quoted=True) for n, v in facts.items())], work,
-                   "__vw_facts", dialect)
-    work = _select([exp.Star(), *(h.as_(f"__vw_h{i}", quoted=True) for i, h in enumerate(holds))],
-                   work, "__vw_holds", dialect)
+    work = _select([exp.Star(), *(_as(v, n) for n, v in facts.items())], work, "__vw_facts",
+                   dialect)
+    work = _select([exp.Star(), *(_as(h, f"__vw_h{i}") for i, h in enumerate(holds))], work,
+                   "__vw_holds", dialect)
     flags = []
     for i, plan in enumerate(plans):
         flag: exp.Expr = _q(f"__vw_h{i}")
@@ -225,8 +229,8 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
             before = _window(exp.Max(this=held), 1)
             flag = exp.and_(flag, exp.Not(this=exp.Paren(this=exp.Coalesce(
                 this=exp.EQ(this=before, expression=exp.Literal.number(1)),
-                expressions=[exp.false()]))))
-        flags.append(flag.as_(f"__vw_t{i}", quoted=True))
+                expressions=[exp.false()]))), copy=False)
+        flags.append(_as(flag, f"__vw_t{i}"))
     work = _select([exp.Star(), *flags], work, "__vw_flags", dialect)
     signals, names = _signals(plans, evidence, work, dialect, lists=lists)
     return ScanQuery(check, signals, names)
@@ -246,15 +250,16 @@ def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Ex
     rows = []
     for i, plan in enumerate(plans):
         t = plan.trigger
-        rows.append(exp.select(*(exp.Literal.string(v).as_(n, quoted=True) for n, v in (
+        rows.append(exp.select(*(exp.Literal.string(v).as_(n, quoted=True, copy=False) for n, v in (
             ("trigger", t.id), ("family", t.family), ("severity", t.severity),
-            ("action", t.action))), exp.Literal.number(i).as_(ORDER, quoted=True)))
+            ("action", t.action))), exp.Literal.number(i).as_(ORDER, quoted=True, copy=False)))
     table: exp.Expr = rows[0]
     for row in rows[1:]:
-        table = exp.union(table, row, distinct=False)
+        table = exp.union(table, row, distinct=False, copy=False)
     order = _q(ORDER)
     fired = exp.or_(*(exp.and_(exp.EQ(this=order.copy(), expression=exp.Literal.number(i)),
-                               _q(f"__vw_t{i}")) for i in range(len(plans))))
+                               _q(f"__vw_t{i}"), copy=False) for i in range(len(plans))),
+                    copy=False)
     names = [[name for name, _ in items] for items in evidence]
     outputs: list[exp.Expr] = [_q(ID), _q(PERIOD), _q("trigger"), _q("family"),
                                      _q("severity"), _q("action")]
@@ -263,19 +268,19 @@ def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Ex
             exp.PropertyEQ(this=exp.to_identifier("name"), expression=exp.Literal.string(n)),
             exp.PropertyEQ(this=exp.to_identifier("value"), expression=_clean(v, dialect))])
             for n, v in items]) for items in evidence]
-        outputs.append(_by_order(structs).as_("evidence", quoted=True))
+        outputs.append(_by_order(structs).as_("evidence", quoted=True, copy=False))
     else:
         width = max(len(items) for items in evidence)
         for j in range(width):
             column = [_clean(items[j][1], dialect) if j < len(items)
                       else exp.Cast(this=exp.Null(), to=exp.DataType.build("double"))
                       for items in evidence]
-            outputs.append(_by_order(column).as_(f"__vw_e{j}", quoted=True))
+            outputs.append(_by_order(column).as_(f"__vw_e{j}", quoted=True, copy=False))
     outputs.append(order.copy())
-    fenced = work.offset(0) if dialect == "postgres" else work
-    select = exp.select(*outputs).from_(fenced.subquery("__vw_rows")).join(
+    fenced = work.offset(0, copy=False) if dialect == "postgres" else work
+    select = exp.select(*outputs).from_(fenced.subquery("__vw_rows", copy=False), copy=False).join(
         exp.Subquery(this=table, alias=exp.TableAlias(this=exp.to_identifier("__vw_p"))),
-        join_type="cross").where(fired)
+        join_type="cross", copy=False).where(fired, copy=False)
     return select, names
 
 
@@ -339,7 +344,7 @@ class DuckDBTriggers:
         _raise_found(tuple(found[0]) if found else None)
         ordered = exp.select(*(_q(c) for c in ("customer_id", "period", "trigger", "family",
                                                "severity", "action", "evidence"))).from_(
-            query.signals.subquery("__vw_out")).order_by(_q(ID), _q(PERIOD), _q(ORDER))
+            query.signals.subquery("__vw_out", copy=False)).order_by(_q(ID), _q(PERIOD), _q(ORDER))
         return data.query(_INPUT, ordered.sql(dialect="duckdb"))
 
 

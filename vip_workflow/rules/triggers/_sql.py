@@ -52,7 +52,7 @@ def _q(name: str) -> exp.Column:
 
 
 def _as(value: exp.Expr, name: str) -> exp.Expr:
-    return _as(value, name)
+    return value.as_(name, quoted=True, copy=False)
 
 
 def _select(outputs: Sequence[exp.Expr], inner: exp.Select, alias: str,

@@ -21,8 +21,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from vip_workflow._extras import require
 
 require("sqlglot", "running trigger and KPI books in a database")
@@ -36,7 +34,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["DIALECTS", "SqlContext", "aggregate_sql", "dialect_of", "fetch",
-           "group_aggregate_sql", "is_nan", "let_depth", "nan", "table_source", "to_sql"]
+           "group_aggregate_sql", "is_nan", "nan", "table_source", "to_sql"]
 
 DIALECTS = ("duckdb", "postgres", "sqlite", "spark")
 _DOUBLE = "double"
@@ -333,20 +331,6 @@ def to_sql(node: ir.Node, ctx: SqlContext) -> exp.Expr:
     if rule is None:
         raise ir.UnknownNode(f"SQL ({ctx.dialect})", node)
     return rule(node, ctx)
-
-
-def let_depth(node: object) -> int:
-    """How deeply ``Let`` nodes nest in ``node`` (a Let over plain columns is 1): the stage a
-    stashed ``Let`` can be computed in, after the ones it reads."""
-    if isinstance(node, ir.Let):
-        return 1 + let_depth(node.value)
-    if isinstance(node, tuple):
-        return max((let_depth(item) for item in node), default=0)
-    if isinstance(node, ir.Node):
-        return max((let_depth(getattr(node, f.name))
-                    for f in attrs.fields(type(node))),  # type: ignore[arg-type]
-                   default=0)
-    return 0
 
 
 # -- KPIs: filtered, grouped aggregates ------------------------------------------------------

@@ -71,6 +71,7 @@ class _Stages:
         self.sources: dict[str, exp.Expr] = {}
         self.lags: dict[str, exp.Expr] = {}
         self.lets: dict[int, dict[str, exp.Expr]] = {}
+        self.depths: dict[str, int] = {}
 
     def source(self, field: str) -> exp.Expr:
         """The field as facts read it: a date field as a date, numbers as doubles (NaN →
@@ -108,7 +109,11 @@ class _Stages:
     def stasher(self, prefix: str) -> Any:
         def stash(let: ir.Let, value: exp.Expr) -> exp.Expr:
             name = f"__vw_{prefix}.{let.name}"
-            self.lets.setdefault(lower.let_depth(let), {}).setdefault(name, value)
+            if name not in self.depths:  # a stage after every stashed column it reads
+                read = [self.depths[c.name] for c in value.find_all(exp.Column)
+                        if c.name in self.depths]
+                self.depths[name] = depth = 1 + max(read, default=0)
+                self.lets.setdefault(depth, {})[name] = value
             return _q(name)
 
         return stash

@@ -118,8 +118,7 @@ class DuckDBKpis:
         schema = data.limit(0).pl().schema
 
         def fetch(sql: str) -> pl.DataFrame:
-            frame = pl.from_arrow(data.query(_INPUT, sql).arrow())
-            assert isinstance(frame, pl.DataFrame)
+            frame: pl.DataFrame = data.query(_INPUT, sql).pl()  # through Arrow
             return frame
 
         return check_in_database(rules, schema, exp.to_table(_INPUT, quoted=True), "duckdb",

@@ -209,8 +209,8 @@ def portfolios(draw: st.DrawFn, *, nan: bool = True, infinities: bool = True) ->
     """0–30 rows: segments (a blank one, null), a boolean, numbers 0–50 with nulls, NaN, ±inf
     (``nan``, ``infinities``: whether to draw those)."""
     n = draw(st.integers(0, 30))
-    odd = [*([math.inf, -math.inf] if infinities else []), *([math.nan] if nan else [])]
-    odd = odd or [None]
+    odd: list[float | None] = [*([math.inf, -math.inf] if infinities else []),
+                               *([math.nan] if nan else [])] or [None]
     number = st.one_of(st.integers(0, 50).map(float), st.none(), st.sampled_from(odd))
     rows = [{"segment": draw(st.sampled_from(["A", "B", "C", " ", None])),
              "stable": draw(st.none() | st.booleans()),
@@ -287,7 +287,8 @@ def assert_kpis_agree(run: BatchRunner, *, files: int = 300, batch: int = 10,
     examples, size = _batches(files, batch)
 
     @_settings(examples, shrink)
-    @given(st.lists(st.tuples(kpi_files(), portfolios(nan=nan, infinities=infinities)), min_size=size, max_size=size))
+    @given(st.lists(st.tuples(kpi_files(), portfolios(nan=nan, infinities=infinities)),
+                    min_size=size, max_size=size))
     def agree(drawn: list[tuple[dict[str, Any], pl.DataFrame]]) -> None:
         books = [vw.load_rules(rules, kind="kpis") for rules, _ in drawn]
         portfolio = _combined([frame for _, frame in drawn], None)

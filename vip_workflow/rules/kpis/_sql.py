@@ -8,8 +8,9 @@ last, the groups with targets but no rows added) and judged against the targets 
 code as on polars. Sums are the database's (``SUM`` of doubles, in the order it reads the rows):
 equal to polars' whenever the sum is exact, possibly not in the last place otherwise.
 
-``book.check(relation)`` and ``book.check(table, bind=engine)`` return the polars frame
-``check`` gives on polars: a KPI report is a few rows, whatever the size of the portfolio.
+``book.check(table, bind=engine)`` returns the polars frame ``check`` gives on polars (a KPI
+report is a few rows, whatever the size of the portfolio); ``book.check(relation)`` the same
+rows as a DuckDB relation, as ``judge_many`` gives a relation for a relation.
 """
 
 from __future__ import annotations
@@ -121,8 +122,36 @@ class DuckDBKpis:
             frame: pl.DataFrame = data.query(_INPUT, sql).pl()  # through Arrow
             return frame
 
-        return check_in_database(rules, schema, exp.to_table(_INPUT, quoted=True), "duckdb",
-                                 fetch)
+        results = check_in_database(rules, schema, exp.to_table(_INPUT, quoted=True),
+                                    "duckdb", fetch)
+        return data.query(_INPUT, _values_sql(results))
+
+
+_DUCK_TYPES = {pl.String(): "VARCHAR", pl.Float64(): "DOUBLE", pl.Int64(): "BIGINT"}
+
+
+def _values_sql(frame: pl.DataFrame) -> str:
+    """A SELECT of ``frame``'s rows as literals (floats through text: read back bit for
+    bit), so a DuckDB relation in gives a DuckDB relation out, as ``judge_many`` does."""
+    def cell(value: Any, dtype: pl.DataType) -> exp.Expr:
+        text = exp.Null() if value is None else exp.Literal.string(
+            repr(value) if isinstance(value, float) else str(value))
+        return exp.Cast(this=text, to=exp.DataType.build(_DUCK_TYPES[dtype], dialect="duckdb"))
+
+    columns = list(frame.schema.items())
+    rows = frame.rows() or [tuple(None for _ in columns)]
+    selects = [exp.select(*(cell(v, t).as_(name, quoted=True, copy=False)
+                            for v, (name, t) in zip(row, columns, strict=True)))
+               for row in rows]
+    union: exp.Expr = selects[0]
+    for select in selects[1:]:
+        union = exp.union(union, select, distinct=False, copy=False)
+    ordered = exp.select(*(exp.column(name, quoted=True) for name, _ in columns)).from_(
+        exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("__vw_kpis"))),
+        copy=False)
+    if frame.height == 0:
+        ordered = ordered.where(exp.false(), copy=False)
+    return ordered.sql(dialect="duckdb")
 
 
 # == SQLAlchemy tables =========================================================================

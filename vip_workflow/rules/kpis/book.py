@@ -18,7 +18,7 @@ import html
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 import polars as pl
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
@@ -520,13 +520,22 @@ class KpiBook:
                    for k in self.rules.kpis}
         return {kpi: cols for kpi, cols in missing.items() if cols}
 
-    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None,
-              bind: Any = None) -> pl.DataFrame:
+    @overload
+    def check(self, portfolio: pl.DataFrame | pl.LazyFrame, *,
+              kpis: Iterable[str] | None = None, bind: Any = None) -> pl.DataFrame: ...
+
+    @overload
+    def check(self, portfolio: object, *, kpis: Iterable[str] | None = None,
+              bind: Any = None) -> Any: ...
+
+    def check(self, portfolio: object, *, kpis: Iterable[str] | None = None,
+              bind: Any = None) -> Any:
         """One result row per KPI (and group); see the module docstring for the columns.
 
         A DuckDB relation, or a SQLAlchemy ``Table`` with ``bind=engine``, is checked inside
         its database by the back end registered for it
-        (``vip_workflow.rules.batch_backends``); the result is the same polars frame."""
+        (``vip_workflow.rules.batch_backends``): the same rows, as a DuckDB relation for a
+        relation and a polars frame for a table."""
         wanted = set(kpis) if kpis is not None else None
         if not isinstance(portfolio, pl.DataFrame | pl.LazyFrame) \
                 and not type(portfolio).__module__.startswith("pandas"):
@@ -535,7 +544,7 @@ class KpiBook:
             backend = backend_for("kpis", portfolio)
             if backend is not None:
                 chosen = [k for k in self.rules.kpis if wanted is None or k.id in wanted]
-                return backend.run(chosen, portfolio, bind=bind)  # type: ignore[no-any-return]
+                return backend.run(chosen, portfolio, bind=bind)
         frame = _frame(portfolio)
         rows: list[dict[str, Any]] = []
         for kpi in self.rules.kpis:
@@ -545,7 +554,10 @@ class KpiBook:
 
     def report(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> KpiReport:
         """``check`` wrapped for display: ``to_rich_table()`` and HTML in notebooks."""
-        return KpiReport(self.check(portfolio, kpis=kpis), self.name)
+        results = self.check(portfolio, kpis=kpis)
+        if not isinstance(results, pl.DataFrame):  # a DuckDB relation
+            results = results.pl()
+        return KpiReport(results, self.name)
 
     def to_rich_table(self, results: pl.DataFrame) -> Any:
         """A rich table of ``check`` results."""

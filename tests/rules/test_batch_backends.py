@@ -158,6 +158,15 @@ class TestSemantics:
             with pytest.raises(vw.EvaluationError, match="two rows for the same month 2026-01"):
                 book.scan(data, **call)
 
+    def test_a_row_without_a_customer_id_is_refused(self) -> None:
+        book = _triggers({"field": "revenue", "op": ">", "value": 1})
+        for blank in (None, "  "):
+            frame = _history([("c1", "2026-01", 1.0), ("c1", "2026-02", 2.0)]).with_columns(
+                pl.when(pl.col("period") == date(2026, 2, 1)).then(pl.lit(blank))
+                .otherwise(pl.col("customer_id")).alias("customer_id"))
+            with pytest.raises(vw.EvaluationError, match="without a customer id"):
+                book.scan(duckdb.connect().from_arrow(frame.to_arrow()))
+
     def test_a_table_needs_its_engine(self) -> None:
         table = sa.Table("t", sa.MetaData(), sa.Column("revenue", sa.Float))
         with pytest.raises(vw.ConfigError, match="bind=engine"):

@@ -208,12 +208,15 @@ def scan_query(plans: Sequence[TriggerPlan], kinds: Mapping[str, str], source: e
     first = exp.select(_q(ID), _as(_month_start(kinds.get(PERIOD), dialect), PERIOD),
                        *(_as(value, name) for name, value in stages.sources.items())
                        ).from_(source, copy=False)
+    bad: list[exp.Expr] = [
+        exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)),
+        exp.Is(this=_q(ID), expression=exp.Null()),
+        exp.Is(this=period.copy(), expression=exp.Null())]
+    if kinds.get(ID) == "text":  # a blank id is no id
+        bad.append(exp.EQ(this=exp.Trim(this=_q(ID)), expression=exp.Literal.string("")))
     check = exp.select(_q(ID), period.copy()).from_(
         first.copy().subquery("__vw_c", copy=False)).group_by(
-        _q(ID), period.copy()).having(exp.or_(
-            exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)),
-            exp.Is(this=_q(ID), expression=exp.Null()),
-            exp.Is(this=period.copy(), expression=exp.Null()))).limit(1)
+        _q(ID), period.copy()).having(exp.or_(*bad)).limit(1)
     work = _select([exp.Star(), _as(_month_number(dialect), MONTH)], first, "__vw_s0", dialect)
     if stages.lags:
         work = _select([exp.Star(), *(_as(v, n) for n, v in stages.lags.items())], work,
@@ -320,7 +323,7 @@ def _raise_found(row: tuple[Any, ...] | None) -> None:
     if row is None:
         return
     customer, period = row[0], row[1]
-    if customer is None:
+    if customer is None or (isinstance(customer, str) and not customer.strip()):
         raise EvaluationError("rows without a customer id in the history", field=ID)
     if period is None:
         raise EvaluationError("some periods are empty or not months (write YYYY-MM)",

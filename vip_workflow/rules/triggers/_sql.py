@@ -55,11 +55,14 @@ def _as(value: exp.Expr, name: str) -> exp.Expr:
     return value.as_(name, quoted=True, copy=False)
 
 
+# OFFSET 0 fences a sub-select: PostgreSQL's planner and SQLite's flattener would otherwise
+# paste each stage into every place that reads it, which grows exponentially with the stages
+_FENCED = ("postgres", "sqlite")
+
+
 def _select(outputs: Sequence[exp.Expr], inner: exp.Select, alias: str,
             dialect: str) -> exp.Select:
-    # OFFSET 0 fences a sub-select in PostgreSQL (its planner would paste each stage into
-    # every place that reads it)
-    fenced = inner.offset(0, copy=False) if dialect == "postgres" else inner
+    fenced = inner.offset(0, copy=False) if dialect in _FENCED else inner
     return exp.select(*outputs).from_(fenced.subquery(alias, copy=False), copy=False)
 
 
@@ -285,7 +288,7 @@ def _signals(plans: Sequence[TriggerPlan], evidence: list[list[tuple[str, exp.Ex
                       for items in evidence]
             outputs.append(_by_order(column).as_(f"__vw_e{j}", quoted=True, copy=False))
     outputs.append(order.copy())
-    fenced = work.offset(0, copy=False) if dialect == "postgres" else work
+    fenced = work.offset(0, copy=False) if dialect in _FENCED else work
     select = exp.select(*outputs).from_(fenced.subquery("__vw_rows", copy=False), copy=False).join(
         exp.Subquery(this=table, alias=exp.TableAlias(this=exp.to_identifier("__vw_p"))),
         join_type="cross", copy=False).where(fired, copy=False)

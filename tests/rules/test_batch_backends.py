@@ -256,11 +256,25 @@ class TestPostgreSQL:
         assert got["customer_id"].to_list() == ["c1"]
 
 
+def _near(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> bool:
+    """The same rows, floats equal to 12 significant digits (sums of cents are not exact:
+    each engine adds in its own order, docs/scale.md)."""
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, float) and isinstance(b, float):
+            return math.isclose(a, b, rel_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+        return bool(a == b)
+
+    return len(got) == len(want) and all(
+        g.keys() == w.keys() and all(same(g[k], w[k]) for k in g)
+        for g, w in zip(got, want, strict=True))
+
+
 class TestPresets:
     def test_the_trigger_and_kpi_presets_agree_on_every_engine(
             self, pg_schema: tuple[sa.Engine, str]) -> None:
-        """seed-001-triggers over 150 customers × 24 months (2 % unknown cells) and the
-        china-mobile-2006 KPIs: the polars answers on DuckDB, SQLite and PostgreSQL."""
+        """seed-001-triggers over 150 customers × 24 months (2 % unknown cells): the polars
+        signals exactly; the china-mobile-2006 KPIs over 400 customers with amounts in cents:
+        the polars rows, sums to 12 significant digits, on DuckDB, SQLite and PostgreSQL."""
         from vip_workflow.samples import sample_history
         from vip_workflow.samples.history import sample_kpi_portfolio
 
@@ -273,8 +287,11 @@ class TestPresets:
                        "sqlite": sqlalchemy_runner(sa.create_engine("sqlite://")),
                        "postgresql": sqlalchemy_runner(engine, schema)}
             run = book.scan if isinstance(book, vw.TriggerBook) else book.check
-            want = repr(run(frame).to_dicts())
-            assert len(want) > 1000
+            want = run(frame).to_dicts()
+            assert len(want) > 10
             for name, runner in runners.items():
                 (got,) = runner([book], frame)
-                assert repr(got.to_dicts()) == want, name
+                if isinstance(book, vw.TriggerBook):
+                    assert repr(got.to_dicts()) == repr(want), name
+                else:
+                    assert _near(got.to_dicts(), want), (name, got, want)

@@ -6,7 +6,7 @@
 * **kpis** — china-mobile-2006-kpis over ``--portfolio`` customers, the same engines.
 
 Loading the data into each database is not timed. Run: ``python -m bench batch_sql
-[--customers 20000] [--months 24] [--portfolio 100000] [--postgres postgresql+psycopg://…]``.
+[--customers 5000] [--months 24] [--portfolio 50000] [--postgres postgresql+psycopg://…]``.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def _measure(label: str, run: Any, frame: pl.DataFrame, postgres: str | None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_batch_sql", description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--portfolio", type=int, default=100_000)
+    parser.add_argument("--portfolio", type=int, default=50_000)
     parser.add_argument("--postgres", default=os.environ.get("VW_POSTGRES_URL"))
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)

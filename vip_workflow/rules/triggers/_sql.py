@@ -5,9 +5,9 @@ The SELECT is a chain of sub-selects over the history:
 
 1. the month of each row as its first day and as a month number (``year · 12 + month``), the
    fields read as the facts read them (numbers as doubles with NaN unknown, dates as dates);
-2. ``Lag(field, k)``: the field of the row ``k`` calendar months earlier — of the rows ``1 …
-   k`` back (``LAG`` over the customer's months), the one whose month number is ``k`` less; a
-   month missing from the history has none, so a null, never the previous row;
+2. ``Lag(field, k)``: the field of the row ``k`` calendar months earlier, a window over the
+   month number with the frame ``RANGE BETWEEN k PRECEDING AND k PRECEDING`` — a month missing
+   from the history is an empty frame, so a null, never the previous row;
 3. the ``Let`` intermediates (mean, spread …), a stage per nesting depth; the facts; whether
    each trigger holds; an onset (the same window one month back);
 4. the fired rows crossed with a small table of the triggers, with their evidence: a list of
@@ -122,21 +122,14 @@ class _Stages:
         return stash
 
 
-def _rows_back(value: exp.Expr, rows: int) -> exp.Expr:
-    return exp.Window(this=exp.Lag(this=value, offset=exp.Literal.number(rows)),
-                      partition_by=[_q(ID)],
-                      order=exp.Order(expressions=[exp.Ordered(this=_q(MONTH))]))
-
-
 def _window(value: exp.Expr, back: int) -> exp.Expr:
     """``value`` at the row exactly ``back`` calendar months before, null when there is none:
-    the row ``j ≤ back`` rows back whose month number is ``back`` less (months increase
-    strictly within a customer, so at most one is), read with row ``LAG``s — cheaper in every
-    engine than a ``RANGE`` frame per lag."""
-    target = exp.Sub(this=_q(MONTH), expression=exp.Literal.number(back))
-    return exp.Case(ifs=[
-        exp.If(this=exp.EQ(this=_rows_back(_q(MONTH), j), expression=target.copy()),
-               true=_rows_back(value.copy(), j)) for j in range(1, back + 1)])
+    a ``RANGE`` frame of one month number (row ``LAG``s checked by month number give the same
+    answer and were no faster on DuckDB, 6× slower on SQLite)."""
+    spec = exp.WindowSpec(kind="RANGE", start=str(back), start_side="PRECEDING",
+                          end=str(back), end_side="PRECEDING")
+    return exp.Window(this=exp.Max(this=value), partition_by=[_q(ID)],
+                      order=exp.Order(expressions=[exp.Ordered(this=_q(MONTH))]), spec=spec)
 
 
 def _month_start(kind: str | None, dialect: str) -> exp.Expr:

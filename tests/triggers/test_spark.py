@@ -2,7 +2,7 @@
 give the polars answers, lazily.
 
 The ``spark`` session fixture (``tests/conftest.py``) is shared with the tier tests. Generated
-files run a batch to a Spark job (``vip_workflow.testing.batch_agreement``), so the whole file
+files run a batch to a Spark job (``vip_workflow.testing.spark_agreement``), so the whole file
 costs a few Spark jobs. Under CI=true a missing pyspark or Java fails these tests.
 """
 
@@ -21,7 +21,7 @@ from vip_workflow.rules.kpis.book import KpiBook
 from vip_workflow.rules.triggers import TriggerBook
 from vip_workflow.samples import sample_history
 from vip_workflow.samples.history import sample_kpi_portfolio
-from vip_workflow.testing.batch_agreement import (
+from vip_workflow.testing.spark_agreement import (
     assert_kpis_agree,
     assert_triggers_agree,
     kpi_rows,

@@ -59,6 +59,7 @@ __all__ = [
     "Sqrt",
     "UnknownNode",
     "When",
+    "complete_groups",
     "fold",
     "group_aggregate_python",
     "ieee_div",
@@ -420,6 +421,12 @@ def run_group_aggregate(query: GroupAggregate, frame: pl.DataFrame,
     if query.by is None:
         return rows.select(aggs).with_columns(pl.lit(None, pl.String).alias("segment"))
     table = rows.group_by(pl.col(query.by).cast(pl.String).alias("segment")).agg(aggs)
+    return complete_groups(table, extra_groups)
+
+
+def complete_groups(table: pl.DataFrame, extra_groups: Sequence[str] = ()) -> pl.DataFrame:
+    """A grouped table (text ``segment``, aggregates, ``rows``) sorted by segment (null
+    last), then the ``extra_groups`` it lacks (no rows): the tail every back end shares."""
     table = table.sort("segment", nulls_last=True)
     known = set(table["segment"].to_list())
     missing = [g for g in extra_groups if g not in known]

@@ -1,212 +1,201 @@
-"""Agreement suite for trigger and KPI back ends: generated trigger files over boundary-heavy
-monthly histories, and generated KPI files over dirty portfolios, run by a back end must give
-exactly what the polars reference gives — the same (customer, period, trigger, evidence) rows,
-and the same KPI rows, values bit for bit.
+"""Agreement suite for the trigger and KPI back ends: generated trigger files scanned over
+boundary-heavy monthly histories, and generated KPI files checked over dirty portfolios, must
+give on a back end exactly what polars gives — the same (customer, period, trigger, evidence)
+rows, the same KPI rows (values compared bit for bit).
 
-A *runner* takes a batch of (book, polars frame) pairs and returns the back end's answers, one
-polars frame per pair: a back end that pays for each job (Spark) runs the whole batch as one.
-``spark_trigger_runner(session)`` and ``spark_kpi_runner(session)`` are here; another back end
-brings its own::
+A *runner* takes several books and one polars frame, loads the frame into its engine once (one
+table for the whole batch: test time goes into the rules, not into round trips) and returns
+each book's result as a polars frame. Runners for DuckDB, SQLite and PostgreSQL are here::
 
-    from vip_workflow.testing.batch_agreement import assert_triggers_agree
-    def test_my_backend_agrees() -> None:
-        assert_triggers_agree(my_runner, examples=10, batch=30)
+    from vip_workflow.testing.batch_agreement import assert_triggers_agree, duckdb_runner
+    def test_duckdb_scans_agree() -> None:
+        assert_triggers_agree(duckdb_runner(), files=300)
 
-The histories hold what the scan must get right: months missing in the middle (a lag across
-the gap is unknown, not the month before it), null, NaN (read as unknown), ±inf, ties at
-every threshold (small integers), an integer column, and an agreement end date.
+The files and data are drawn by Hypothesis, derandomized (the same every run, so CI never
+passes or fails by the draw); the shapes follow the project's seeded generators
+(``tests/triggers/generated.py``): every condition kind, all/any trees, onsets; KPI ratios,
+sums, counts, means and distinct counts with nested filters, groups and per-group targets.
+Histories have gaps (a missing month is unknown), nulls, NaN and ±inf; values sit on the small
+integers the thresholds use, so ties and exact bounds are common. ``flip_a_comparison(run)``
+plants a mutation (``>=`` lowered as ``>``) to show the suite catches one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import vip_workflow as vw
 from vip_workflow.rules.kpis.book import KpiBook
-from vip_workflow.rules.tiers.book import load_rules
 from vip_workflow.rules.triggers import TriggerBook
+from vip_workflow.rules.triggers.schema import FAMILIES, SEVERITIES
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+__all__ = ["BatchRunner", "assert_kpis_agree", "assert_triggers_agree", "duckdb_runner",
+           "flip_a_comparison", "histories", "kpi_files", "portfolios", "sqlalchemy_runner",
+           "trigger_files"]
 
-__all__ = ["FIELDS", "KpiRunner", "TriggerRunner", "assert_kpis_agree",
-           "assert_triggers_agree", "histories", "kpi_files", "kpi_portfolios",
-           "kpi_rows", "signal_rows", "spark_kpi_runner", "spark_trigger_runner",
-           "trigger_files", "trigger_mismatches"]
+#: Several books and one frame in; each book's result (a polars frame) out, in order.
+BatchRunner = Callable[[Sequence[Any], pl.DataFrame], list[pl.DataFrame]]
 
-TriggerRunner = Callable[[Sequence[tuple[TriggerBook, pl.DataFrame]]], list[pl.DataFrame]]
-KpiRunner = Callable[[Sequence[tuple[KpiBook, pl.DataFrame]]], list[pl.DataFrame]]
-
-#: Numeric history columns (``complaints`` is an integer column: no NaN, no inf).
-FIELDS = ("revenue", "members", "arrears", "complaints")
-_OPS = (">", ">=", "<", "<=", "==", "!=")
-_CASE = "__vw_case"
-
-# -- trigger files ---------------------------------------------------------------------------
-_small = st.integers(0, 6)
+FIELDS = ("revenue", "members", "complaints", "arrears")
+KPI_NUMBERS = ("revenue", "members", "employees", "cost")
+_OPS = (">", ">=", "<", "<=", "==", "!=", "between")
 
 
-@st.composite
-def _test(draw: st.DrawFn, low: int, high: int) -> dict[str, Any]:
-    op = draw(st.sampled_from((*_OPS, "between")))
-    if op == "between":
-        a, b = sorted((draw(st.integers(low, high)), draw(st.integers(low, high))))
-        return {"op": op, "value": [a, b]}
-    return {"op": op, "value": draw(st.integers(low, high))}
+# == trigger files and histories ==============================================================
+def _test(low: int, high: int) -> st.SearchStrategy[dict[str, Any]]:
+    def build(op: str, a: int, b: int) -> dict[str, Any]:
+        return {"op": op, "value": sorted((a, b))} if op == "between" else {"op": op, "value": a}
+
+    bound = st.integers(low, high)
+    return st.builds(build, st.sampled_from(_OPS), bound, bound)
 
 
-@st.composite
-def _leaf(draw: st.DrawFn) -> dict[str, Any]:
-    f = draw(st.sampled_from(FIELDS))
-    kind = draw(st.sampled_from(("field", "consecutive", "change_pct", "anomaly", "days_until",
-                                 "sum", "count")))
-    if kind == "field":
-        return {"field": f, **draw(_test(0, 6))}
-    if kind == "consecutive":
-        return {"consecutive": f, "direction": draw(st.sampled_from(("decline", "increase"))),
-                "months": draw(st.integers(1, 3))}
-    if kind == "change_pct":
-        return {"change_pct": f, "months": draw(st.integers(1, 3)),
-                "op": draw(st.sampled_from(_OPS)),
-                "value": draw(st.sampled_from((-100, -50, 0, 20, 50, 100)))}
-    if kind == "anomaly":
+def _leaf() -> st.SearchStrategy[dict[str, Any]]:
+    field = st.sampled_from(FIELDS)
+    months = st.integers(1, 3)
+
+    @st.composite
+    def anomaly(draw: st.DrawFn) -> dict[str, Any]:
         window = draw(st.integers(2, 5))
-        return {"anomaly": f, "method": draw(st.sampled_from(("zscore", "robust"))),
+        return {"anomaly": draw(field), "method": draw(st.sampled_from(["zscore", "robust"])),
                 "window": window, "min_periods": draw(st.integers(2, window)),
-                "threshold": draw(st.sampled_from((0.5, 1, 2, 3))),
-                "direction": draw(st.sampled_from(("both", "up", "down")))}
-    if kind == "days_until":
-        return {"days_until": "agreement_end", **draw(_test(-30, 120))}
-    if kind == "sum":
-        return {"sum": f, "months": draw(st.integers(1, 3)), **draw(_test(0, 12))}
-    return {"count": f, "months": draw(st.integers(1, 4)), "where": draw(_test(0, 6)),
-            **draw(_test(0, 4))}
+                "threshold": draw(st.sampled_from([0.5, 1, 2, 3])),
+                "direction": draw(st.sampled_from(["both", "up", "down"]))}
+
+    return st.one_of(
+        st.builds(lambda f, t: {"field": f, **t}, field, _test(0, 6)),
+        st.builds(lambda f, d, n: {"consecutive": f, "direction": d, "months": n},
+                  field, st.sampled_from(["decline", "increase"]), months),
+        st.builds(lambda f, n, t: {"change_pct": f, "months": n, **t},
+                  field, months, _test(-60, 120)),
+        anomaly(),
+        st.builds(lambda t: {"days_until": "agreement_end", **t}, _test(-30, 120)),
+        st.builds(lambda f, n, t: {"sum": f, "months": n, **t}, field, months, _test(0, 12)),
+        st.builds(lambda f, n, w, t: {"count": f, "months": n, "where": w, **t},
+                  field, st.integers(1, 4), _test(0, 6), _test(0, 4)),
+    )
 
 
 _conditions = st.recursive(
-    _leaf(), lambda inner: st.builds(lambda kind, parts: {kind: parts},
-                                     st.sampled_from(("all", "any")),
-                                     st.lists(inner, min_size=1, max_size=3)),
-    max_leaves=4)
+    _leaf(), lambda inner: st.builds(lambda kind, parts: {kind: parts}, st.sampled_from(
+        ["all", "any"]), st.lists(inner, min_size=1, max_size=3)), max_leaves=4)
 
 
 @st.composite
 def trigger_files(draw: st.DrawFn) -> dict[str, Any]:
-    """A trigger file of 1–4 triggers over every leaf kind, ``every`` and ``onset``."""
-    whens = draw(st.lists(_conditions, min_size=1, max_size=4))
+    """A trigger file: 1–4 triggers of any family, severity and emit, conditions of every
+    kind combined by all/any."""
+    count = draw(st.integers(1, 4))
     return {"kind": "triggers", "name": "generated", "triggers": [
-        {"id": f"g{i}", "family": draw(st.sampled_from(("risk", "retain", "develop"))),
-         "severity": draw(st.sampled_from(("low", "medium", "high"))), "action": "look",
-         "emit": draw(st.sampled_from(("every", "onset"))), "when": when}
-        for i, when in enumerate(whens)]}
+        {"id": f"g{i}", "family": draw(st.sampled_from(FAMILIES)),
+         "severity": draw(st.sampled_from(SEVERITIES)), "action": f"look {i}",
+         "emit": draw(st.sampled_from(["every", "onset"])), "when": draw(_conditions)}
+        for i in range(count)]}
 
 
-_number = st.one_of(
-    _small.map(float), _small.map(float), _small.map(float),
-    st.sampled_from((None, None, math.nan, math.inf, -math.inf, 0.5, -1.0, 1e6)))
-_count = st.one_of(_small, _small, st.none())
+def _values(infinities: bool) -> st.SearchStrategy[float | None]:
+    """Mostly the small integers thresholds use (ties and bounds), some unknown, NaN, ±inf."""
+    odd = [math.nan, *([math.inf, -math.inf] if infinities else [])]
+    return st.one_of(st.integers(0, 6).map(float), st.none(), st.sampled_from(odd),
+                     st.sampled_from([0.5, -1.0, 0.25, 1e6]))
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> pl.DataFrame:
-    """1–3 customers of 1–12 months (some missing in between), shuffled."""
+def histories(draw: st.DrawFn, *, infinities: bool = True) -> pl.DataFrame:
+    """1–3 customers with 1–10 months each, some dropped (gaps), an agreement end or none."""
     rows = []
+    values = _values(infinities)
     for customer in range(draw(st.integers(1, 3))):
-        first, length = draw(st.integers(0, 3)), draw(st.integers(1, 12))
-        dropped = draw(st.sets(st.integers(first, first + length - 1), max_size=3))
-        months = [m for m in range(first, first + length) if m not in dropped] or [first]
-        end = draw(st.one_of(st.none(), st.integers(0, 500)))
-        for month in months:
-            rows.append({
-                "customer_id": f"客户{customer}",
-                "period": date(2025 + month // 12, month % 12 + 1, 1),
-                **{f: draw(_number) for f in FIELDS[:-1]},
-                "complaints": draw(_count),
-                "agreement_end": None if end is None else date(2025, 1, 1) + timedelta(end),
-            })
-    schema = {"customer_id": pl.String, "period": pl.Date,
-              **dict.fromkeys(FIELDS[:-1], pl.Float64), "complaints": pl.Int64,
+        first, length = draw(st.integers(0, 3)), draw(st.integers(1, 10))
+        dropped = draw(st.sets(st.integers(first + 1, first + length), max_size=2))
+        end = draw(st.none() | st.integers(0, 500))
+        for month in range(first, first + length):
+            if month in dropped:
+                continue
+            rows.append({"customer_id": f"c{customer}",
+                         "period": date(2025 + month // 12, month % 12 + 1, 1),
+                         **{f: draw(values) for f in FIELDS},
+                         "agreement_end": None if end is None else
+                         date(2025, 1, 1) + timedelta(end)})
+    schema = {"customer_id": pl.String, "period": pl.Date, **dict.fromkeys(FIELDS, pl.Float64),
               "agreement_end": pl.Date}
-    frame = pl.DataFrame(rows, schema=schema)
-    return frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 99)))
+    return pl.DataFrame(rows, schema=schema)
 
 
-# -- KPI files -------------------------------------------------------------------------------
-_KPI_NUMBERS = ("revenue", "members", "cost")
-
-
-@st.composite
-def _filter(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
-    roll = draw(st.integers(0, 9))
-    if depth < 2 and roll < 2:
-        kind = draw(st.sampled_from(("all", "any")))
-        return {kind: draw(st.lists(_filter(depth + 1), min_size=1, max_size=3))}
-    if depth < 2 and roll < 3:
-        return {"not": draw(_filter(depth + 1))}
-    if roll < 5:
-        op = draw(st.sampled_from(("==", "!=", "in", "not_in", "is_null", "not_null")))
-        if op in ("is_null", "not_null"):
-            return {"field": "segment", "op": op}
-        if op in ("in", "not_in"):
-            return {"field": "segment", "op": op, "value": draw(st.lists(
-                st.sampled_from(("A", "B", "C", "D", " ")), min_size=1, max_size=3,
-                unique=True))}
-        return {"field": "segment", "op": op, "value": draw(st.sampled_from(("A", "B", " ")))}
-    if roll < 6:
-        return {"field": "stable", "op": draw(st.sampled_from(("==", "!="))),
-                "value": draw(st.booleans())}
-    field = draw(st.sampled_from(_KPI_NUMBERS))
-    op = draw(st.sampled_from((*_OPS, "between", "in", "not_in", "is_null", "not_null")))
-    if op == "between":
-        a, b = sorted((draw(st.integers(0, 12)), draw(st.integers(0, 12))))
-        return {"field": field, "op": op, "value": [a, b]}
-    if op in ("in", "not_in"):
-        return {"field": field, "op": op,
-                "value": draw(st.lists(st.sampled_from((0, 1, 3, 6, 1.5, 12)), min_size=1,
-                                       max_size=4))}
-    if op in ("is_null", "not_null"):
-        return {"field": field, "op": op}
-    return {"field": field, "op": op, "value": draw(st.sampled_from((0, 3, 6, 12, 2.5)))}
+# == KPI files and portfolios =================================================================
+def _filters() -> st.SearchStrategy[dict[str, Any]]:
+    segment = st.one_of(
+        st.builds(lambda op, v: {"field": "segment", "op": op, "value": v},
+                  st.sampled_from(["==", "!="]), st.sampled_from(["A", "B", "C", " "])),
+        st.builds(lambda op, v: {"field": "segment", "op": op, "value": v},
+                  st.sampled_from(["in", "not_in"]),
+                  st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=3,
+                           unique=True)),
+        st.builds(lambda op: {"field": "segment", "op": op},
+                  st.sampled_from(["is_null", "not_null"])))
+    stable = st.builds(lambda op, v: {"field": "stable", "op": op, "value": v},
+                       st.sampled_from(["==", "!="]), st.booleans())
+    field = st.sampled_from(KPI_NUMBERS)
+    number = st.one_of(
+        st.builds(lambda f, op, v: {"field": f, "op": op, "value": v}, field,
+                  st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+                  st.integers(0, 50) | st.just(12.5)),
+        st.builds(lambda f, a, b: {"field": f, "op": "between", "value": sorted((a, b))},
+                  field, st.integers(0, 50), st.integers(0, 50)),
+        st.builds(lambda f, op, v: {"field": f, "op": op, "value": v}, field,
+                  st.sampled_from(["in", "not_in"]),
+                  st.lists(st.integers(0, 50) | st.sampled_from([1.5, 10.0]), min_size=1,
+                           max_size=4)),
+        st.builds(lambda f, op: {"field": f, "op": op}, field,
+                  st.sampled_from(["is_null", "not_null"])))
+    leaf = st.one_of(segment, stable, number)
+    return st.recursive(leaf, lambda inner: st.one_of(
+        st.builds(lambda kind, parts: {kind: parts}, st.sampled_from(["all", "any"]),
+                  st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda part: {"not": part}, inner)), max_leaves=3)
 
 
 @st.composite
 def _aggregate(draw: st.DrawFn) -> dict[str, Any]:
-    agg = draw(st.sampled_from(("sum", "count", "mean", "n_unique", "min", "max")))
+    agg = draw(st.sampled_from(["sum", "count", "mean", "n_unique", "min", "max"]))
     out: dict[str, Any] = {"agg": agg}
     if agg != "count" or draw(st.booleans()):
-        out["field"] = draw(st.sampled_from(_KPI_NUMBERS))
+        out["field"] = draw(st.sampled_from(KPI_NUMBERS))
     if draw(st.booleans()):
-        out["where"] = draw(_filter())
+        out["where"] = draw(_filters())
     return out
 
 
 @st.composite
 def kpi_files(draw: st.DrawFn) -> dict[str, Any]:
-    """A KPI file of 1–3 KPIs: every measure, filters, groups, targets per group."""
+    """A KPI file: 1–4 KPIs of every measure, filters, groups and per-group targets."""
     kpis = []
-    for i in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(("ratio", "sum", "count", "mean", "n_unique")))
+    for i in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["ratio", "sum", "count", "mean", "n_unique"]))
         measure: dict[str, Any] = {"type": kind}
         if kind == "ratio":
             measure |= {"numerator": draw(_aggregate()), "denominator": draw(_aggregate())}
         else:
             if kind != "count" or draw(st.booleans()):
-                measure["field"] = draw(st.sampled_from(_KPI_NUMBERS))
+                measure["field"] = draw(st.sampled_from(KPI_NUMBERS))
             if draw(st.booleans()):
-                measure["where"] = draw(_filter())
-        compare = draw(st.sampled_from((">=", "<=", ">", "<", "==", "between")))
-        target: Any = ([0.2, 0.9] if compare == "between"
-                       else draw(st.sampled_from((0.0, 0.5, 3.0, 6.0, 40.0))))
+                measure["where"] = draw(_filters())
+        compare = draw(st.sampled_from([">=", "<=", ">", "<", "==", "between"]))
+        target: Any = [0.2, 0.9] if compare == "between" else draw(
+            st.sampled_from([0.0, 0.5, 3.0, 40.0]))
         kpi: dict[str, Any] = {"id": f"k{i}", "measure": measure, "compare": compare,
                                "target": target}
         if draw(st.booleans()):
-            kpi["where"] = draw(_filter())
+            kpi["where"] = draw(_filters())
         if draw(st.booleans()):
             kpi["by"] = "segment"
             if draw(st.booleans()):
@@ -216,149 +205,176 @@ def kpi_files(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def kpi_portfolios(draw: st.DrawFn) -> pl.DataFrame:
-    """0–30 rows: segments (null and blank among them), booleans, dirty numbers."""
+def portfolios(draw: st.DrawFn, *, nan: bool = True, infinities: bool = True) -> pl.DataFrame:
+    """0–30 rows: segments (a blank one, null), a boolean, numbers 0–50 with nulls, NaN, ±inf
+    (``nan``, ``infinities``: whether to draw those)."""
     n = draw(st.integers(0, 30))
-    return pl.DataFrame({
-        "segment": draw(st.lists(st.sampled_from(("A", "B", "C", " ", None)), min_size=n,
-                                 max_size=n)),
-        "stable": draw(st.lists(st.sampled_from((True, False, None)), min_size=n,
-                                max_size=n)),
-        **{f: draw(st.lists(_number, min_size=n, max_size=n)) for f in _KPI_NUMBERS},
-    }, schema={"segment": pl.String, "stable": pl.Boolean,
-               **dict.fromkeys(_KPI_NUMBERS, pl.Float64)})
+    odd: list[float | None] = [*([math.inf, -math.inf] if infinities else []),
+                               *([math.nan] if nan else [])] or [None]
+    number = st.one_of(st.integers(0, 50).map(float), st.none(), st.sampled_from(odd))
+    rows = [{"segment": draw(st.sampled_from(["A", "B", "C", " ", None])),
+             "stable": draw(st.none() | st.booleans()),
+             **{f: draw(number) for f in KPI_NUMBERS}} for _ in range(n)]
+    return pl.DataFrame(rows, schema={"segment": pl.String, "stable": pl.Boolean,
+                                      **dict.fromkeys(KPI_NUMBERS, pl.Float64)})
 
 
-# -- comparing -------------------------------------------------------------------------------
-def _exact(value: Any, digits: int | None = None) -> Any:
-    """A value compared exactly: floats by repr (NaN equal to NaN, -0.0 not 0.0), or rounded
-    to ``digits`` significant digits."""
+# == comparing ================================================================================
+def _plain(value: Any) -> Any:
+    """Exact and comparable: floats by repr (NaN, -0.0 and the last bit count)."""
     if isinstance(value, float):
-        return repr(value) if digits is None else format(value, f".{digits}g")
-    if isinstance(value, list):
-        return tuple(_exact(v, digits) for v in value)
+        return repr(value)
     if isinstance(value, dict):
-        return tuple((k, _exact(v, digits)) for k, v in value.items())
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value
 
 
-def signal_rows(signals: pl.DataFrame) -> list[tuple[Any, ...]]:
-    """(customer, period, trigger, family, severity, action, evidence) of each signal, exact,
-    sorted."""
-    columns = ("customer_id", "period", "trigger", "family", "severity", "action", "evidence")
-    frame = signals.select(pl.col(c).cast(pl.String) if c in ("family", "severity")
-                           else pl.col(c) for c in columns)
-    return sorted((tuple(_exact(v) for v in row) for row in frame.iter_rows()), key=repr)
+def _signal_rows(frame: pl.DataFrame) -> list[Any]:
+    return [_plain((r["customer_id"], r["period"], r["trigger"], r["family"], r["severity"],
+                    r["action"], r["evidence"])) for r in frame.to_dicts()]
 
 
-def kpi_rows(results: pl.DataFrame, *, digits: int | None = None) -> list[tuple[Any, ...]]:
-    """Each KPI result row, in order, exact (or numbers to ``digits`` significant digits:
-    sums of amounts that are not exact in binary depend on the order of the additions)."""
-    return [tuple(_exact(v, digits) for v in row) for row in results.iter_rows()]
+def _combined(frames: Sequence[pl.DataFrame], key: str | None) -> pl.DataFrame:
+    """The frames of a batch as one (customer ids prefixed by the frame's position)."""
+    if key is not None:
+        frames = [f.with_columns((pl.lit(f"{i}:") + pl.col(key)).alias(key))
+                  for i, f in enumerate(frames)]
+    return pl.concat(frames)
 
 
-def _settings(examples: int) -> Callable[[Any], Any]:
-    # derandomized: a suite in CI must not pass or fail by the draw; no shrinking (each
-    # example is a batch, and a failure prints the file and frame that disagree)
-    return settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                    phases=(Phase.explicit, Phase.reuse, Phase.generate),
-                    suppress_health_check=list(HealthCheck))
+def _settings(examples: int, shrink: bool) -> Callable[[Any], Any]:
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
+    return settings(max_examples=examples, deadline=None, database=None, phases=phases,
+                    derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-def assert_triggers_agree(run: TriggerRunner, *, examples: int = 10, batch: int = 30) -> None:
-    """``examples`` batches of ``batch`` generated trigger files, each over its own generated
-    history: the back end's signals are the polars scan's, evidence included. Hypothesis's
-    first example is its simplest (every file minimal): give ``examples`` ≥ 2."""
-
-    @_settings(examples)
-    @given(cases=st.lists(st.tuples(trigger_files(), histories()), min_size=batch,
-                          max_size=batch))
-    def agree(cases: list[tuple[dict[str, Any], pl.DataFrame]]) -> None:
-        found = trigger_mismatches(run, [(_trigger_book(data), frame) for data, frame in cases])
-        assert not found, found[0]
-
-    agree()
+def _batches(files: int, batch: int) -> tuple[int, int]:
+    size = max(1, min(batch, files))
+    return -(-files // size), size
 
 
-def trigger_mismatches(run: TriggerRunner, pairs: Sequence[tuple[TriggerBook, pl.DataFrame]]
-                       ) -> list[str]:
-    """The pairs whose signals on the back end (one ``run`` of the batch) differ from the
-    polars scan's, each told with its file and history."""
-    found = []
-    for (book, frame), got in zip(pairs, run(pairs), strict=True):
-        want, have = signal_rows(book.scan(frame)), signal_rows(got)
-        if have != want:
-            found.append(f"back end {have}\npolars {want}\n{book.to_yaml()}\n"
-                         f"{frame.sort('customer_id', 'period')}")
-    return found
+def assert_triggers_agree(run: BatchRunner, *, files: int = 300, batch: int = 10,
+                          infinities: bool = True, shrink: bool = True) -> None:
+    """``files`` generated trigger files, ``batch`` of them to a table (their histories
+    together), scanned by ``run`` and by polars: the same signal rows, evidence included,
+    in the same order. ``infinities``: draw ±inf values (SQLite: see docs/scale.md)."""
+    examples, size = _batches(files, batch)
 
-
-def assert_kpis_agree(run: KpiRunner, *, examples: int = 10, batch: int = 30) -> None:
-    """``examples`` batches of ``batch`` generated KPI files, each over its own generated
-    portfolio: the back end's result rows are the polars check's, values bit for bit."""
-
-    @_settings(examples)
-    @given(cases=st.lists(st.tuples(kpi_files(), kpi_portfolios()), min_size=batch,
-                          max_size=batch))
-    def agree(cases: list[tuple[dict[str, Any], pl.DataFrame]]) -> None:
-        pairs = [(_kpi_book(data), frame) for data, frame in cases]
-        for (book, frame), got in zip(pairs, run(pairs), strict=True):
-            want = kpi_rows(book.check(frame))
-            assert kpi_rows(got) == want, (
-                f"back end {kpi_rows(got)}\npolars {want}\n{book.to_dict()}\n{frame}")
+    @_settings(examples, shrink)
+    @given(st.lists(st.tuples(trigger_files(), histories(infinities=infinities)),
+                    min_size=size, max_size=size))
+    def agree(drawn: list[tuple[dict[str, Any], pl.DataFrame]]) -> None:
+        books = [vw.load_rules(rules, kind="triggers") for rules, _ in drawn]
+        history = _combined([frame for _, frame in drawn], "customer_id")
+        results = run(books, history)
+        for book, got in zip(books, results, strict=True):
+            want = book.scan(history)
+            assert _signal_rows(got) == _signal_rows(want), (
+                f"back end:\n{got}\npolars:\n{want}\nrules: {book.to_dict()}\n"
+                f"history:\n{history}")
 
     agree()
 
 
-def _trigger_book(data: dict[str, Any]) -> TriggerBook:
-    book = load_rules(data)
-    assert isinstance(book, TriggerBook)
-    return book
+def assert_kpis_agree(run: BatchRunner, *, files: int = 300, batch: int = 10,
+                      nan: bool = True, infinities: bool = True, shrink: bool = True) -> None:
+    """``files`` generated KPI files, ``batch`` of them to a table (their portfolios
+    together), checked by ``run`` and by polars: the same rows, every value bit for bit.
+    ``nan``, ``infinities``: draw NaN and ±inf values (SQLite holds no NaN, and a NaN it
+    would compute — the sum of +inf and −inf — is null there)."""
+    examples, size = _batches(files, batch)
+
+    @_settings(examples, shrink)
+    @given(st.lists(st.tuples(kpi_files(), portfolios(nan=nan, infinities=infinities)),
+                    min_size=size, max_size=size))
+    def agree(drawn: list[tuple[dict[str, Any], pl.DataFrame]]) -> None:
+        books = [vw.load_rules(rules, kind="kpis") for rules, _ in drawn]
+        portfolio = _combined([frame for _, frame in drawn], None)
+        results = run(books, portfolio)
+        for book, got in zip(books, results, strict=True):
+            want = book.check(portfolio)
+            assert _plain(got.to_dicts()) == _plain(want.to_dicts()), (
+                f"back end:\n{got}\npolars:\n{want}\nrules: {book.to_dict()}")
+
+    agree()
 
 
-def _kpi_book(data: dict[str, Any]) -> KpiBook:
-    book = load_rules(data)
-    assert isinstance(book, KpiBook)
-    return book
+# == runners ==================================================================================
+def _run_book(book: Any, data: Any, **options: Any) -> Any:
+    if isinstance(book, TriggerBook):
+        return book.scan(data, **options)
+    if isinstance(book, KpiBook):
+        return book.check(data, **options)
+    raise TypeError(f"no batch run for {type(book).__name__}")
 
 
-# -- Spark -----------------------------------------------------------------------------------
-def _spark_batch(session: SparkSession, frames: Sequence[pl.DataFrame],
-                 answer: Callable[[int, Any], Any]) -> list[pl.DataFrame]:
-    """``answer(i, part_i)`` for each frame (as one Spark DataFrame, split by a case
-    column), unioned and collected in one job, split back into polars frames."""
-    from pyspark.sql import functions as F
+def duckdb_runner() -> BatchRunner:
+    """Each batch as one DuckDB relation; scans fetched from the lazy relation as Arrow."""
+    import duckdb
 
-    stacked = pl.concat([frame.with_columns(pl.lit(i, pl.Int32).alias(_CASE))
-                         for i, frame in enumerate(frames)], how="vertical")
-    source = session.createDataFrame(stacked.to_arrow())
-    parts = [answer(i, source.where(F.col(_CASE) == F.lit(i)).drop(_CASE))
-             .select(F.lit(i).alias(_CASE), "*") for i in range(len(frames))]
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.unionByName(part)
-    collected = pl.from_arrow(union.toArrow())
-    assert isinstance(collected, pl.DataFrame)
-    return [collected.filter(pl.col(_CASE) == i).drop(_CASE) for i in range(len(frames))]
+    connection = duckdb.connect()
+
+    def run(books: Sequence[Any], frame: pl.DataFrame) -> list[pl.DataFrame]:
+        relation = connection.from_arrow(frame.to_arrow())
+        results = []
+        for book in books:
+            result = _run_book(book, relation)
+            results.append(result if isinstance(result, pl.DataFrame) else result.pl())
+        return results
+
+    return run
 
 
-def spark_trigger_runner(session: SparkSession) -> TriggerRunner:
-    """Scan each history as a Spark DataFrame (``book.scan(spark_df)``), the whole batch in
-    one Spark job."""
+_SQL_TYPES = {"Int64": "BigInteger", "Float64": "Float", "String": "String",
+              "Boolean": "Boolean", "Date": "Date"}
 
-    def run(pairs: Sequence[tuple[TriggerBook, pl.DataFrame]]) -> list[pl.DataFrame]:
-        return _spark_batch(session, [frame for _, frame in pairs],
-                            lambda i, part: pairs[i][0].scan(part))
+
+def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
+    """A SQLAlchemy table with the frame's column types, its rows inserted."""
+    import sqlalchemy as sa
+
+    columns = [sa.Column(c, getattr(sa, _SQL_TYPES[str(t)])()) for c, t in frame.schema.items()]
+    table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
+    with engine.begin() as connection:
+        table.create(connection)
+        if frame.height:
+            connection.execute(table.insert(), frame.to_dicts())
+    return table
+
+
+def sqlalchemy_runner(engine: Any, schema: str | None = None) -> BatchRunner:
+    """Each batch loaded into a new table of ``engine``; every book run on it there."""
+    def run(books: Sequence[Any], frame: pl.DataFrame) -> list[pl.DataFrame]:
+        table = load_table(frame, engine, f"b_{uuid.uuid4().hex[:10]}", schema)
+        try:
+            return [_run_book(book, table, bind=engine) for book in books]
+        finally:
+            with engine.begin() as connection:
+                table.drop(connection)
 
     return run
 
 
-def spark_kpi_runner(session: SparkSession) -> KpiRunner:
-    """Check each portfolio as a Spark DataFrame (``book.check(spark_df)``), the whole batch
-    in one Spark job."""
+@contextmanager
+def _flipped() -> Iterator[None]:
+    from sqlglot import exp
 
-    def run(pairs: Sequence[tuple[KpiBook, pl.DataFrame]]) -> list[pl.DataFrame]:
-        return _spark_batch(session, [frame for _, frame in pairs],
-                            lambda i, part: pairs[i][0].check(part))
+    from vip_workflow.rules import _ir_sql
 
-    return run
+    kept = _ir_sql._CMP[">="]
+    _ir_sql._CMP[">="] = exp.GT
+    try:
+        yield
+    finally:
+        _ir_sql._CMP[">="] = kept
+
+
+def flip_a_comparison(run: BatchRunner) -> BatchRunner:
+    """``run`` with a planted mutation in the SQL lowering: ``>=`` written as ``>``."""
+    def mutated(books: Sequence[Any], frame: pl.DataFrame) -> list[pl.DataFrame]:
+        with _flipped():
+            return run(books, frame)
+
+    return mutated

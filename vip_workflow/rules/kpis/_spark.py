@@ -39,7 +39,7 @@ else:
     F = LazyModule("pyspark.sql.functions", "checking KPIs on a Spark DataFrame")
     T = LazyModule("pyspark.sql.types", "checking KPIs on a Spark DataFrame")
 
-__all__ = ["check_spark"]
+__all__ = ["SPARK", "check_spark"]
 
 _SPARK_TYPES = {pl.String(): "string", pl.Float64(): "double", pl.Int64(): "bigint"}
 _ORDER, _EXTRA = "__vw_kpi", "__vw_extra"
@@ -150,3 +150,18 @@ def check_spark(kpis: Sequence[Kpi], portfolio: DataFrame) -> DataFrame:
     return (union.coalesce(1)
             .sortWithinPartitions(_ORDER, _EXTRA, F.col("segment").asc_nulls_last())
             .select(*RESULT_SCHEMA))
+
+
+class _SparkCheck:
+    """The Spark back end of ``KpiBook.check`` (``vip_workflow.rules.batch_backends``)."""
+
+    def accepts(self, data: object) -> bool:
+        from vip_workflow.rules._ir_spark import is_spark_frame
+
+        return is_spark_frame(data)
+
+    def run(self, rules: Sequence[Kpi], data: DataFrame, **options: object) -> DataFrame:
+        return check_spark(rules, data)
+
+
+SPARK = _SparkCheck()

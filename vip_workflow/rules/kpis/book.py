@@ -15,18 +15,16 @@ a zero denominator, or a group with no rows, has no value and status ``n/a``.
 from __future__ import annotations
 
 import html
-import importlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, overload
+from typing import Annotated, Any, Literal, overload
 
 import polars as pl
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from vip_workflow.errors import EvaluationError
 from vip_workflow.rules import ir
-from vip_workflow.rules._ir_spark import is_spark_frame
 from vip_workflow.rules.files.conditions import Condition, upgrade_where
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.files.findings import Finding, LintReport
@@ -34,11 +32,7 @@ from vip_workflow.rules.files.header import FileHeader
 from vip_workflow.rules.files.kinds import schema_for
 from vip_workflow.rules.files.model import FileModel
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame as SparkDataFrame
-
 __all__ = [
-    "CHECK_BACKENDS",
     "Aggregate",
     "Kpi",
     "KpiBook",
@@ -379,12 +373,24 @@ def _show_target(target: Any) -> str | None:
 
 
 def check_kpi(kpi: Kpi, frame: pl.DataFrame) -> list[dict[str, Any]]:
-    missing = sorted(c for c in _columns(kpi) if c not in frame.columns)
+    check_columns(kpi, frame.schema)
+    table = ir.run_group_aggregate(query_ir(kpi), frame, extra_groups=list(kpi.targets or {}))
+    return kpi_rows(kpi, table)
+
+
+def check_columns(kpi: Kpi, schema: pl.Schema) -> None:
+    """Raise EvaluationError for a column the KPI reads that ``schema`` lacks, or a filter
+    value of another kind than its column."""
+    missing = sorted(c for c in _columns(kpi) if c not in schema)
     if missing:
         raise EvaluationError(f"KPI {kpi.id} needs the column(s) {', '.join(missing)}",
                               rule=kpi.id, field=missing[0])
-    check_filter_types(kpi, frame.schema)
-    table = ir.run_group_aggregate(query_ir(kpi), frame, extra_groups=list(kpi.targets or {}))
+    check_filter_types(kpi, schema)
+
+
+def kpi_rows(kpi: Kpi, table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The result rows of ``kpi`` from its group table (``segment``, ``numerator`` and, for a
+    ratio, ``denominator``, ``rows``: what ``ir.run_group_aggregate`` gives)."""
     results = []
     for row in table.iter_rows(named=True):
         numerator, denominator = row["numerator"], row.get("denominator")
@@ -480,13 +486,6 @@ def _fmt_target(target: str | None, unit: str) -> str:
     return _fmt(float(target), unit)
 
 
-#: Back ends of ``KpiBook.check`` besides polars, by name: (does it take this input?,
-#: ``"module:function"`` checking a list of KPIs on it — imported on first use).
-CHECK_BACKENDS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "spark": (is_spark_frame, "vip_workflow.rules.kpis._spark:check_spark"),
-}
-
-
 class KpiBook:
     """A validated KPI file."""
 
@@ -528,25 +527,31 @@ class KpiBook:
         return {kpi: cols for kpi, cols in missing.items() if cols}
 
     @overload
-    def check(self, portfolio: SparkDataFrame, *, kpis: Iterable[str] | None = None
-              ) -> SparkDataFrame: ...
+    def check(self, portfolio: pl.DataFrame | pl.LazyFrame, *,
+              kpis: Iterable[str] | None = None, bind: Any = None) -> pl.DataFrame: ...
 
     @overload
-    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> pl.DataFrame: ...
+    def check(self, portfolio: object, *, kpis: Iterable[str] | None = None,
+              bind: Any = None) -> Any: ...
 
-    def check(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> Any:
+    def check(self, portfolio: object, *, kpis: Iterable[str] | None = None,
+              bind: Any = None) -> Any:
         """One result row per KPI (and group); see the module docstring for the columns.
 
-        A polars or pandas frame or records give a polars frame; a Spark DataFrame gives a lazy
-        Spark DataFrame of the same columns (the back end is chosen by the input's type:
-        ``CHECK_BACKENDS``)."""
+        A DuckDB relation, or a SQLAlchemy ``Table`` with ``bind=engine``, is checked inside
+        its database by the back end registered for it
+        (``vip_workflow.rules.batch_backends``): the same rows, as a DuckDB relation for a
+        relation and a polars frame for a table; a Spark DataFrame gives a lazy Spark
+        DataFrame."""
         wanted = set(kpis) if kpis is not None else None
-        chosen = [kpi for kpi in self.rules.kpis if wanted is None or kpi.id in wanted]
-        for accepts, target in CHECK_BACKENDS.values():
-            if accepts(portfolio):
-                module, _, name = target.partition(":")
-                check: Callable[..., Any] = getattr(importlib.import_module(module), name)
-                return check(chosen, portfolio)
+        chosen = [k for k in self.rules.kpis if wanted is None or k.id in wanted]
+        if not isinstance(portfolio, pl.DataFrame | pl.LazyFrame) \
+                and not type(portfolio).__module__.startswith("pandas"):
+            from vip_workflow.rules.batch_backends import backend_for
+
+            backend = backend_for("kpis", portfolio)
+            if backend is not None:
+                return backend.run(chosen, portfolio, bind=bind)
         frame = _frame(portfolio)
         rows: list[dict[str, Any]] = []
         for kpi in chosen:
@@ -555,7 +560,10 @@ class KpiBook:
 
     def report(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> KpiReport:
         """``check`` wrapped for display: ``to_rich_table()`` and HTML in notebooks."""
-        return KpiReport(self.check(portfolio, kpis=kpis), self.name)
+        results = self.check(portfolio, kpis=kpis)
+        if not isinstance(results, pl.DataFrame):  # a DuckDB relation
+            results = results.pl()
+        return KpiReport(results, self.name)
 
     def to_rich_table(self, results: pl.DataFrame) -> Any:
         """A rich table of ``check`` results."""

@@ -9,15 +9,13 @@ scans a whole history column-wise (``scan``) or evaluates monthly events as they
 from __future__ import annotations
 
 import html
-import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from vip_workflow.errors import EvaluationError
-from vip_workflow.rules._ir_spark import is_spark_frame
 from vip_workflow.rules.files.document import Document, validate_document
 from vip_workflow.rules.triggers import schema
 from vip_workflow.rules.triggers.batch import SIGNAL_SCHEMA, scan_frame
@@ -31,7 +29,6 @@ from vip_workflow.rules.triggers.signal import (
 )
 
 __all__ = [
-    "SCAN_BACKENDS",
     "SIGNAL_SCHEMA",
     "LiveTriggerEngine",
     "Signal",
@@ -41,24 +38,6 @@ __all__ = [
     "from_document",
     "triggers_schema",
 ]
-
-
-#: Back ends of ``TriggerBook.scan`` besides polars, by name: (does it take this input?,
-#: ``"module:function"`` scanning it as ``scan_frame`` does — imported on first use).
-SCAN_BACKENDS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "spark": (is_spark_frame, "vip_workflow.rules.triggers._spark:scan_spark"),
-}
-
-
-def _scanner(history: object) -> Callable[..., Any]:
-    """The scan function of the back end taking ``history`` (polars' ``scan_frame`` when none
-    of ``SCAN_BACKENDS`` does)."""
-    for accepts, target in SCAN_BACKENDS.values():
-        if accepts(history):
-            module, _, name = target.partition(":")
-            found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-            return found
-    return scan_frame
 
 
 class TriggerBook:
@@ -126,16 +105,27 @@ class TriggerBook:
 
     # -- evaluation ----------------------------------------------------------------------
     def scan(self, history: Any, *, families: Iterable[str] | None = None,
-             triggers: Iterable[str] | None = None) -> Any:
+             triggers: Iterable[str] | None = None, bind: Any = None) -> Any:
         """Signals over a whole history (one row per customer × month), column-wise.
 
         Returns a DataFrame with ``customer_id, period, trigger, family, severity, action,
         evidence`` (a list of ``{name, value}``), sorted by customer, period and trigger order;
-        pandas in, pandas out; a Spark DataFrame in, a lazy Spark DataFrame out, unsorted (the
-        back end is chosen by the input's type: ``SCAN_BACKENDS``). ``families`` / ``triggers``
-        restrict the triggers run.
+        pandas in, pandas out. ``families`` / ``triggers`` restrict the triggers run.
+
+        Other inputs go to the back end registered for them
+        (``vip_workflow.rules.batch_backends``): a DuckDB relation gives a lazy relation of the
+        signals; a SQLAlchemy ``Table`` (with ``bind=engine``) a polars frame computed inside
+        the database; a Spark DataFrame a lazy Spark DataFrame, unsorted.
         """
-        result = _scanner(history)(self._active(families, triggers), history)
+        plans = self._active(families, triggers)
+        if not isinstance(history, pl.DataFrame | pl.LazyFrame) \
+                and not type(history).__module__.startswith("pandas"):
+            from vip_workflow.rules.batch_backends import backend_for
+
+            backend = backend_for("triggers", history)
+            if backend is not None:
+                return backend.run(plans, history, bind=bind)
+        result = scan_frame(plans, history)
         if type(history).__module__.startswith("pandas"):
             return result.to_pandas()
         return result

@@ -37,7 +37,7 @@ else:
     F = LazyModule("pyspark.sql.functions", "scanning a Spark DataFrame")
     T = LazyModule("pyspark.sql.types", "scanning a Spark DataFrame")
 
-__all__ = ["scan_spark"]
+__all__ = ["SPARK", "scan_spark"]
 
 _MONTH = "__vw_month"
 _DATE_FIELDS = ("agreement_end",)
@@ -180,3 +180,19 @@ def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
     return exploded.where(F.col("s").isNotNull()).select(
         "customer_id", "period", *(F.col("s")[name].alias(name) for name in
                                    ("trigger", "family", "severity", "action", "evidence")))
+
+
+class _SparkScan:
+    """The Spark back end of ``TriggerBook.scan`` (``vip_workflow.rules.batch_backends``)."""
+
+    def accepts(self, data: object) -> bool:
+        from vip_workflow.rules._ir_spark import is_spark_frame
+
+        return is_spark_frame(data)
+
+    def run(self, rules: Sequence[TriggerPlan], data: DataFrame, **options: object
+            ) -> DataFrame:
+        return scan_spark(rules, data)
+
+
+SPARK = _SparkScan()

@@ -1,7 +1,7 @@
-"""Agreement suite for trigger and KPI back ends that run a batch as one job (Spark): generated trigger files over boundary-heavy
-monthly histories, and generated KPI files over dirty portfolios, run by a back end must give
-exactly what the polars reference gives — the same (customer, period, trigger, evidence) rows,
-and the same KPI rows, values bit for bit.
+"""Agreement suite for trigger and KPI back ends that run a batch as one job (Spark): generated
+trigger files over boundary-heavy monthly histories, and generated KPI files over dirty
+portfolios, run by a back end must give exactly what the polars reference gives — the same
+(customer, period, trigger, evidence) rows, and the same KPI rows, values bit for bit.
 
 A *runner* takes a batch of (book, polars frame) pairs and returns the back end's answers, one
 polars frame per pair: a back end that pays for each job (Spark) runs the whole batch as one.

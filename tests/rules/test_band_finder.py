@@ -60,3 +60,27 @@ def test_mixed_bands_fall_back_to_the_loop(matchers: list[Any], value: Any) -> N
     except TypeError:  # comparing a text with a number: the loop itself cannot answer
         return
     assert band_finder(bands)(value) is expected
+
+
+@st.composite
+def partitions(draw: st.DrawFn) -> list[Interval]:
+    """Bands that share no value (a tier file's usual shape), in any file order."""
+    cuts = sorted(set(draw(st.lists(st.sampled_from(
+        [-1e9, -5.0, 0.0, 1.0, 2.5, 7000.0, 18000.0, 60000.0, 1e15]), min_size=3, max_size=9))))
+    closed_low = draw(st.booleans())  # [a, b) bands, or (a, b]
+    bands = [Interval(low, high, closed_low, not closed_low, f"{low}..{high}")
+             for low, high in zip([float("-inf"), *cuts], [*cuts, float("inf")], strict=True)]
+    keep = draw(st.lists(st.booleans(), min_size=len(bands), max_size=len(bands)))
+    chosen = [b for b, k in zip(bands, keep, strict=True) if k] or bands
+    return draw(st.permutations(chosen))
+
+
+@given(partitions(), st.lists(VALUES, min_size=1, max_size=12))
+def test_bands_sharing_no_value_are_searched_as_the_loop_finds(matchers: list[Interval],
+                                                              values: list[Any]) -> None:
+    bands = _bands(matchers)
+    find = band_finder(bands)
+    for value in values:
+        if value != value:  # NaN never reaches a finder (it is missing)
+            continue
+        assert find(value) is _first_band(bands, value)

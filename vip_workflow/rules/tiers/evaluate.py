@@ -13,6 +13,8 @@ Semantics, shared by both paths:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import numbers
 import sys
@@ -185,7 +187,7 @@ def band_finder(bands: Sequence[Band]) -> Finder:
                         (value <= high) if high_closed else (value < high)):
                     return band
             return None
-        return in_interval
+        return _bisected(bounds) or in_interval
     if bands and all(isinstance(b.matcher, ValueSet) for b in bands):
         first: dict[Any, Band] = {}
         try:
@@ -202,6 +204,33 @@ def band_finder(bands: Sequence[Band]) -> Finder:
                 return None
         return in_set
     return lambda value: _first_band(bands, value)
+
+
+Bounds = tuple[float, float, bool, bool, Band]
+
+
+def _bisected(bounds: tuple[Bounds, ...]) -> Finder | None:
+    """A binary search over the bands when no two of them share a value (so the first band
+    holding a value is the only one): ordered by their low bound, each value has at most two
+    candidates, the band starting at or below it and the one before. None when bands overlap
+    or are too few to gain from it."""
+    live = sorted((b for b in bounds if b[0] < b[1] or (b[0] == b[1] and b[2] and b[3])),
+                  key=lambda b: (b[0], not b[2]))
+    if len(live) < 8:
+        return None
+    for (_, high, _, high_closed, _), (low, _, low_closed, _, _) in itertools.pairwise(live):
+        if high > low or (high == low and high_closed and low_closed):
+            return None  # overlapping: the file order decides, try them in order
+    lows = [b[0] for b in live]
+
+    def search(value: Any) -> Band | None:
+        at = bisect.bisect_right(lows, value) - 1
+        for low, high, low_closed, high_closed, band in live[max(at - 1, 0):at + 1]:
+            if ((value >= low) if low_closed else (value > low)) and (
+                    (value <= high) if high_closed else (value < high)):
+                return band
+        return None
+    return search
 
 
 def _getter(record: Any) -> Getter:
@@ -349,11 +378,11 @@ class RowEvaluator:
         band = self._finders[id(factor)](value)
         if band is None:
             points = factor.otherwise if factor.otherwise is not None else 0.0
-            steps.append(Step(factor.label, "miss", value=value, points=points,
-                              note=f"{points:g} points"))
+            steps.append(Step(factor.label, "miss", value, None, None, points, None,
+                              f"{points:g} points"))
             return points
-        steps.append(Step(factor.label, "match", value=value, band=band.matcher.text,
-                          points=band.points, rule=band.id))
+        steps.append(Step(factor.label, "match", value, band.matcher.text, None, band.points,
+                          band.id))
         return band.points  # type: ignore[return-value]
 
     @staticmethod

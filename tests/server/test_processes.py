@@ -158,6 +158,9 @@ class TestInstances:
             version = read.json()["version"]
             assert answer.headers["etag"] == read.headers["etag"] == f'"{version}"'
             assert answer.headers["location"] == f"/api/v1/instances/{iid}"
+            if command is None:  # a step only account managers act on, read by another
+                theirs = dd.get(f"/api/v1/instances/{iid}").json()["available_events"]
+                assert answer.json()["available_events"] and theirs == []
         assert read.json()["final"] and read.json()["ledger_verified"]
 
 

@@ -135,6 +135,34 @@ class TestInstances:
         theirs = sqlite_live.client("NOBODY").get(f"/api/v1/instances/{iid}/events").json()
         assert "submit" in mine and theirs == []
 
+    def test_a_command_answers_with_the_instance_as_stored(self, live: LiveServer) -> None:
+        """Start, fire and approve answer with what GET then reads (body, ETag, Location),
+        their available events those of GET /events for the caller (answered without reading
+        the instance again)."""
+        am, dd = live.client("AM001"), live.client("DD001")
+        started = am.post("/api/v1/instances",
+                          json={"process": "tier_override", "context": OVERRIDE})
+        assert started.status_code == 201, started.text
+        iid = started.json()["id"]
+        for client, command, body in (
+                (am, None, None), (am, "events/submit", {"comment": "请审批"}),
+                (dd, "approve", {})):
+            answer = started if command is None else client.post(
+                f"/api/v1/instances/{iid}/{command}", json=body)
+            assert answer.status_code in (200, 201), answer.text
+            assert answer.headers["content-type"] == "application/json"
+            read = client.get(f"/api/v1/instances/{iid}")
+            assert answer.json() == read.json()
+            assert answer.json()["available_events"] == client.get(
+                f"/api/v1/instances/{iid}/events").json()
+            version = read.json()["version"]
+            assert answer.headers["etag"] == read.headers["etag"] == f'"{version}"'
+            assert answer.headers["location"] == f"/api/v1/instances/{iid}"
+            if command is None:  # a step only account managers act on, read by another
+                theirs = dd.get(f"/api/v1/instances/{iid}").json()["available_events"]
+                assert answer.json()["available_events"] and theirs == []
+        assert read.json()["final"] and read.json()["ledger_verified"]
+
 
 class TestInbox:
     def test_the_inbox_pages_by_cursor_through_my_work(self, live: LiveServer) -> None:

@@ -4,6 +4,10 @@ A command answers with the instance as it is after the command and its ``ETag`` 
 instance's version). ``If-Match`` on a command is checked against the stored version before
 the engine runs (412 when stale); ``Idempotency-Key`` becomes the engine's ``request_id``, so
 a retried command changes nothing and answers as the first did.
+
+A command is answered from the instance the engine returns (no second read of the store) and
+written once (``json_response``): the routes declare ``response_model`` for the OpenAPI
+document, so FastAPI neither validates nor encodes the body again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from typing import Annotated, Any
 
 import attrs
 from fastapi import APIRouter, Header, Response
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from vip_workflow.adapters.server.deps import (
@@ -22,7 +25,9 @@ from vip_workflow.adapters.server.deps import (
     ServiceDep,
     check_if_match,
     etag,
+    json_response,
 )
+from vip_workflow.processes.commands import may_fire
 
 router = APIRouter(tags=["processes"])
 
@@ -76,35 +81,46 @@ class ContextUpdate(_Body):
     comment: str = ""
 
 
-def _jsonable(value: Any) -> Any:
-    return None if value is None else jsonable_encoder(attrs.asdict(value))
+def _plain(value: Any) -> Any:
+    """An attrs value as plain data (``json_response`` writes its dates)."""
+    return None if value is None else attrs.asdict(value)
+
+
+def _events(service: Service, inst: Any, actor: Any) -> list[str]:
+    """``engine.available_events`` of ``inst`` as the command left it, without reading it
+    again: the events of its state that ``actor`` may fire."""
+    if inst.final:
+        return []
+    compiled = service.engine.compiled(inst.definition, inst.definition_version)
+    return [event for event in compiled.events(inst.state)
+            if may_fire(actor, inst, compiled, compiled.ways(inst.state, event))]
 
 
 def instance_body(service: Service, inst: Any, actor: Any, *, ledger: bool = True
                   ) -> dict[str, Any]:
-    """An instance as JSON: its state, gate, timers and (if asked) ledger and its check."""
+    """An instance as plain data: its state, gate, timers and (if asked) ledger and its
+    check; what ``json`` cannot write (dates) ``json_response`` writes as FastAPI would."""
     body: dict[str, Any] = {
         "id": inst.id, "definition": inst.definition,
         "definition_version": inst.definition_version, "state": inst.state,
-        "context": jsonable_encoder(dict(inst.context)), "version": inst.version,
+        "context": dict(inst.context), "version": inst.version,
         "created_at": inst.created_at, "final": inst.final, "assignee": inst.assignee,
         "escalated_to": inst.escalated_to, "work": sorted(inst.work), "parent": inst.parent,
         "waiting_for": inst.waiting_for, "next_due": inst.next_due,
-        "gate": _jsonable(inst.gate), "timers": [_jsonable(t) for t in inst.timers],
+        "gate": _plain(inst.gate), "timers": [_plain(t) for t in inst.timers],
     }
     if ledger:
-        body["ledger"] = [_jsonable(e) for e in inst.history]
+        body["ledger"] = [_plain(e) for e in inst.history]
         body["ledger_verified"] = inst.verify_ledger()
-        body["available_events"] = [] if inst.final else service.engine.available_events(
-            inst.id, actor)
-    encoded: dict[str, Any] = jsonable_encoder(body)
-    return encoded
+        body["available_events"] = _events(service, inst, actor)
+    return body
 
 
-def _answer(service: Service, inst: Any, actor: Any, response: Response) -> dict[str, Any]:
+def _answer(service: Service, inst: Any, actor: Any, status_code: int = 200) -> Response:
+    response = json_response(instance_body(service, inst, actor), status_code)
     response.headers["ETag"] = etag(inst.version)
     response.headers["Location"] = f"/api/v1/instances/{inst.id}"
-    return instance_body(service, inst, actor)
+    return response
 
 
 def _guard(service: Service, instance_id: str, if_match: str | None) -> None:
@@ -130,19 +146,20 @@ def get_process(name: str, service: ServiceDep, _actor: CurrentActor,
             "mermaid": to_mermaid(definition), "dot": to_dot(definition)}
 
 
-@router.post("/instances", status_code=201, summary="Start an instance of a process")
-def start(body: StartRequest, service: ServiceDep, actor: CurrentActor, response: Response,
-          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post("/instances", status_code=201, summary="Start an instance of a process",
+             response_model=dict[str, Any])
+def start(body: StartRequest, service: ServiceDep, actor: CurrentActor,
+          idempotency_key: IdempotencyKey = None) -> Response:
     inst = service.engine.start(body.process, body.context, actor=actor,
                                 on_behalf_of=body.on_behalf_of, comment=body.comment,
                                 version=body.version, request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor, 201)
 
 
-@router.get("/instances/{instance_id}", summary="An instance with its ledger")
-def get_instance(instance_id: str, service: ServiceDep, actor: CurrentActor,
-                 response: Response) -> dict[str, Any]:
-    return _answer(service, service.engine.get(instance_id), actor, response)
+@router.get("/instances/{instance_id}", summary="An instance with its ledger",
+            response_model=dict[str, Any])
+def get_instance(instance_id: str, service: ServiceDep, actor: CurrentActor) -> Response:
+    return _answer(service, service.engine.get(instance_id), actor)
 
 
 @router.get("/instances/{instance_id}/events", summary="The events you may fire now")
@@ -151,93 +168,95 @@ def available_events(instance_id: str, service: ServiceDep,
     return service.engine.available_events(instance_id, actor)
 
 
-@router.post("/instances/{instance_id}/events/{event}", summary="Fire an event")
+@router.post("/instances/{instance_id}/events/{event}", summary="Fire an event",
+             response_model=dict[str, Any])
 def fire(instance_id: str, event: str, body: FireRequest, service: ServiceDep,
-         actor: CurrentActor, response: Response, if_match: IfMatch = None,
-         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+         actor: CurrentActor, if_match: IfMatch = None,
+         idempotency_key: IdempotencyKey = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.fire(instance_id, event, actor=actor, comment=body.comment,
                                data=body.data, on_behalf_of=body.on_behalf_of,
                                request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.post("/instances/{instance_id}/approve", summary="Approve the open approval level")
+@router.post("/instances/{instance_id}/approve", summary="Approve the open approval level",
+             response_model=dict[str, Any])
 def approve(instance_id: str, body: DecideRequest, service: ServiceDep, actor: CurrentActor,
-            response: Response, if_match: IfMatch = None,
-            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+            if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.approve(instance_id, actor=actor, comment=body.comment,
                                   request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.post("/instances/{instance_id}/reject", summary="Reject, with a reason")
+@router.post("/instances/{instance_id}/reject", summary="Reject, with a reason",
+             response_model=dict[str, Any])
 def reject(instance_id: str, body: RejectRequest, service: ServiceDep, actor: CurrentActor,
-           response: Response, if_match: IfMatch = None,
-           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.reject(instance_id, actor=actor, comment=body.comment, to=body.to,
                                  request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.post("/instances/{instance_id}/recall", summary="Withdraw your approval request")
+@router.post("/instances/{instance_id}/recall", summary="Withdraw your approval request",
+             response_model=dict[str, Any])
 def recall(instance_id: str, body: DecideRequest, service: ServiceDep, actor: CurrentActor,
-           response: Response, if_match: IfMatch = None,
-           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+           if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.recall(instance_id, actor=actor, comment=body.comment,
                                  request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.post("/instances/{instance_id}/delegate", summary="Let someone decide in your place")
+@router.post("/instances/{instance_id}/delegate", summary="Let someone decide in your place",
+             response_model=dict[str, Any])
 def delegate(instance_id: str, body: DelegateRequest, service: ServiceDep,
-             actor: CurrentActor, response: Response,
-             if_match: IfMatch = None) -> dict[str, Any]:
+             actor: CurrentActor, if_match: IfMatch = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.delegate(instance_id, actor=actor, to=body.to, until=body.until,
                                    comment=body.comment)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.patch("/instances/{instance_id}/context", summary="Change context fields")
+@router.patch("/instances/{instance_id}/context", summary="Change context fields",
+              response_model=dict[str, Any])
 def update_context(instance_id: str, body: ContextUpdate, service: ServiceDep,
-                   actor: CurrentActor, response: Response,
-                   if_match: IfMatch = None) -> dict[str, Any]:
+                   actor: CurrentActor, if_match: IfMatch = None) -> Response:
     _guard(service, instance_id, if_match)
     inst = service.engine.update_context(instance_id, body.data, actor=actor,
                                          comment=body.comment)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
 # -- per-user work (issue 11 part 1: the engine's claim, release and reassign) --------------
 
-@router.post("/instances/{instance_id}/claim", summary="Take pool work as yours")
-def claim(instance_id: str, service: ServiceDep, actor: CurrentActor, response: Response,
-          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+@router.post("/instances/{instance_id}/claim", summary="Take pool work as yours",
+             response_model=dict[str, Any])
+def claim(instance_id: str, service: ServiceDep, actor: CurrentActor,
+          if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
     _guard(service, instance_id, if_match)
     engine: Any = service.engine
     inst = engine.claim(instance_id, actor=actor, request_id=idempotency_key)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
-@router.post("/instances/{instance_id}/release", summary="Give claimed work back to the pool")
+@router.post("/instances/{instance_id}/release", summary="Give claimed work back to the pool",
+             response_model=dict[str, Any])
 def release(instance_id: str, body: DecideRequest, service: ServiceDep, actor: CurrentActor,
-            response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+            if_match: IfMatch = None) -> Response:
     _guard(service, instance_id, if_match)
     engine: Any = service.engine
     inst = engine.release(instance_id, actor=actor, comment=body.comment)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)
 
 
 @router.post("/instances/{instance_id}/reassign", summary="Hand the work to another person "
-             "(a supervisor, with a reason)")
+             "(a supervisor, with a reason)", response_model=dict[str, Any])
 def reassign(instance_id: str, body: ReassignRequest, service: ServiceDep,
-             actor: CurrentActor, response: Response,
-             if_match: IfMatch = None) -> dict[str, Any]:
+             actor: CurrentActor, if_match: IfMatch = None) -> Response:
     _guard(service, instance_id, if_match)
     engine: Any = service.engine
     inst = engine.reassign(instance_id, to=body.to, actor=actor, reason=body.reason)
-    return _answer(service, inst, actor, response)
+    return _answer(service, inst, actor)

@@ -25,6 +25,7 @@ from rich.table import Table
 
 import vip_workflow as vw
 from bench._harness import machine
+from vip_workflow.testing.frames import same_rows
 
 CONFIG = """\
 name: warehouse bench
@@ -64,30 +65,6 @@ def session(cores: int, home: Path) -> Any:
 
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
-
-
-def _same(a: pl.DataFrame | None, b: pl.DataFrame | None, *, rel: float = 0.0) -> bool:
-    """Equal frames in any row order; with ``rel``, float columns equal to that relative
-    tolerance (Spark sums a KPI's amounts in another order than polars: the last bits)."""
-    if a is None or b is None:
-        return a is None and b is None
-    a, b = _flat(a), _flat(b)
-    if set(a.columns) != set(b.columns):
-        return False
-    b = b.select(a.columns).cast(a.schema)  # type: ignore[arg-type]
-    floats = [c for c, t in a.schema.items() if t.is_float()] if rel else []
-    keys = [c for c in a.columns if c not in floats]
-    a, b = a.sort(keys), b.sort(keys)
-    if not a.select(keys).equals(b.select(keys)):
-        return False
-    for column in floats:
-        for x, y in zip(a.get_column(column), b.get_column(column), strict=True):
-            if x is None or y is None or x != x or y != y:
-                if not ((x is None and y is None) or (x != x and y != y)):
-                    return False
-            elif abs(x - y) > rel * max(abs(x), abs(y), 1e-300):
-                return False
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -141,10 +118,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = Table("period", "polars s", "Spark s", "ratio", "changes", "signals", "tasks",
                   "KPIs", "equal", "history months read")
     for period, polars_s, spark_s, expected, got in rows:
-        equal = all((_same(expected.changes, got.changes),
-                     _same(expected.signals, got.signals),
-                     _same(expected.tasks, got.tasks),
-                     _same(expected.kpis, got.kpis, rel=1e-12),
+        equal = all((same_rows(expected.changes, got.changes),
+                     same_rows(expected.signals, got.signals),
+                     same_rows(expected.tasks, got.tasks),
+                     same_rows(expected.kpis, got.kpis, rel=1e-12),
                      sorted(expected.reviews) == sorted(got.reviews)))
         table.add_row(period, f"{polars_s:.1f}", f"{spark_s:.1f}", f"{spark_s / polars_s:.1f}×",
                       f"{got.changes.height:,}",

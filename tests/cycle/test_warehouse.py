@@ -13,6 +13,7 @@ import pytest
 import vip_workflow as vw
 from vip_workflow.errors import ConfigError, CustomerIdError, MissingColumnsError
 from vip_workflow.samples import load_sample_portfolio, monthly_portfolios
+from vip_workflow.testing.frames import same_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -152,29 +153,6 @@ reports: out
 """
 
 
-def _same(a: pl.DataFrame | None, b: pl.DataFrame | None, *, rel: float = 0.0) -> bool:
-    """Equal frames (any row order); with ``rel``, float columns equal to that relative
-    tolerance (Spark adds a KPI's amounts in another order than polars: the last bits)."""
-    assert a is not None and b is not None
-    a = a.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
-    b = b.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
-    assert sorted(a.columns) == sorted(b.columns)
-    b = b.select(a.columns).cast(a.schema)  # type: ignore[arg-type]
-    floats = [c for c, t in a.schema.items() if t.is_float()] if rel else []
-    keys = [c for c in a.columns if c not in floats]
-    a, b = a.sort(keys), b.sort(keys)
-    if not a.select(keys).equals(b.select(keys)):
-        return False
-    for column in floats:
-        for x, y in zip(a.get_column(column), b.get_column(column), strict=True):
-            if x is None or y is None or x != x or y != y:
-                if not (x is None and y is None) and not (x != x and y != y):
-                    return False
-            elif abs(x - y) > rel * max(abs(x), abs(y), 1e-300):
-                return False
-    return True
-
-
 class TestSignalsInTheWarehouse:
     def test_signals_tasks_cases_and_kpis_match_the_polars_cycle(
         self, spark: SparkSession, tmp_path: Path, request: pytest.FixtureRequest,
@@ -198,9 +176,9 @@ class TestSignalsInTheWarehouse:
             got = there.run_cycle(period, _spark_frame(spark, data), history=table + "_hist",
                                   kpi_data=_spark_frame(spark, kpi_data), engine="spark",
                                   tiers_table=table)
-            assert _same(expected.signals, got.signals), period
-            assert _same(expected.tasks, got.tasks), period
-            assert _same(expected.kpis, got.kpis, rel=1e-12), period
+            assert same_rows(expected.signals, got.signals), period
+            assert same_rows(expected.tasks, got.tasks), period
+            assert same_rows(expected.kpis, got.kpis, rel=1e-12), period
             assert _sorted(got.changes) == _sorted(expected.changes), period
         assert expected.signals is not None and expected.signals.height > 0
         assert expected.tasks is not None and expected.tasks.height > 0

@@ -33,8 +33,19 @@ if TYPE_CHECKING:
     import polars as pl
     import sqlalchemy as sa
 
-__all__ = ["DIALECTS", "SqlContext", "aggregate_sql", "dialect_of", "fetch",
-           "group_aggregate_sql", "is_nan", "nan", "table_source", "to_sql"]
+__all__ = [
+    "DIALECTS",
+    "SqlContext",
+    "aggregate_sql",
+    "dialect_of",
+    "fetch",
+    "group_aggregate_sql",
+    "is_duckdb_relation",
+    "is_nan",
+    "nan",
+    "table_source",
+    "to_sql",
+]
 
 DIALECTS = ("duckdb", "postgres", "sqlite", "spark")
 _DOUBLE = "double"
@@ -82,6 +93,12 @@ def _inf(dialect: str, negative: bool = False) -> exp.Expr:
     if dialect == "sqlite":  # 9e999 overflows to inf when SQLite reads it
         return exp.Literal.number("-9e999" if negative else "9e999")
     return _double(exp.Literal.string("-Infinity" if negative else "Infinity"))
+
+
+def is_duckdb_relation(data: object) -> bool:
+    """A DuckDB relation (checked without importing duckdb)."""
+    return type(data).__module__.startswith(("duckdb", "_duckdb")) and hasattr(data, "query") \
+        and hasattr(data, "columns")
 
 
 def is_nan(value: exp.Expr, dialect: str) -> exp.Expr:

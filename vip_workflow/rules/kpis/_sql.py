@@ -110,9 +110,7 @@ class DuckDBKpis:
     """KPI checks of a DuckDB relation."""
 
     def accepts(self, data: object) -> bool:
-        module = type(data).__module__
-        return module.startswith(("duckdb", "_duckdb")) and hasattr(data, "query") \
-            and hasattr(data, "columns")
+        return lower.is_duckdb_relation(data)
 
     def run(self, rules: Any, data: Any, **options: Any) -> Any:
         require("duckdb", "checking KPIs of a DuckDB relation")

@@ -342,9 +342,7 @@ class DuckDBTriggers:
     """Trigger scans of a DuckDB relation: a lazy relation of the signals out."""
 
     def accepts(self, data: object) -> bool:
-        module = type(data).__module__
-        return module.startswith(("duckdb", "_duckdb")) and hasattr(data, "query") \
-            and hasattr(data, "columns")
+        return lower.is_duckdb_relation(data)
 
     def run(self, rules: Any, data: Any, **options: Any) -> Any:
         require("duckdb", "scanning a DuckDB relation")

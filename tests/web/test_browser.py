@@ -140,7 +140,11 @@ def test_keyboard_and_phone_width(web: LiveServer, chromium: Any, shots: Any) ->
     """The sign-in form works from the keyboard alone; the inbox fits a phone's width."""
     page = _context(chromium, "zh-CN", width=390).new_page()
     page.goto(f"{web.url}/web/login")
-    page.keyboard.type(web.tokens["AM002"])  # the token field has the focus
+    # the token field takes the focus by itself (autofocus); the browser may give it a moment
+    # after the load event, so wait for it rather than type into nothing
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'token'")
+    page.keyboard.type(web.tokens["AM002"])
+    assert page.input_value("#token") == web.tokens["AM002"]
     page.keyboard.press("Enter")
     page.wait_for_url(f"{web.url}/web/inbox")
     width = page.evaluate("document.documentElement.scrollWidth")

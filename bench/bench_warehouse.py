@@ -57,7 +57,8 @@ def session(cores: int, home: Path) -> Any:
              .config("spark.sql.warehouse.dir", str(home / "warehouse"))
              .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                      f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
-             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
+             .config("spark.driver.extraJavaOptions",  # see bench_spark.session
+                     f"-Dderby.system.home={home} -XX:-DontCompileHugeMethods")
              .enableHiveSupport().getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark

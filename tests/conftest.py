@@ -7,7 +7,8 @@ and keep exploring; a failure found there prints its example to turn into a fixe
 
 One local Spark session serves every Spark test (a JVM takes one session's static settings):
 two cores, few shuffle partitions, no UI, and Spark's built-in Hive metastore in a temporary
-folder (the warehouse cycle writes Hive tables).
+folder (the warehouse cycle writes Hive tables), and the JVM told to compile big methods.
+``VW_SPARK_CONF="key=value key=value"`` adds static settings for an experiment.
 """
 
 from __future__ import annotations
@@ -50,9 +51,15 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                .config("spark.sql.warehouse.dir", str(home / "warehouse"))
                .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                        f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
-               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
-               .enableHiveSupport()
-               .getOrCreate())
+               # the JVM compiles a method above 8 000 bytes of bytecode only when asked:
+               # Spark's code for a wide rule plan is bigger (docs/scale.md)
+               .config("spark.driver.extraJavaOptions",
+                       f"-Dderby.system.home={home} -XX:-DontCompileHugeMethods")
+               .enableHiveSupport())
+    for item in os.environ.get("VW_SPARK_CONF", "").split():
+        key, _, value = item.partition("=")
+        session = session.config(key, value)
+    session = session.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

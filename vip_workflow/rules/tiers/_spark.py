@@ -155,6 +155,10 @@ class _Compiler:
     def __init__(self, schema: T.StructType, ranks: dict[ex.Expr, str] | None = None) -> None:
         self.types: dict[str, T.DataType] = {f.name: f.dataType for f in schema.fields}
         self.ranks = ranks if ranks is not None else {}  # Better/CountValid → joined column
+        # every node's column, built once: each pyspark call is a round trip to the JVM
+        # (~0.1 ms), and a plan repeats its subtrees (a field's missing test, a shown number)
+        self.built: dict[ex.Expr, Column] = {}
+        self.texts: dict[ex.Expr, Column] = {}
 
     def state(self, col: ex.Col) -> str:
         """``ok``, ``absent``, ``null`` (a column of Spark's null type) or ``wrong``."""
@@ -166,6 +170,12 @@ class _Compiler:
         return "ok" if _kind(dtype) == col.kind else "wrong"
 
     def __call__(self, node: ex.Expr) -> Column:
+        built = self.built.get(node)
+        if built is None:
+            built = self.built[node] = self._build(node)
+        return built
+
+    def _build(self, node: ex.Expr) -> Column:
         match node:
             case ex.Ref(name=name):
                 return _col(name)
@@ -285,6 +295,12 @@ class _Compiler:
 
     def shown(self, item: ex.Expr) -> Column:
         """A value as text, as the polars back end shows it (17500 for 17500.0)."""
+        done = self.texts.get(item)
+        if done is None:
+            done = self.texts[item] = self._shown(item)
+        return done
+
+    def _shown(self, item: ex.Expr) -> Column:
         if not (isinstance(item, ex.Col) and item.kind == "number" and self.state(item) == "ok"):
             return self(item).cast("string")
         value = _col(item.name)

@@ -174,9 +174,13 @@ def scan_spark(plans: Sequence[TriggerPlan], history: DataFrame) -> DataFrame:
             "customer_id", "period", *(F.lit(None).cast("string").alias(name) for name in
                                        ("trigger", "family", "severity", "action")),
             F.lit(None).cast("array<struct<name:string,value:double>>").alias("evidence"))
-    # only the months where something fired build the array (most emit nothing)
-    fired = frame.where(reduce(operator.or_, (col(name) for name in emitted)))
-    exploded = fired.select("customer_id", "period", F.explode(F.array(*signals)).alias("s"))
+    # Only the months where something fired build the array (most emit nothing); a null
+    # array explodes to no row. Not a filter before the explode: Spark would push it down
+    # through every projection, writing each fact, intermediate and lag back into the
+    # condition — an expression that grows with every reuse (a z-score reads its mean
+    # 2 × window times) until the generated code is past the JVM's 64 KB.
+    fired = F.when(reduce(operator.or_, (col(name) for name in emitted)), F.array(*signals))
+    exploded = frame.select("customer_id", "period", F.explode(fired).alias("s"))
     return exploded.where(F.col("s").isNotNull()).select(
         "customer_id", "period", *(F.col("s")[name].alias(name) for name in
                                    ("trigger", "family", "severity", "action", "evidence")))

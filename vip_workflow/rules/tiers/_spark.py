@@ -100,10 +100,20 @@ def _lit(value: Any, kind: str) -> Column:
     return F.lit(value).cast(spark_type)
 
 
+_SEPARATOR = "\x1f"  # the ASCII unit separator (a name holding it takes the long way)
+
+
 def _pick(code: Column, names: tuple[Any, ...]) -> Column:
-    """``names[code]`` (null for a null code)."""
+    """``names[code]`` (null for a null code or one out of range)."""
     if not names:
         return F.lit(None)
+    texts = [str(name) for name in names]
+    if all(isinstance(name, str | int) and not isinstance(name, bool)
+           and _SEPARATOR not in text and text for name, text in zip(names, texts, strict=True)):
+        # a few calls into the JVM instead of four a name (a book has dozens of rules)
+        table = F.split(F.lit(_SEPARATOR.join(texts)), _SEPARATOR)
+        picked = F.when(code >= F.lit(0), F.try_element_at(table, code.cast("int") + F.lit(1)))
+        return picked.cast("int") if all(isinstance(n, int) for n in names) else picked
     chain = F.when(code == F.lit(0), F.lit(names[0]))
     for i, name in enumerate(names[1:], start=1):
         chain = chain.when(code == F.lit(i), F.lit(name))
@@ -159,6 +169,14 @@ class _Compiler:
         # (~0.1 ms), and a plan repeats its subtrees (a field's missing test, a shown number)
         self.built: dict[ex.Expr, Column] = {}
         self.texts: dict[ex.Expr, Column] = {}
+        self.cols: dict[str, Column] = {}
+
+    def col(self, name: str) -> Column:
+        """The column ``name`` (one object for every use)."""
+        done = self.cols.get(name)
+        if done is None:
+            done = self.cols[name] = _col(name)
+        return done
 
     def state(self, col: ex.Col) -> str:
         """``ok``, ``absent``, ``null`` (a column of Spark's null type) or ``wrong``."""
@@ -178,7 +196,7 @@ class _Compiler:
     def _build(self, node: ex.Expr) -> Column:
         match node:
             case ex.Ref(name=name):
-                return _col(name)
+                return self.col(name)
             case ex.Col():
                 return self.column(node)
             case ex.Lit(value=value, kind=kind):
@@ -238,7 +256,7 @@ class _Compiler:
                     raise UnsupportedExpressionError(
                         "spark", type(node).__name__, "a rank is joined in before the let "
                         "that reads it (judge_frame does this)")
-                return _col(self.ranks[node])
+                return self.col(self.ranks[node])
             case ex.NonEmptyText(col=col):
                 if self.state(col) != "ok":
                     return F.lit(False)
@@ -254,15 +272,15 @@ class _Compiler:
             return F.lit(None).cast(empty.get(col.kind, "double"))
         dtype = self.types[col.name]
         if col.kind == "text" and not isinstance(dtype, T.StringType):
-            return _col(col.name).cast("string")
+            return self.col(col.name).cast("string")
         if isinstance(dtype, T.DecimalType):  # polars reads decimals as numbers, not exactly
-            return _col(col.name).cast("double")
-        return _col(col.name)
+            return self.col(col.name).cast("double")
+        return self.col(col.name)
 
     def missing(self, col: ex.Col) -> Column:
         if self.state(col) != "ok":
             return F.lit(True)
-        value = _col(col.name)
+        value = self.col(col.name)
         missing = value.isNull()
         if _is_float(self.types[col.name]):  # NaN is missing, ±inf is not finite
             missing = missing | F.isnan(value) | _infinite(value)
@@ -272,12 +290,12 @@ class _Compiler:
         """The month ``back`` places from the end (null when the list is shorter)."""
         if self.state(col) != "ok":
             return F.lit(None).cast("double")
-        return F.try_element_at(_col(col.name), F.lit(-back)).cast("double")
+        return F.try_element_at(self.col(col.name), F.lit(-back)).cast("double")
 
     def months_missing(self, col: ex.Col, window: int) -> Column:
         if self.state(col) != "ok":
             return F.lit(True)
-        months = _col(col.name)
+        months = self.col(col.name)
         result = months.isNull() | (F.size(months) < F.lit(window))
         for back in range(1, window + 1):
             item = self.month(col, back)
@@ -288,9 +306,9 @@ class _Compiler:
         held = self.types.get(name)
         if held is None or isinstance(held, T.NullType):
             return F.lit(False)
-        present = _col(name).isNotNull()
+        present = self.col(name).isNotNull()
         if _is_float(held):
-            present = present & ~F.isnan(_col(name))
+            present = present & ~F.isnan(self.col(name))
         return present
 
     def shown(self, item: ex.Expr) -> Column:
@@ -303,7 +321,7 @@ class _Compiler:
     def _shown(self, item: ex.Expr) -> Column:
         if not (isinstance(item, ex.Col) and item.kind == "number" and self.state(item) == "ok"):
             return self(item).cast("string")
-        value = _col(item.name)
+        value = self.col(item.name)
         if not _is_float(self.types[item.name]):
             return value.cast("string")
         whole = (~F.isnan(value) & ~_infinite(value) & (value == F.round(value, 0))
@@ -360,17 +378,17 @@ class _Compiler:
             if got is None or (col.kind == "months" and got == "list"):
                 return F.lit(f"{col.label}: expected {_WORDS[col.kind]}, column holds "
                              f"{dtype.simpleString()}")
-            return F.when(_col(col.name).isNull(), missing).otherwise(
+            return F.when(self.col(col.name).isNull(), missing).otherwise(
                 F.lit(f"{col.label}: expected {_WORDS[col.kind]}, got {got}"))
         if state != "ok":
             return missing
         if col.kind == "number" and _is_float(self.types[col.name]):
-            return F.when(_infinite(_col(col.name)),
+            return F.when(_infinite(self.col(col.name)),
                           F.lit(not_finite_reason(col.label))).otherwise(missing)
         if col.kind == "months":
             if window is not None:
                 return self.months_problem(col, window)
-            return F.when(_col(col.name).isNotNull(),
+            return F.when(self.col(col.name).isNotNull(),
                           F.lit(f"{col.label}: needs more months or has a gap")).otherwise(missing)
         return missing
 
@@ -378,7 +396,7 @@ class _Compiler:
         """judge's reason for a list of months: missing, too short, or the first unusable month
         of the last ``window``, oldest first."""
         label = col.label
-        months = _col(col.name)
+        months = self.col(col.name)
         chain = F.when(months.isNull(), F.lit(f"{label} is missing"))
         chain = chain.when(F.size(months) < F.lit(window), F.concat(
             F.lit(f"{label}: needs {window} months, has "), F.size(months).cast("string")))
@@ -475,24 +493,24 @@ def judge_frame(plan: Plan, query: ex.Query, frame: DataFrame) -> DataFrame:
     computed = "__vw_computed_code"
     staged = staged.withColumns({rule: compile_(query.rule),
                                  computed: compile_(query.computed_tier)})  # type: ignore[arg-type]
-    computed_name = _pick(_col(computed), plan.tiers).cast("string")
-    tier = F.when(_col(rule).isNull(), F.lit(None).cast("string"))
+    computed_name = _pick(compile_.col(computed), plan.tiers).cast("string")
+    tier = F.when(compile_.col(rule).isNull(), F.lit(None).cast("string"))
     override = plan.override
     given = query.uses_override and override is not None and override.tier in frame.columns
     if given:
         assert override is not None
         wanted = compile_(ex.Col(override.tier, "text", "override"))
-        tier = tier.when(_col(rule) == F.lit(plan.rule_ids.index("override")),
+        tier = tier.when(compile_.col(rule) == F.lit(plan.rule_ids.index("override")),
                          F.when(wanted.isin(list(plan.tiers)), wanted))
     answers = {
         "tier": tier.otherwise(computed_name),
-        "rule": _pick(_col(rule), plan.rule_ids).cast("string"),
-        "reason": F.when(_col(rule).isNull(), compile_(query.reason))
+        "rule": _pick(compile_.col(rule), plan.rule_ids).cast("string"),
+        "reason": F.when(compile_.col(rule).isNull(), compile_(query.reason))
                    .otherwise(F.lit(None).cast("string")),
     }
     if given:
         answers["computed_tier"] = computed_name
-    kept = [answers.pop(name).alias(name) if name in answers else _col(name)
+    kept = [answers.pop(name).alias(name) if name in answers else compile_.col(name)
             for name in frame.columns]
     return staged.select(*kept, *(value.alias(name) for name, value in answers.items()))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -333,8 +334,15 @@ def _spark_batch(session: SparkSession, frames: Sequence[pl.DataFrame],
     stacked = pl.concat([frame.with_columns(pl.lit(i, pl.Int32).alias(_CASE))
                          for i, frame in enumerate(frames)], how="vertical")
     source = session.createDataFrame(stacked.to_arrow())
-    parts = [answer(i, source.where(F.col(_CASE) == F.lit(i)).drop(_CASE))
-             .select(F.lit(i).alias(_CASE), "*") for i in range(len(frames))]
+
+    def part(i: int) -> Any:
+        return answer(i, source.where(F.col(_CASE) == F.lit(i)).drop(_CASE)).select(
+            F.lit(i).alias(_CASE), "*")
+
+    # building a plan is thousands of short calls into the JVM, each mostly waiting for its
+    # answer: four threads overlap the waits
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parts = list(pool.map(part, range(len(frames))))
     union = parts[0]
     for part in parts[1:]:
         union = union.unionByName(part)

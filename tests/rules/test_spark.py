@@ -22,6 +22,7 @@ from vip_workflow.rules.tiers import _spark
 from vip_workflow.rules.tiers.backends import backend, backend_for
 from vip_workflow.rules.tiers.compiled import Interval
 from vip_workflow.samples import load_sample_portfolio
+from vip_workflow.testing.tier_agreement import assert_backend_agrees, compare, spark_sql_runner
 from vip_workflow.testing.tier_dirty import ANSWERS, dirty_portfolio, mismatches
 from vip_workflow.testing.tier_strategies import ALL_TIERS, portfolios, rule_files
 
@@ -107,6 +108,20 @@ class TestAgreement:
         for book in books:
             frame = _indexed(dirty_portfolio(book, sample))
             assert _disagreements(spark, [book], frame) == [], book.name
+
+    def test_the_spark_sql_text_gives_the_same_answers(self, spark: SparkSession) -> None:
+        """``book.sql(table, dialect="spark")`` — the text a Hive or Spark SQL job runs —
+        run by ``spark.sql`` gives polars' answers: every preset on its dirty portfolio,
+        reasons included, and 20 generated rule files on boundary-heavy portfolios."""
+        run = spark_sql_runner(spark)
+        for name in vw.presets("tiers"):
+            book = vw.preset(name, kind="tiers")
+            frame = dirty_portfolio(book, load_sample_portfolio()).with_row_index(
+                "row_no").with_columns(pl.col("row_no").cast(pl.Int64))
+            frame = frame.select([c for c, t in frame.schema.items()
+                                  if not isinstance(t, pl.List)])
+            compare(book, frame, run(book, frame))
+        assert_backend_agrees(run, examples=20, lists=False, shrink=False)
 
     def test_a_planted_mutation_is_found(self, spark: SparkSession,
                                          monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,8 @@ reason text and computed tier, row by row.
 
 A *runner* takes a rule book and a polars frame (with a ``row_no`` column) and returns the back
 end's answers as a polars frame ordered by ``row_no``. Runners for DuckDB, SQLite and PostgreSQL
-are here (``duckdb_runner``, ``sqlalchemy_runner``); another back end brings its own::
+are here (``duckdb_runner``, ``sqlalchemy_runner``), and one for the Spark SQL text
+(``spark_sql_runner``); another back end brings its own::
 
     from vip_workflow.testing.tier_agreement import assert_backend_agrees, duckdb_runner
     def test_duckdb_agrees() -> None:
@@ -31,7 +32,7 @@ from vip_workflow.rules.tiers import expressions as ex
 from vip_workflow.testing.tier_strategies import MONTHS_FIELD, portfolios, rule_files
 
 __all__ = ["Runner", "assert_backend_agrees", "compare", "duckdb_runner",
-           "flip_a_closed_bound", "sqlalchemy_runner"]
+           "flip_a_closed_bound", "spark_sql_runner", "sqlalchemy_runner", "table_of"]
 
 Runner = Callable[[vw.RuleBook, pl.DataFrame], pl.DataFrame]
 _ANSWERS = ("tier", "rule", "reason", "computed_tier")
@@ -109,18 +110,46 @@ def duckdb_runner() -> Runner:
     return run
 
 
+def spark_sql_runner(session: Any) -> Runner:
+    """Judge a frame with the rule book's Spark SQL text (``book.sql(table,
+    dialect="spark")``) run by ``session.sql`` over a temporary view — the text a Hive or
+    Spark SQL job would run, not the Column API of ``judge_many(spark_df)``. Lists of months
+    are left out (a SQL table has none)."""
+
+    def run(book: vw.RuleBook, frame: pl.DataFrame) -> pl.DataFrame:
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        table = table_of(frame, name)
+        session.createDataFrame(frame.select([c.name for c in table.columns]).to_arrow()) \
+            .createOrReplaceTempView(name)
+        try:
+            text = book.sql(table, dialect="spark")
+            result = pl.from_arrow(session.sql(text).orderBy("row_no").toArrow())
+        finally:
+            session.catalog.dropTempView(name)
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    return run
+
+
 _TYPES = {pl.Int64: "BigInteger", pl.Float64: "Float", pl.String: "String",
           pl.Boolean: "Boolean"}
 
 
-def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
-    """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted."""
+def table_of(frame: pl.DataFrame, name: str, schema: str | None = None) -> Any:
+    """A SQLAlchemy table with the frame's column types (lists left out), not created."""
     import sqlalchemy as sa
 
     types = {str(k): v for k, v in _TYPES.items()}
     columns = [sa.Column(c, getattr(sa, types[str(t)])()) for c, t in frame.schema.items()
                if str(t) in types]
-    table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
+    return sa.Table(name, sa.MetaData(), *columns, schema=schema)
+
+
+def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
+    """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted."""
+    table = table_of(frame, name, schema)
+    columns = list(table.columns)
     with engine.begin() as connection:
         table.create(connection)
         rows = frame.select([c.name for c in columns]).to_dicts()

@@ -37,6 +37,7 @@ import vip_workflow as vw
 from vip_workflow.rules.kpis.book import KpiBook
 from vip_workflow.rules.triggers import TriggerBook
 from vip_workflow.rules.triggers.schema import FAMILIES, SEVERITIES
+from vip_workflow.testing.tier_agreement import load_table
 
 __all__ = ["BatchRunner", "assert_kpis_agree", "assert_triggers_agree", "duckdb_runner",
            "flip_a_comparison", "histories", "kpi_files", "portfolios", "sqlalchemy_runner",
@@ -325,23 +326,6 @@ def duckdb_runner() -> BatchRunner:
         return results
 
     return run
-
-
-_SQL_TYPES = {"Int64": "BigInteger", "Float64": "Float", "String": "String",
-              "Boolean": "Boolean", "Date": "Date"}
-
-
-def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
-    """A SQLAlchemy table with the frame's column types, its rows inserted."""
-    import sqlalchemy as sa
-
-    columns = [sa.Column(c, getattr(sa, _SQL_TYPES[str(t)])()) for c, t in frame.schema.items()]
-    table = sa.Table(name, sa.MetaData(), *columns, schema=schema)
-    with engine.begin() as connection:
-        table.create(connection)
-        if frame.height:
-            connection.execute(table.insert(), frame.to_dicts())
-    return table
 
 
 def sqlalchemy_runner(engine: Any, schema: str | None = None) -> BatchRunner:

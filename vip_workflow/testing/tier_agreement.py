@@ -133,7 +133,7 @@ def spark_sql_runner(session: Any) -> Runner:
 
 
 _TYPES = {pl.Int64: "BigInteger", pl.Float64: "Float", pl.String: "String",
-          pl.Boolean: "Boolean"}
+          pl.Boolean: "Boolean", pl.Date: "Date"}
 
 
 def table_of(frame: pl.DataFrame, name: str, schema: str | None = None) -> Any:
@@ -147,7 +147,8 @@ def table_of(frame: pl.DataFrame, name: str, schema: str | None = None) -> Any:
 
 
 def load_table(frame: pl.DataFrame, engine: Any, name: str, schema: str | None = None) -> Any:
-    """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted."""
+    """A SQLAlchemy table with the frame's column types (lists left out), its rows inserted
+    (the tier, trigger and KPI agreement harnesses share it)."""
     table = table_of(frame, name, schema)
     columns = list(table.columns)
     with engine.begin() as connection:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 import vip_workflow as vw
 from vip_workflow.rules import _ir_sql, batch_backends, ir
+from vip_workflow.rules.triggers import explain_signals
 from vip_workflow.testing.batch_agreement import (
     assert_kpis_agree,
     assert_triggers_agree,
@@ -186,6 +187,12 @@ class TestSemantics:
         assert type(checked).__module__.startswith(("duckdb", "_duckdb"))
         assert checked.pl().to_dicts() == kpis.check(frame).to_dicts()
         assert kpis.report(duckdb.connect().from_arrow(frame.to_arrow())).ok
+        assert explain_signals(result) == explain_signals(book.scan(frame)) != []
+
+    def test_results_of_no_known_kind_are_refused_by_name(self) -> None:
+        """Showing results takes polars, pandas, Arrow, DuckDB or Spark; a list is refused."""
+        with pytest.raises(TypeError, match="cannot read results from a list"):
+            explain_signals([{"trigger": "t"}])
 
     def test_kpi_max_skips_nan_unless_every_value_is_nan(self) -> None:
         """polars' rule: a max skips NaN; only an all-NaN group has a NaN max."""

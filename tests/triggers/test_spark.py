@@ -18,7 +18,7 @@ import vip_workflow as vw
 from tests.triggers import generated
 from vip_workflow.rules import _ir_spark, ir
 from vip_workflow.rules.kpis.book import KpiBook
-from vip_workflow.rules.triggers import TriggerBook
+from vip_workflow.rules.triggers import TriggerBook, explain_signals
 from vip_workflow.samples import sample_history
 from vip_workflow.samples.history import sample_kpi_portfolio
 from vip_workflow.testing.spark_agreement import (
@@ -83,6 +83,23 @@ class TestAgreement:
         assert trigger_mismatches(run, pairs) == []
         monkeypatch.setitem(_ir_spark._CMP, ">=", lambda a, b: a > b)
         assert trigger_mismatches(run, pairs) != []
+
+
+class TestShown:
+    def test_signals_are_explained_and_kpis_reported_from_spark(self, spark: SparkSession
+                                                                 ) -> None:
+        """``explain_signals`` and ``KpiBook.report`` take the Spark answers (fetched as
+        Arrow) and say what they say of polars'."""
+        triggers = vw.preset("seed-001-triggers")
+        kpis = vw.preset("china-mobile-2006-kpis")
+        assert isinstance(triggers, TriggerBook) and isinstance(kpis, KpiBook)
+        history = sample_history(30, 24, seed=9, missing=0.02)
+        sentences = explain_signals(triggers.scan(_spark(spark, history)))
+        assert sorted(sentences) == sorted(explain_signals(triggers.scan(history)))
+        assert sentences
+        portfolio = sample_kpi_portfolio(seed=3)
+        report = kpis.report(_spark(spark, portfolio))
+        assert kpi_rows(report.frame, digits=12) == kpi_rows(kpis.check(portfolio), digits=12)
 
 
 class TestScan:

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from vip_workflow.errors import AdapterNotFoundError, MissingExtraError
 
-__all__ = ["BatchBackend", "Kind", "backend", "backend_for", "names", "register"]
+__all__ = ["BatchBackend", "Kind", "backend", "backend_for", "collected", "names", "register"]
 
 Kind = Literal["triggers", "kpis"]
 
@@ -114,3 +114,27 @@ def backend_for(kind: Kind, data: object) -> BatchBackend | None:
         if candidate.accepts(data):
             return candidate
     return None
+
+
+def collected(data: Any) -> Any:
+    """A back end's result as a polars DataFrame, computed now: a polars frame (a lazy one
+    collected), pandas, a pyarrow table, a DuckDB relation or a Spark DataFrame (fetched as
+    Arrow). What shows or explains results (``KpiBook.report``, ``explain_signals``) takes
+    every back end's answer through it."""
+    import polars as pl
+
+    if isinstance(data, pl.LazyFrame):
+        return data.collect()
+    if isinstance(data, pl.DataFrame):
+        return data
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        return pl.from_pandas(data, include_index=False)
+    if module.startswith("pyarrow"):
+        return pl.DataFrame(pl.from_arrow(data))
+    if module.startswith(("duckdb", "_duckdb")):
+        return data.pl()
+    if module.startswith("pyspark.sql") and type(data).__name__ == "DataFrame":
+        return pl.DataFrame(pl.from_arrow(data.toArrow()))
+    raise TypeError(f"cannot read results from a {type(data).__name__}: pass a polars, pandas "
+                    "or Arrow frame, a DuckDB relation or a Spark DataFrame")

@@ -40,8 +40,8 @@ from vip_workflow.rules.triggers.schema import FAMILIES, SEVERITIES
 from vip_workflow.testing.tier_agreement import load_table
 
 __all__ = ["BatchRunner", "assert_kpis_agree", "assert_triggers_agree", "duckdb_runner",
-           "flip_a_comparison", "histories", "kpi_files", "portfolios", "sqlalchemy_runner",
-           "trigger_files"]
+           "flip_a_comparison", "histories", "kpi_files", "load_table", "portfolios",
+           "sqlalchemy_runner", "trigger_files"]
 
 #: Several books and one frame in; each book's result (a polars frame) out, in order.
 BatchRunner = Callable[[Sequence[Any], pl.DataFrame], list[pl.DataFrame]]

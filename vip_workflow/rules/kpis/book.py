@@ -560,10 +560,9 @@ class KpiBook:
 
     def report(self, portfolio: Any, *, kpis: Iterable[str] | None = None) -> KpiReport:
         """``check`` wrapped for display: ``to_rich_table()`` and HTML in notebooks."""
-        results = self.check(portfolio, kpis=kpis)
-        if not isinstance(results, pl.DataFrame):  # a DuckDB relation
-            results = results.pl()
-        return KpiReport(results, self.name)
+        from vip_workflow.rules.batch_backends import collected
+
+        return KpiReport(collected(self.check(portfolio, kpis=kpis)), self.name)
 
     def to_rich_table(self, results: pl.DataFrame) -> Any:
         """A rich table of ``check`` results."""

@@ -209,10 +209,12 @@ def _plan(trigger: schema.Trigger, index: int) -> TriggerPlan:
 
 
 def explain_signals(signals: Any) -> list[str]:
-    """One sentence per signal row of a ``scan`` result."""
-    if not isinstance(signals, pl.DataFrame):
-        signals = pl.from_pandas(signals)
-    return [Signal.from_row(row).explain() for row in signals.iter_rows(named=True)]
+    """One sentence per signal row of a ``scan`` result, from any back end (a Spark or
+    DuckDB result is computed and fetched first)."""
+    from vip_workflow.rules.batch_backends import collected
+
+    frame = collected(signals)
+    return [Signal.from_row(row).explain() for row in frame.iter_rows(named=True)]
 
 
 def from_document(document: Document) -> TriggerBook:
